@@ -1,0 +1,275 @@
+#include "app/runtime.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <thread>
+
+#include "core/log.h"
+#include "core/version.h"
+
+namespace sluice::app {
+namespace {
+
+// A SO_REUSEPORT listening socket: one per worker per listener, so the kernel spreads new
+// connections over the workers without a shared accept queue or lock.
+int open_listener(const core::SocketAddress& address, std::string* error) {
+  sockaddr_storage storage;
+  socklen_t len = address.to_sockaddr(&storage);
+  int fd = ::socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = std::string("socket: ") + std::strerror(errno);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (storage.ss_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), len) != 0 || ::listen(fd, 4096) != 0) {
+    *error = "listen " + address.to_string() + ": " + std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::shared_ptr<l7::LogFile> open_access_log(const config::AccessLog& cfg, std::string* error) {
+  auto log = std::make_shared<l7::LogFile>();
+  log->json = cfg.format == "json";
+  if (!cfg.enabled || cfg.path == "off") return log;
+  if (cfg.path == "stdout") {
+    log->fd = STDOUT_FILENO;
+  } else if (cfg.path == "stderr") {
+    log->fd = STDERR_FILENO;
+  } else {
+    log->fd = ::open(cfg.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (log->fd < 0) {
+      *error = "access_log " + cfg.path + ": " + std::strerror(errno);
+      return nullptr;
+    }
+    log->owned = true;
+  }
+  return log;
+}
+
+constexpr std::string_view kDashboard = R"(<!doctype html>
+<html><head><meta charset="utf-8"><title>sluice</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}h2{margin-top:1.5em}</style></head>
+<body><h1>sluice</h1><p>Live view of clusters (refreshes every 2s). Metrics: <a href="/metrics">/metrics</a>,
+config: <a href="/config">/config</a>.</p><div id="c">loading...</div>
+<script>
+async function refresh(){
+  const r = await fetch('/clusters'); const j = await r.json(); let h='';
+  for (const c of j.clusters){
+    h += `<h2>${c.name} <small>(${c.balance})</small></h2><table><tr><th>endpoint</th><th>weight</th><th>state</th><th>active requests</th></tr>`;
+    for (const e of c.endpoints) h += `<tr><td>${e.address}</td><td>${e.weight}</td><td>${e.state}</td><td>${e.active_requests}</td></tr>`;
+    h += '</table>';
+  }
+  document.getElementById('c').innerHTML = h;
+}
+refresh(); setInterval(refresh, 2000);
+</script></body></html>
+)";
+
+}  // namespace
+
+std::string Runtime::apply(std::shared_ptr<const config::Config> config) {
+  std::string error;
+  auto log = open_access_log(config->access_log, &error);
+  if (!log) return error;
+
+  // Bind every new listener address for every worker before changing anything.
+  std::vector<std::vector<l7::ListenerSocket>> per_worker(workers_.size());
+  std::map<std::string, std::string> bound;
+  auto close_all = [&] {
+    for (auto& list : per_worker) {
+      for (auto& ls : list) ::close(ls.fd);
+    }
+  };
+  for (const auto& l : config->listeners) {
+    auto address = l.listen.to_string();
+    bound[l.name] = address;
+    auto it = bound_.find(l.name);
+    if (it != bound_.end() && it->second == address) continue;
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      int fd = open_listener(l.listen, &error);
+      if (fd < 0) {
+        close_all();
+        return "listener '" + l.name + "': " + error;
+      }
+      per_worker[w].push_back({l.name, address, fd});
+    }
+  }
+  if (snapshot_ && snapshot_->config->workers != config->workers) {
+    core::log_warn("config: 'workers' changes take effect at the next restart");
+  }
+  auto snapshot = l7::Snapshot::build(config, std::move(log), ++counters_.config_generation);
+  for (size_t w = 0; w < workers_.size(); ++w) workers_[w]->apply(snapshot, std::move(per_worker[w]));
+  snapshot_ = std::move(snapshot);
+  bound_ = std::move(bound);
+  return {};
+}
+
+std::string Runtime::reload() {
+  auto result = config::load_config_file(config_path_);
+  std::string error;
+  if (!result.errors.empty()) {
+    for (const auto& e : result.errors) error += e.to_string() + "\n";
+  } else {
+    error = apply(result.config);
+    if (!error.empty()) error += "\n";
+  }
+  if (!error.empty()) {
+    ++counters_.reloads_failed;
+    core::log_error("reload failed, the running config stays:\n{}", error);
+    return error;
+  }
+  ++counters_.reloads_ok;
+  core::log_info("reloaded {} (generation {})", config_path_, counters_.config_generation);
+  return {};
+}
+
+std::string Runtime::clusters_json() const {
+  // Active requests per endpoint, summed over workers.
+  std::map<std::pair<std::string, std::string>, uint64_t> active;
+  for (const auto& w : workers_) {
+    w->stats().visit([&](const auto&, const auto&, const auto&, const auto& endpoints) {
+      for (const auto& [cluster, gauges] : endpoints) {
+        for (size_t i = 0; i < gauges->addresses.size(); ++i) {
+          active[{cluster, gauges->addresses[i]}] += gauges->active[i].load(std::memory_order_relaxed);
+        }
+      }
+    });
+  }
+  nlohmann::json j;
+  j["generation"] = snapshot_->generation;
+  j["clusters"] = nlohmann::json::array();
+  for (const auto& c : snapshot_->config->clusters) {
+    nlohmann::json cj;
+    cj["name"] = c.name;
+    cj["balance"] = c.balance;
+    cj["endpoints"] = nlohmann::json::array();
+    for (const auto& e : c.endpoints) {
+      auto address = e.address.to_string();
+      cj["endpoints"].push_back({{"address", address},
+                                 {"weight", e.weight},
+                                 {"state", "healthy"},
+                                 {"active_requests", active[{c.name, address}]}});
+    }
+    j["clusters"].push_back(std::move(cj));
+  }
+  return j.dump(2) + "\n";
+}
+
+admin::AdminResponse Runtime::handle_admin(std::string_view method, std::string_view path) {
+  const bool get = method == "GET" || method == "HEAD";
+  if (path == "/metrics" && get) {
+    std::vector<const l7::WorkerStats*> stats;
+    for (const auto& w : workers_) stats.push_back(&w->stats());
+    return {200, "text/plain; version=0.0.4; charset=utf-8", admin::render_prometheus(stats, counters_)};
+  }
+  if (path == "/clusters" && get) return {200, "application/json", clusters_json()};
+  if (path == "/config" && get) {
+    return {200, "application/yaml", "# " + snapshot_->config->file + " (generation " +
+                                         std::to_string(snapshot_->generation) + ")\n" +
+                                         snapshot_->config->source_text};
+  }
+  if (path == "/ready" && get) return {shutting_down_ ? 503 : 200, "text/plain; charset=utf-8", shutting_down_ ? "draining\n" : "ready\n"};
+  if (path == "/" && get) return {200, "text/html; charset=utf-8", std::string(kDashboard)};
+  if (path == "/reload") {
+    if (method != "POST") return {405, "text/plain; charset=utf-8", "use POST\n"};
+    auto error = reload();
+    if (error.empty()) return {200, "text/plain; charset=utf-8", "ok\n"};
+    return {400, "text/plain; charset=utf-8", error};
+  }
+  if (path == "/metrics" || path == "/clusters" || path == "/config" || path == "/" || path == "/ready") {
+    return {405, "text/plain; charset=utf-8", "method not allowed\n"};
+  }
+  return {404, "text/plain; charset=utf-8", "not found\n"};
+}
+
+void Runtime::wait_signals() {
+  signals_.async_wait([this](std::error_code ec, int signo) {
+    if (ec) return;
+    if (signo == SIGHUP) {
+      core::log_info("SIGHUP: reloading {}", config_path_);
+      reload();
+    } else {
+      core::log_info("{}: draining (up to {} ms), then exiting", signo == SIGTERM ? "SIGTERM" : "SIGINT",
+                     snapshot_->config->shutdown_timeout.count());
+      if (!shutting_down_) {
+        begin_shutdown();
+      } else {
+        drain_deadline_ = std::chrono::steady_clock::now();  // a second signal: stop waiting
+      }
+    }
+    wait_signals();
+  });
+}
+
+void Runtime::begin_shutdown() {
+  shutting_down_ = true;
+  if (admin_) admin_->stop();
+  for (auto& w : workers_) w->begin_drain();
+  drain_deadline_ = std::chrono::steady_clock::now() + snapshot_->config->shutdown_timeout;
+  check_drained();
+}
+
+void Runtime::check_drained() {
+  size_t open = 0;
+  for (const auto& w : workers_) open += w->session_count();
+  auto now = std::chrono::steady_clock::now();
+  if (open == 0 || (aborted_ && now > drain_deadline_ + std::chrono::seconds(2))) {
+    if (open) core::log_warn("exiting with {} connections still open", open);
+    for (auto& w : workers_) w->stop();
+    for (auto& w : workers_) w->join();
+    signals_.cancel();
+    io_.stop();
+    return;
+  }
+  if (now >= drain_deadline_ && !aborted_) {
+    core::log_warn("drain timeout: closing {} connections", open);
+    for (auto& w : workers_) w->abort_all();
+    aborted_ = true;
+  }
+  drain_timer_.expires_after(std::chrono::milliseconds(20));
+  drain_timer_.async_wait([this](std::error_code ec) {
+    if (!ec) check_drained();
+  });
+}
+
+int Runtime::run(std::shared_ptr<const config::Config> config) {
+  ::signal(SIGPIPE, SIG_IGN);
+  uint32_t n = config->workers ? config->workers : std::max(1u, std::thread::hardware_concurrency());
+  for (uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<l7::Worker>(i));
+  if (auto error = apply(config); !error.empty()) {
+    core::log_error("{}", error);
+    return 1;
+  }
+  if (config->admin_listen) {
+    admin_ = std::make_unique<admin::AdminServer>(
+        io_, [this](std::string_view m, std::string_view p) { return handle_admin(m, p); });
+    if (auto error = admin_->start(*config->admin_listen); !error.empty()) {
+      core::log_error("{}", error);
+      for (auto& w : workers_) w->stop();
+      return 1;
+    }
+  }
+  for (auto& w : workers_) w->start();
+  wait_signals();
+  std::string listeners;
+  for (const auto& l : config->listeners) listeners += " " + l.name + "=" + l.listen.to_string();
+  core::log_info("sluice {} running with {} workers; listeners:{}{}", core::kVersion, n, listeners,
+                 config->admin_listen ? "; admin=" + config->admin_listen->to_string() : "");
+  io_.run();
+  core::log_info("stopped");
+  return 0;
+}
+
+}  // namespace sluice::app

@@ -1,0 +1,52 @@
+#pragma once
+// The running process: workers, listening sockets, the admin API, signals, reload and drain.
+// Runs on the main thread; workers are only ever told things through Worker's thread-safe calls.
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "admin/admin_server.h"
+#include "admin/prometheus.h"
+#include "config/loader.h"
+#include "l7/snapshot.h"
+#include "l7/worker.h"
+
+namespace sluice::app {
+
+class Runtime {
+ public:
+  explicit Runtime(std::string config_path) : config_path_(std::move(config_path)) {}
+  // Runs until SIGTERM/SIGINT and the drain that follows. Returns the process exit code.
+  int run(std::shared_ptr<const config::Config> config);
+
+ private:
+  // Binds what is new, builds a snapshot and hands it to every worker. On error nothing changed.
+  std::string apply(std::shared_ptr<const config::Config> config);
+  // Reloads the file; returns "" or the errors (the old config keeps serving).
+  std::string reload();
+  admin::AdminResponse handle_admin(std::string_view method, std::string_view path);
+  std::string clusters_json() const;
+  void wait_signals();
+  void begin_shutdown();
+  void check_drained();
+
+  std::string config_path_;
+  asio::io_context io_{1};
+  asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
+  asio::steady_timer drain_timer_{io_};
+  std::chrono::steady_clock::time_point drain_deadline_;
+  bool shutting_down_ = false;
+  bool aborted_ = false;
+  std::vector<std::unique_ptr<l7::Worker>> workers_;
+  std::shared_ptr<const l7::Snapshot> snapshot_;
+  std::map<std::string, std::string> bound_;  // listener name -> address it is bound to
+  std::unique_ptr<admin::AdminServer> admin_;
+  admin::ProcessCounters counters_;
+};
+
+}  // namespace sluice::app

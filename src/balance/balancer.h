@@ -1,0 +1,55 @@
+#pragma once
+// The balancer interface. Balancers are pure: they see endpoint weights, this worker's active
+// request counts and a set of endpoints to skip, and return an index. A retry calls `pick`
+// again with the tried endpoints excluded, which yields the next choice of the same ranking
+// (the next ring point, the next Maglev slot, the next-least-loaded endpoint).
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::balance {
+
+struct EndpointSpec {
+  std::string key;  // stable identity, e.g. "10.0.0.1:80"; consistent hashes hash this
+  uint32_t weight = 1;
+};
+
+struct PickContext {
+  uint64_t hash = 0;                    // request key hash (ring_hash, maglev, source_ip)
+  uint64_t random = 0;                  // fresh random bits (random, p2c, tie breaks)
+  // Active requests per endpoint (this worker's view), or null when the caller tracks none.
+  const std::atomic<uint32_t>* active = nullptr;
+  std::span<const uint32_t> excluded;   // endpoint indices that must not be picked
+
+  uint32_t active_of(uint32_t i) const {
+    return active ? active[i].load(std::memory_order_relaxed) : 0;
+  }
+};
+
+class Balancer {
+ public:
+  virtual ~Balancer() = default;
+  // An endpoint index, or -1 when every endpoint is excluded.
+  virtual int pick(const PickContext& ctx) = 0;
+  virtual std::string_view name() const = 0;
+};
+
+// kind: round_robin | least_conn | p2c | random | ring_hash | maglev | source_ip.
+// Returns null for an unknown kind or an empty endpoint list.
+std::unique_ptr<Balancer> make_balancer(std::string_view kind, const std::vector<EndpointSpec>& eps);
+
+// Whether a balancer of this kind uses PickContext::hash.
+bool uses_hash(std::string_view kind);
+
+inline bool is_excluded(std::span<const uint32_t> excluded, uint32_t index) {
+  for (uint32_t e : excluded) {
+    if (e == index) return true;
+  }
+  return false;
+}
+
+}  // namespace sluice::balance

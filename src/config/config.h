@@ -1,0 +1,132 @@
+#pragma once
+// The validated, immutable configuration. Every field has its default here, so a reader of this
+// file knows what sluice does when the YAML is silent. Produced only by `load_config`.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/address.h"
+#include "core/units.h"
+
+namespace sluice::config {
+
+using core::Millis;
+using namespace std::chrono_literals;
+
+// A place in the config file, for messages about a value after validation (e.g. at runtime).
+struct SourceMark {
+  int line = 0;
+  int col = 0;
+};
+
+// One matcher of a header, query parameter or cookie.
+struct ValueMatch {
+  enum class Kind { kExact, kRegex, kPresent, kAbsent };
+  std::string name;  // lower-cased for headers
+  Kind kind = Kind::kExact;
+  std::string value;  // exact value or RE2 pattern
+};
+
+struct Match {
+  std::vector<std::string> hosts;  // lower-case; "*.example.com" for a suffix match
+  std::optional<std::string> path_prefix;
+  std::optional<std::string> path_exact;
+  std::optional<std::string> path_regex;  // RE2, full match against the normalised path
+  std::vector<std::string> methods;
+  std::vector<ValueMatch> headers;
+  std::vector<ValueMatch> query;
+  std::vector<ValueMatch> cookies;
+  std::vector<core::Cidr> sources;
+};
+
+struct Route {
+  std::string name;  // given, or "<listener>/<index>"
+  Match match;
+  std::string cluster;
+  SourceMark mark;
+};
+
+struct HttpLimits {
+  uint32_t max_request_line = 8 * 1024;     // 414 beyond
+  uint32_t max_header_bytes = 64 * 1024;    // 431 beyond (whole head incl. request line)
+  uint32_t max_headers = 100;               // 431 beyond
+  uint64_t max_body_size = uint64_t{1} << 30;  // 413 beyond; 0 = unlimited
+};
+
+struct ListenerTimeouts {
+  Millis request_header = 10s;  // whole request head must arrive within this (408, slowloris)
+  Millis request_body_idle = 30s;  // no body byte for this long (408)
+  Millis keepalive_idle = 60s;  // idle downstream keep-alive connection is closed
+};
+
+struct Listener {
+  std::string name;
+  std::string protocol = "http";
+  core::SocketAddress listen;
+  std::vector<Route> routes;
+  HttpLimits limits;
+  ListenerTimeouts timeouts;
+  bool add_forwarded = false;  // RFC 7239 `Forwarded` in addition to X-Forwarded-*
+  SourceMark mark;
+};
+
+struct HashOn {
+  enum class Kind { kNone, kHeader, kCookie, kSourceIp, kPath };
+  Kind kind = Kind::kNone;
+  std::string name;  // header (lower-case) or cookie name
+};
+
+struct Endpoint {
+  core::SocketAddress address;
+  uint32_t weight = 1;
+};
+
+struct HealthCheck {
+  std::string type;  // http | tcp
+  std::string path = "/healthz";
+  Millis interval = 5s;
+  Millis timeout = 1s;
+  uint32_t healthy = 2;
+  uint32_t unhealthy = 3;
+};
+
+struct ClusterTimeouts {
+  Millis connect = 5s;
+  Millis response = 60s;  // first response byte, and then between response reads (504)
+  Millis pool_idle = 30s;  // idle pooled upstream connection is closed
+};
+
+struct Cluster {
+  std::string name;
+  std::string balance = "round_robin";
+  HashOn hash_on;
+  std::vector<Endpoint> endpoints;
+  std::optional<HealthCheck> health_check;
+  ClusterTimeouts timeouts;
+  uint32_t max_idle_per_endpoint = 64;  // per worker
+  SourceMark mark;
+};
+
+struct AccessLog {
+  bool enabled = true;
+  std::string format = "text";  // text | json
+  std::string path = "stdout";  // stdout | stderr | a file path | off
+};
+
+struct Config {
+  std::string file;
+  std::string source_text;
+  uint32_t workers = 0;  // 0 = one per core
+  std::optional<core::SocketAddress> admin_listen;
+  Millis shutdown_timeout = 15s;
+  AccessLog access_log;
+  std::vector<Listener> listeners;
+  std::vector<Cluster> clusters;
+
+  const Cluster* find_cluster(std::string_view name) const;
+};
+
+}  // namespace sluice::config

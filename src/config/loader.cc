@@ -1,0 +1,598 @@
+#include "config/loader.h"
+
+#include <re2/re2.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace sluice::config {
+
+std::string ConfigError::to_string() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + message;
+}
+
+const Cluster* Config::find_cluster(std::string_view name) const {
+  for (const auto& c : clusters) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+bool is_token(std::string_view s) {
+  static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || kSpecials.find(static_cast<char>(c)) != std::string_view::npos;
+  });
+}
+
+// Walks the YAML tree, converting and checking values; every problem is recorded with the
+// position of the node that caused it.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  std::vector<ConfigError>& errors() { return errors_; }
+
+  void error(const YAML::Node& node, const std::string& message) {
+    const auto mark = node.Mark();
+    errors_.push_back({file_, mark.line + 1, mark.column + 1, message});
+  }
+
+  SourceMark mark(const YAML::Node& node) { return {node.Mark().line + 1, node.Mark().column + 1}; }
+
+  // Checks that `node` is a map and that all its keys are in `allowed`. Returns false if not a map.
+  bool expect_map(const YAML::Node& node, std::string_view what,
+                  std::initializer_list<std::string_view> allowed) {
+    if (!node.IsMap()) {
+      error(node, std::string(what) + " must be a mapping");
+      return false;
+    }
+    std::set<std::string> seen;
+    for (const auto& kv : node) {
+      const auto key = kv.first.as<std::string>();
+      if (!seen.insert(key).second) {
+        error(kv.first, "duplicate key '" + key + "' in " + std::string(what));
+      }
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        std::string list;
+        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        error(kv.first, "unknown key '" + key + "' in " + std::string(what) + " (expected one of: " +
+                            list + ")");
+      }
+    }
+    return true;
+  }
+
+  std::optional<std::string> string(const YAML::Node& node, std::string_view what) {
+    if (!node.IsScalar()) {
+      error(node, std::string(what) + " must be a string");
+      return std::nullopt;
+    }
+    return node.Scalar();
+  }
+
+  std::optional<uint64_t> uint(const YAML::Node& node, std::string_view what, uint64_t min,
+                               uint64_t max) {
+    if (!node.IsScalar()) {
+      error(node, std::string(what) + " must be a number");
+      return std::nullopt;
+    }
+    const auto& s = node.Scalar();
+    uint64_t value = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
+      error(node, std::string(what) + ": '" + s + "' is not a whole number");
+      return std::nullopt;
+    }
+    if (value < min || value > max) {
+      error(node, std::string(what) + " must be between " + std::to_string(min) + " and " +
+                      std::to_string(max));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<bool> boolean(const YAML::Node& node, std::string_view what) {
+    if (node.IsScalar()) {
+      if (node.Scalar() == "true") return true;
+      if (node.Scalar() == "false") return false;
+    }
+    error(node, std::string(what) + " must be true or false");
+    return std::nullopt;
+  }
+
+  void duration(const YAML::Node& node, std::string_view what, Millis* out) {
+    if (auto s = string(node, what)) {
+      if (auto d = core::parse_duration(*s)) {
+        *out = *d;
+      } else {
+        error(node, std::string(what) + ": bad duration '" + *s +
+                        "' (write a number and a unit: 250ms, 2s, 1m, 1h)");
+      }
+    }
+  }
+
+  template <typename T>
+  void size(const YAML::Node& node, std::string_view what, T* out) {
+    if (auto s = string(node, what)) {
+      auto v = core::parse_size(*s);
+      if (!v || *v > std::numeric_limits<T>::max()) {
+        error(node, std::string(what) + ": bad size '" + *s + "' (e.g. 512, 16k, 1m, 1g)");
+      } else {
+        *out = static_cast<T>(*v);
+      }
+    }
+  }
+
+  std::optional<core::SocketAddress> address(const YAML::Node& node, std::string_view what) {
+    auto s = string(node, what);
+    if (!s) return std::nullopt;
+    auto a = core::SocketAddress::parse(*s);
+    if (!a) {
+      error(node, std::string(what) + ": bad address '" + *s +
+                      "' (expected IP:PORT, e.g. 127.0.0.1:8080 or [::1]:8080)");
+    }
+    return a;
+  }
+
+  // A scalar or a list of scalars.
+  std::vector<std::pair<std::string, YAML::Node>> string_list(const YAML::Node& node,
+                                                              std::string_view what) {
+    std::vector<std::pair<std::string, YAML::Node>> out;
+    if (node.IsScalar()) {
+      out.emplace_back(node.Scalar(), node);
+    } else if (node.IsSequence()) {
+      for (const auto& item : node) {
+        if (auto s = string(item, what)) out.emplace_back(*s, item);
+      }
+    } else {
+      error(node, std::string(what) + " must be a string or a list of strings");
+    }
+    return out;
+  }
+
+  // `{ name: value }`, `{ name: { regex: re } }`, `{ name: { present: true|false } }`.
+  std::vector<ValueMatch> value_matches(const YAML::Node& node, std::string_view what,
+                                        bool lower_names) {
+    std::vector<ValueMatch> out;
+    if (!node.IsMap()) {
+      error(node, std::string(what) + " must be a mapping of name to value");
+      return out;
+    }
+    for (const auto& kv : node) {
+      ValueMatch m;
+      m.name = kv.first.as<std::string>();
+      if (lower_names) m.name = lower(m.name);
+      if (m.name.empty() || (lower_names && !is_token(m.name))) {
+        error(kv.first, std::string(what) + ": '" + m.name + "' is not a valid name");
+        continue;
+      }
+      const auto& v = kv.second;
+      if (v.IsScalar()) {
+        m.kind = ValueMatch::Kind::kExact;
+        m.value = v.Scalar();
+      } else if (v.IsMap() && expect_map(v, what, {"exact", "regex", "present"}) && v.size() == 1) {
+        if (v["exact"]) {
+          m.kind = ValueMatch::Kind::kExact;
+          if (auto s = string(v["exact"], "exact")) m.value = *s;
+        } else if (v["regex"]) {
+          m.kind = ValueMatch::Kind::kRegex;
+          if (auto s = string(v["regex"], "regex")) {
+            m.value = *s;
+            check_regex(v["regex"], *s);
+          }
+        } else if (v["present"]) {
+          auto b = boolean(v["present"], "present");
+          m.kind = (b && !*b) ? ValueMatch::Kind::kAbsent : ValueMatch::Kind::kPresent;
+        }
+      } else {
+        error(v, std::string(what) + " '" + m.name +
+                     "' must be a value or one of { exact: .. }, { regex: .. }, { present: .. }");
+        continue;
+      }
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+
+  void check_regex(const YAML::Node& node, const std::string& pattern) {
+    RE2 re(pattern, RE2::Quiet);
+    if (!re.ok()) error(node, "bad regex '" + pattern + "': " + re.error());
+  }
+
+ private:
+  std::string file_;
+  std::vector<ConfigError> errors_;
+};
+
+Match read_match(Reader& r, const YAML::Node& node) {
+  Match m;
+  if (!r.expect_map(node, "match", {"host", "path_prefix", "path_exact", "path_regex", "method",
+                                    "headers", "query", "cookie", "source"})) {
+    return m;
+  }
+  if (node["host"]) {
+    for (auto& [h, n] : r.string_list(node["host"], "host")) {
+      auto host = lower(h);
+      auto rest = host.rfind("*.", 0) == 0 ? host.substr(2) : host;
+      if (rest.empty() || rest.find_first_of("*:/ ") != std::string::npos) {
+        r.error(n, "host '" + h + "' must be a name or '*.' followed by a name (no port)");
+        continue;
+      }
+      m.hosts.push_back(host);
+    }
+  }
+  auto path = [&](const char* key, std::optional<std::string>* out) {
+    if (!node[key]) return;
+    if (auto s = r.string(node[key], key)) {
+      if (s->empty() || (s->front() != '/' && std::string_view(key) != "path_regex")) {
+        r.error(node[key], std::string(key) + " must start with '/'");
+      }
+      *out = *s;
+    }
+  };
+  path("path_prefix", &m.path_prefix);
+  path("path_exact", &m.path_exact);
+  path("path_regex", &m.path_regex);
+  if (m.path_regex) r.check_regex(node["path_regex"], *m.path_regex);
+  if (node["method"]) {
+    for (auto& [meth, n] : r.string_list(node["method"], "method")) {
+      if (!is_token(meth)) {
+        r.error(n, "method '" + meth + "' is not a valid HTTP method token");
+        continue;
+      }
+      m.methods.push_back(meth);
+    }
+  }
+  if (node["headers"]) m.headers = r.value_matches(node["headers"], "headers", true);
+  if (node["query"]) m.query = r.value_matches(node["query"], "query", false);
+  if (node["cookie"]) m.cookies = r.value_matches(node["cookie"], "cookie", false);
+  if (node["source"]) {
+    for (auto& [s, n] : r.string_list(node["source"], "source")) {
+      if (auto c = core::Cidr::parse(s)) {
+        m.sources.push_back(*c);
+      } else {
+        r.error(n, "source '" + s + "' is not a CIDR (e.g. 10.0.0.0/8, ::1/128)");
+      }
+    }
+  }
+  return m;
+}
+
+Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
+  Listener l;
+  l.mark = r.mark(node);
+  if (!r.expect_map(node, "listener",
+                    {"name", "protocol", "listen", "routes", "limits", "timeouts", "forwarded",
+                     "tls", "cluster"})) {
+    return l;
+  }
+  if (node["name"]) {
+    if (auto s = r.string(node["name"], "name")) l.name = *s;
+  } else {
+    l.name = "listener" + std::to_string(index);
+  }
+  if (node["protocol"]) {
+    if (auto s = r.string(node["protocol"], "protocol")) {
+      static const std::set<std::string> kKnown = {"http", "https", "tcp", "tls_passthrough",
+                                                   "udp"};
+      if (!kKnown.count(*s)) {
+        r.error(node["protocol"], "protocol '" + *s +
+                                      "' is not one of http, https, tcp, tls_passthrough, udp");
+      } else if (*s != "http") {
+        r.error(node["protocol"], "protocol '" + *s + "' is not supported by this build yet");
+      }
+      l.protocol = *s;
+    }
+  }
+  if (node["tls"]) r.error(node["tls"], "tls is not supported by this build yet");
+  if (node["cluster"]) r.error(node["cluster"], "an http listener routes with 'routes', not 'cluster'");
+  if (!node["listen"]) {
+    r.error(node, "listener '" + l.name + "' needs 'listen: IP:PORT'");
+  } else if (auto a = r.address(node["listen"], "listen")) {
+    l.listen = *a;
+  }
+  if (auto lim = node["limits"]) {
+    if (r.expect_map(lim, "limits",
+                     {"max_request_line", "max_header_bytes", "max_headers", "max_body_size"})) {
+      if (lim["max_request_line"]) r.size(lim["max_request_line"], "max_request_line", &l.limits.max_request_line);
+      if (lim["max_header_bytes"]) r.size(lim["max_header_bytes"], "max_header_bytes", &l.limits.max_header_bytes);
+      if (lim["max_headers"]) {
+        if (auto v = r.uint(lim["max_headers"], "max_headers", 1, 10000)) l.limits.max_headers = *v;
+      }
+      if (lim["max_body_size"]) r.size(lim["max_body_size"], "max_body_size", &l.limits.max_body_size);
+      if (l.limits.max_request_line < 64 || l.limits.max_header_bytes < 256) {
+        r.error(lim, "max_request_line must be at least 64 and max_header_bytes at least 256");
+      }
+      if (l.limits.max_header_bytes > 1024 * 1024) {
+        r.error(lim, "max_header_bytes must be at most 1m");
+      }
+    }
+  }
+  if (auto t = node["timeouts"]) {
+    if (r.expect_map(t, "timeouts", {"request_header", "request_body_idle", "keepalive_idle"})) {
+      if (t["request_header"]) r.duration(t["request_header"], "request_header", &l.timeouts.request_header);
+      if (t["request_body_idle"]) r.duration(t["request_body_idle"], "request_body_idle", &l.timeouts.request_body_idle);
+      if (t["keepalive_idle"]) r.duration(t["keepalive_idle"], "keepalive_idle", &l.timeouts.keepalive_idle);
+    }
+  }
+  if (node["forwarded"]) {
+    if (auto b = r.boolean(node["forwarded"], "forwarded")) l.add_forwarded = *b;
+  }
+  if (!node["routes"]) {
+    r.error(node, "listener '" + l.name + "' needs 'routes'");
+  } else if (!node["routes"].IsSequence() || node["routes"].size() == 0) {
+    r.error(node["routes"], "routes must be a non-empty list");
+  } else {
+    std::set<std::string> names;
+    for (const auto& rn : node["routes"]) {
+      Route route;
+      route.mark = r.mark(rn);
+      if (!r.expect_map(rn, "route", {"name", "match", "cluster"})) continue;
+      if (rn["name"]) {
+        if (auto s = r.string(rn["name"], "name")) route.name = *s;
+        if (!names.insert(route.name).second) {
+          r.error(rn["name"], "duplicate route name '" + route.name + "'");
+        }
+      } else {
+        route.name = l.name + "/" + std::to_string(l.routes.size());
+      }
+      if (rn["match"]) route.match = read_match(r, rn["match"]);
+      if (!rn["cluster"]) {
+        r.error(rn, "route needs 'cluster'");
+      } else if (auto s = r.string(rn["cluster"], "cluster")) {
+        route.cluster = *s;
+      }
+      l.routes.push_back(std::move(route));
+    }
+  }
+  return l;
+}
+
+Cluster read_cluster(Reader& r, const YAML::Node& node) {
+  Cluster c;
+  c.mark = r.mark(node);
+  if (!r.expect_map(node, "cluster",
+                    {"name", "balance", "hash_on", "endpoints", "health_check", "timeouts",
+                     "max_idle_per_endpoint"})) {
+    return c;
+  }
+  if (!node["name"]) {
+    r.error(node, "cluster needs 'name'");
+  } else if (auto s = r.string(node["name"], "name")) {
+    c.name = *s;
+  }
+  if (node["balance"]) {
+    if (auto s = r.string(node["balance"], "balance")) {
+      static const std::set<std::string> kKnown = {"round_robin", "least_conn", "p2c", "random",
+                                                   "ring_hash", "maglev", "source_ip"};
+      if (!kKnown.count(*s)) {
+        r.error(node["balance"], "balance '" + *s +
+                                     "' is not one of round_robin, least_conn, p2c, random, "
+                                     "ring_hash, maglev, source_ip");
+      }
+      c.balance = *s;
+    }
+  }
+  if (auto h = node["hash_on"]) {
+    if (r.expect_map(h, "hash_on", {"header", "cookie", "source_ip", "path"})) {
+      if (h.size() != 1) {
+        r.error(h, "hash_on takes exactly one of header, cookie, source_ip, path");
+      } else if (h["header"]) {
+        c.hash_on.kind = HashOn::Kind::kHeader;
+        if (auto s = r.string(h["header"], "header")) c.hash_on.name = lower(*s);
+      } else if (h["cookie"]) {
+        c.hash_on.kind = HashOn::Kind::kCookie;
+        if (auto s = r.string(h["cookie"], "cookie")) c.hash_on.name = *s;
+      } else if (h["source_ip"]) {
+        if (auto b = r.boolean(h["source_ip"], "source_ip"); b && *b) c.hash_on.kind = HashOn::Kind::kSourceIp;
+      } else if (h["path"]) {
+        if (auto b = r.boolean(h["path"], "path"); b && *b) c.hash_on.kind = HashOn::Kind::kPath;
+      }
+    }
+    if (c.balance != "ring_hash" && c.balance != "maglev") {
+      r.error(h, "hash_on only applies to balance: ring_hash or maglev");
+    }
+  }
+  if (auto hc = node["health_check"]) {
+    HealthCheck check;
+    if (r.expect_map(hc, "health_check",
+                     {"type", "path", "interval", "timeout", "healthy", "unhealthy"})) {
+      if (auto s = hc["type"] ? r.string(hc["type"], "type") : std::optional<std::string>("http")) {
+        if (*s != "http" && *s != "tcp") r.error(hc["type"], "health_check type must be http or tcp");
+        check.type = *s;
+      }
+      if (hc["path"]) {
+        if (auto s = r.string(hc["path"], "path")) check.path = *s;
+      }
+      if (hc["interval"]) r.duration(hc["interval"], "interval", &check.interval);
+      if (hc["timeout"]) r.duration(hc["timeout"], "timeout", &check.timeout);
+      if (hc["healthy"]) {
+        if (auto v = r.uint(hc["healthy"], "healthy", 1, 100)) check.healthy = *v;
+      }
+      if (hc["unhealthy"]) {
+        if (auto v = r.uint(hc["unhealthy"], "unhealthy", 1, 100)) check.unhealthy = *v;
+      }
+    }
+    c.health_check = check;
+  }
+  if (auto t = node["timeouts"]) {
+    if (r.expect_map(t, "timeouts", {"connect", "response", "pool_idle"})) {
+      if (t["connect"]) r.duration(t["connect"], "connect", &c.timeouts.connect);
+      if (t["response"]) r.duration(t["response"], "response", &c.timeouts.response);
+      if (t["pool_idle"]) r.duration(t["pool_idle"], "pool_idle", &c.timeouts.pool_idle);
+    }
+  }
+  if (node["max_idle_per_endpoint"]) {
+    if (auto v = r.uint(node["max_idle_per_endpoint"], "max_idle_per_endpoint", 0, 100000)) {
+      c.max_idle_per_endpoint = *v;
+    }
+  }
+  if (!node["endpoints"]) {
+    r.error(node, "cluster '" + c.name + "' needs 'endpoints'");
+  } else if (!node["endpoints"].IsSequence() || node["endpoints"].size() == 0) {
+    r.error(node["endpoints"], "endpoints must be a non-empty list");
+  } else {
+    for (const auto& en : node["endpoints"]) {
+      Endpoint e;
+      if (en.IsScalar()) {
+        if (auto a = r.address(en, "endpoint")) e.address = *a;
+      } else if (r.expect_map(en, "endpoint", {"address", "weight"})) {
+        if (!en["address"]) {
+          r.error(en, "endpoint needs 'address'");
+          continue;
+        }
+        if (auto a = r.address(en["address"], "address")) e.address = *a;
+        if (en["weight"]) {
+          if (auto v = r.uint(en["weight"], "weight", 1, 10000)) e.weight = *v;
+        }
+      }
+      for (const auto& other : c.endpoints) {
+        if (other.address == e.address) {
+          r.error(en, "duplicate endpoint " + e.address.to_string() + " in cluster '" + c.name + "'");
+        }
+      }
+      c.endpoints.push_back(e);
+    }
+  }
+  return c;
+}
+
+void read_root(Reader& r, const YAML::Node& root, Config& cfg) {
+  if (!r.expect_map(root, "the config file",
+                    {"workers", "admin", "listeners", "clusters", "access_log", "shutdown_timeout",
+                     "packet"})) {
+    return;
+  }
+  if (auto w = root["workers"]) {
+    if (!(w.IsScalar() && w.Scalar() == "auto")) {
+      if (auto v = r.uint(w, "workers", 1, 1024)) cfg.workers = *v;
+    }
+  }
+  if (auto a = root["admin"]) {
+    if (r.expect_map(a, "admin", {"listen"}) && a["listen"]) {
+      cfg.admin_listen = r.address(a["listen"], "admin listen");
+    }
+  }
+  if (auto s = root["shutdown_timeout"]) r.duration(s, "shutdown_timeout", &cfg.shutdown_timeout);
+  if (auto al = root["access_log"]) {
+    if (al.IsScalar()) {
+      if (auto b = r.boolean(al, "access_log")) cfg.access_log.enabled = *b;
+    } else if (r.expect_map(al, "access_log", {"enabled", "format", "path"})) {
+      if (al["enabled"]) {
+        if (auto b = r.boolean(al["enabled"], "enabled")) cfg.access_log.enabled = *b;
+      }
+      if (al["format"]) {
+        if (auto s = r.string(al["format"], "format")) {
+          if (*s != "text" && *s != "json") r.error(al["format"], "format must be text or json");
+          cfg.access_log.format = *s;
+        }
+      }
+      if (al["path"]) {
+        if (auto s = r.string(al["path"], "path")) cfg.access_log.path = *s;
+      }
+    }
+  }
+  if (auto p = root["packet"]) r.error(p, "the packet tier is not supported by this build yet");
+
+  if (!root["listeners"] || !root["listeners"].IsSequence() || root["listeners"].size() == 0) {
+    r.error(root["listeners"] ? root["listeners"] : root, "'listeners' must be a non-empty list");
+  } else {
+    std::set<std::string> names;
+    for (const auto& ln : root["listeners"]) {
+      auto l = read_listener(r, ln, cfg.listeners.size());
+      if (!names.insert(l.name).second) {
+        r.error(ln["name"] ? ln["name"] : ln, "duplicate listener name '" + l.name + "'");
+      }
+      cfg.listeners.push_back(std::move(l));
+    }
+  }
+  if (!root["clusters"] || !root["clusters"].IsSequence() || root["clusters"].size() == 0) {
+    r.error(root["clusters"] ? root["clusters"] : root, "'clusters' must be a non-empty list");
+  } else {
+    std::set<std::string> names;
+    for (const auto& cn : root["clusters"]) {
+      auto c = read_cluster(r, cn);
+      if (!c.name.empty() && !names.insert(c.name).second) {
+        r.error(cn["name"], "duplicate cluster name '" + c.name + "'");
+      }
+      cfg.clusters.push_back(std::move(c));
+    }
+  }
+  // Cross references, reported at the route that refers.
+  const auto& listeners_node = root["listeners"];
+  for (size_t i = 0; i < cfg.listeners.size(); ++i) {
+    const auto& l = cfg.listeners[i];
+    for (size_t j = 0; j < l.routes.size(); ++j) {
+      const auto& route = l.routes[j];
+      if (!route.cluster.empty() && !cfg.find_cluster(route.cluster)) {
+        auto rn = listeners_node[i]["routes"][j]["cluster"];
+        r.error(rn, "route '" + route.name + "' refers to unknown cluster '" + route.cluster + "'");
+      }
+    }
+    for (size_t k = 0; k < i; ++k) {
+      if (cfg.listeners[k].listen == l.listen) {
+        r.error(listeners_node[i]["listen"], "listen address " + l.listen.to_string() +
+                                                 " is already used by listener '" +
+                                                 cfg.listeners[k].name + "'");
+      }
+    }
+    if (cfg.admin_listen && *cfg.admin_listen == l.listen) {
+      r.error(listeners_node[i]["listen"], "listen address " + l.listen.to_string() +
+                                               " is already used by the admin listener");
+    }
+  }
+}
+
+}  // namespace
+
+LoadResult load_config_text(const std::string& text, const std::string& file_name) {
+  Reader r(file_name);
+  auto cfg = std::make_shared<Config>();
+  cfg->file = file_name;
+  cfg->source_text = text;
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (!root.IsDefined() || root.IsNull()) {
+      r.errors().push_back({file_name, 1, 1, "the config file is empty"});
+    } else {
+      read_root(r, root, *cfg);
+    }
+  } catch (const YAML::Exception& e) {
+    r.errors().push_back({file_name, e.mark.line + 1, e.mark.column + 1, e.msg});
+  }
+  LoadResult result;
+  result.errors = std::move(r.errors());
+  std::stable_sort(result.errors.begin(), result.errors.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.line, a.col) < std::tie(b.line, b.col);
+  });
+  if (result.errors.empty()) result.config = std::move(cfg);
+  return result;
+}
+
+LoadResult load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadResult result;
+    result.errors.push_back({path, 1, 1, "cannot open the config file: " + std::string(std::strerror(errno))});
+    return result;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return load_config_text(ss.str(), path);
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,46 @@
+#pragma once
+// Incremental decoder of the chunked transfer coding (RFC 9112 7.1). Feeds on whatever bytes
+// arrived, yields payload as views into the input (no copy), validates every size line and
+// CRLF, bounds chunk-size digits and the trailer section, and collects the trailer fields so
+// that the proxy re-encodes a canonical stream (no extensions survive).
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sluice::http {
+
+class ChunkedDecoder {
+ public:
+  explicit ChunkedDecoder(uint32_t max_trailer_bytes = 16 * 1024)
+      : max_trailer_bytes_(max_trailer_bytes) {}
+
+  struct Step {
+    size_t consumed = 0;     // bytes of input used by this step
+    std::string_view data;   // payload bytes (a view into the input), possibly empty
+    bool done = false;       // the last chunk and trailer section were read
+    bool error = false;
+    const char* reason = "";
+  };
+
+  // Consumes a prefix of `in`. Call again with the rest until consumed == 0 (needs more input),
+  // done or error.
+  Step step(std::string_view in);
+
+  // Raw trailer field lines (each ending in CRLF), valid once done.
+  const std::string& trailers() const { return trailers_; }
+  void reset() { *this = ChunkedDecoder(max_trailer_bytes_); }
+
+ private:
+  enum class State { kSize, kExt, kSizeLf, kData, kDataCr, kDataLf, kTrailer, kDone };
+  State state_ = State::kSize;
+  uint64_t remaining_ = 0;
+  int size_digits_ = 0;
+  uint64_t remaining_ext_ = 0;
+  uint32_t max_trailer_bytes_;
+  std::string trailers_;
+};
+
+// Appends "<hex size>\r\n" to `out` (buffer of at least 20 bytes); returns bytes written.
+size_t write_chunk_size(uint64_t size, char* out);
+
+}  // namespace sluice::http

@@ -1,0 +1,178 @@
+#include "http/fields.h"
+
+#include "http/grammar.h"
+
+namespace sluice::http {
+
+ParseResult parse_field_lines(std::string_view block, uint32_t max_fields,
+                              std::vector<Header>* out) {
+  size_t pos = 0;
+  while (pos < block.size()) {
+    size_t eol = block.find('\n', pos);
+    if (eol == std::string_view::npos || eol == pos || block[eol - 1] != '\r') {
+      return ParseResult::error(400, "bare LF in header section");  // RFC 9112 2.2
+    }
+    std::string_view line = block.substr(pos, eol - 1 - pos);
+    pos = eol + 1;
+    if (line.empty()) return ParseResult::error(400, "empty header line");
+    if (line.front() == ' ' || line.front() == '\t') {
+      return ParseResult::error(400, "obsolete line folding");  // RFC 9112 5.2
+    }
+    size_t colon = 0;
+    while (colon < line.size() && is_token_char(line[colon])) ++colon;
+    if (colon == line.size() || line[colon] != ':') {
+      // Covers "Name : v" (whitespace before colon, RFC 9112 5.1) and non-token name bytes.
+      return ParseResult::error(400, colon < line.size() && (line[colon] == ' ' || line[colon] == '\t')
+                                         ? "whitespace between header name and colon"
+                                         : "invalid header name");
+    }
+    if (colon == 0) return ParseResult::error(400, "empty header name");
+    std::string_view value = line.substr(colon + 1);
+    for (char c : value) {
+      if (!is_field_value_char(c)) {
+        return ParseResult::error(400, "control character in header value");  // RFC 9110 5.5
+      }
+    }
+    if (out->size() >= max_fields) return ParseResult::error(431, "too many header fields");
+    out->push_back({line.substr(0, colon), trim_ows(value)});
+  }
+  return ParseResult::done(block.size());
+}
+
+bool parse_content_length(std::string_view value, uint64_t* out) {
+  // A list like "42, 42" is one value sent twice (RFC 9110 8.6); anything else is invalid.
+  bool have = false;
+  uint64_t result = 0;
+  size_t pos = 0;
+  while (true) {
+    size_t comma = value.find(',', pos);
+    std::string_view item = trim_ows(value.substr(pos, comma == std::string_view::npos ? value.npos : comma - pos));
+    if (item.empty() || item.size() > 19) return false;
+    uint64_t v = 0;
+    for (char c : item) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (have && v != result) return false;
+    result = v;
+    have = true;
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  *out = result;
+  return true;
+}
+
+namespace {
+
+// Calls fn(token) for each comma-separated element of a list field, skipping empty elements
+// (RFC 9110 5.6.1). Returns false if fn does.
+template <typename Fn>
+bool for_each_list_item(std::string_view value, Fn&& fn) {
+  size_t pos = 0;
+  while (pos <= value.size()) {
+    size_t comma = value.find(',', pos);
+    auto item = trim_ows(value.substr(pos, comma == std::string_view::npos ? value.npos : comma - pos));
+    if (!item.empty() && !fn(item)) return false;
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+ParseResult derive_framing(const FramingInput& in, Framing* f) {
+  bool have_cl = false;
+  bool have_te = false;
+  bool chunked_final = false;
+  uint64_t cl = 0;
+  bool conn_close = false;
+  bool conn_keep_alive = false;
+  int te_error = 0;
+
+  for (const auto& h : *in.headers) {
+    const auto& n = h.name;
+    if (iequals(n, "content-length")) {
+      uint64_t v = 0;
+      if (!parse_content_length(h.value, &v)) return ParseResult::error(400, "invalid Content-Length");
+      if (have_cl && v != cl) return ParseResult::error(400, "conflicting Content-Length values");
+      cl = v;
+      have_cl = true;
+    } else if (iequals(n, "transfer-encoding")) {
+      have_te = true;
+      bool ok = for_each_list_item(h.value, [&](std::string_view coding) {
+        // Parameters on a coding (";q=") are not allowed in Transfer-Encoding for our purpose.
+        if (chunked_final) {
+          te_error = 400;  // chunked must be applied last, and only once (RFC 9112 6.1)
+          return false;
+        }
+        if (iequals(coding, "chunked")) {
+          chunked_final = true;
+          return true;
+        }
+        te_error = is_token(coding) ? 501 : 400;  // codings other than chunked are not implemented
+        return false;
+      });
+      if (!ok) {
+        return ParseResult::error(te_error, te_error == 501 ? "unsupported transfer coding"
+                                                            : "invalid Transfer-Encoding");
+      }
+      if (h.value.empty() || trim_ows(h.value).empty()) {
+        return ParseResult::error(400, "empty Transfer-Encoding");
+      }
+    } else if (iequals(n, "connection")) {
+      bool ok = for_each_list_item(h.value, [&](std::string_view token) {
+        if (!is_token(token)) return false;
+        if (iequals(token, "close")) {
+          conn_close = true;
+        } else if (iequals(token, "keep-alive")) {
+          conn_keep_alive = true;
+        } else {
+          f->connection_tokens.push_back(token);
+        }
+        return true;
+      });
+      if (!ok) return ParseResult::error(400, "invalid Connection header");
+    } else if (in.is_request && iequals(n, "expect")) {
+      if (!iequals(trim_ows(h.value), "100-continue")) {
+        return ParseResult::error(417, "unsupported expectation");
+      }
+      f->expect_continue = true;
+    } else if (iequals(n, "upgrade")) {
+      f->has_upgrade = true;
+    }
+  }
+
+  if (have_te) {
+    if (in.version_minor == 0) {
+      // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message means the framing is faulty.
+      return ParseResult::error(400, "Transfer-Encoding in an HTTP/1.0 message");
+    }
+    if (have_cl) return ParseResult::error(400, "both Content-Length and Transfer-Encoding");
+    if (!chunked_final) {
+      // A request must end with chunked (RFC 9112 6.3 point 4); a response without final
+      // chunked is delimited by close.
+      if (in.is_request) return ParseResult::error(400, "chunked is not the final transfer coding");
+      f->body = BodyKind::kUntilClose;
+    } else {
+      f->body = BodyKind::kChunked;
+    }
+  } else if (have_cl) {
+    f->content_length = cl;
+    f->has_content_length = true;
+    f->body = cl > 0 ? BodyKind::kContentLength : BodyKind::kNone;
+  } else {
+    f->body = in.is_request ? BodyKind::kNone : BodyKind::kUntilClose;
+  }
+
+  if (in.version_minor == 0) {
+    f->keep_alive = conn_keep_alive && !conn_close;
+  } else {
+    f->keep_alive = !conn_close;
+  }
+  if (f->body == BodyKind::kUntilClose) f->keep_alive = false;
+  return ParseResult::done(0);
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,762 @@
+#include "l7/http_session.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/connect.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/read.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "core/log.h"
+#include "http/path_normalizer.h"
+#include "http/status.h"
+#include "l7/request_key.h"
+
+namespace sluice::l7 {
+namespace {
+
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kIoChunk = 16 * 1024;
+constexpr size_t kBodyBufferMax = 64 * 1024;
+constexpr int kMaxConnectAttempts = 3;
+
+void append_header(std::string* out, std::string_view name, std::string_view value) {
+  out->append(name).append(": ").append(value).append("\r\n");
+}
+
+}  // namespace
+
+void HttpSession::spawn(Worker& worker, asio::ip::tcp::socket socket, std::string listener_name) {
+  auto* session = new HttpSession(worker, std::move(socket), std::move(listener_name));
+  asio::co_spawn(worker.io(), [session]() -> asio::awaitable<void> {
+    std::unique_ptr<HttpSession> owner(session);
+    co_await owner->run();
+  }, asio::detached);
+}
+
+HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket, std::string listener_name)
+    : worker_(worker),
+      down_(std::move(socket)),
+      up_(worker.io()),
+      listener_name_(std::move(listener_name)),
+      in_(kIoChunk, kIoChunk),
+      up_in_(kIoChunk, 64 * 1024 + 4096),
+      parser_({}),
+      resp_parser_(64 * 1024, 200) {
+  worker_.link(this);
+  std::error_code ec;
+  down_.set_option(asio::ip::tcp::no_delay(true), ec);
+  auto ep = down_.remote_endpoint(ec);
+  if (!ec) {
+    client_ip_ = core::IpAddress::from_sockaddr(ep.data());
+    client_ip_text_ = client_ip_.to_string();
+    client_text_ = client_ip_.is_v4 ? client_ip_text_ + ":" + std::to_string(ep.port())
+                                     : "[" + client_ip_text_ + "]:" + std::to_string(ep.port());
+  }
+  refresh_view();
+  if (view_ && listener_index_ >= 0) {
+    const auto& l = view_->snapshot->config->listeners[listener_index_];
+    parser_ = http::RequestParser({l.limits.max_request_line, l.limits.max_header_bytes, l.limits.max_headers});
+    in_ = core::Buffer(kIoChunk, std::max<size_t>(kBodyBufferMax, l.limits.max_header_bytes + 4096));
+    view_->listener_stats[listener_index_]->active_connections.inc();
+  }
+}
+
+HttpSession::~HttpSession() {
+  if (view_ && listener_index_ >= 0) view_->listener_stats[listener_index_]->active_connections.dec();
+  worker_.unlink(this);
+}
+
+void HttpSession::refresh_view() {
+  const auto& latest = worker_.view();
+  if (latest == view_ || !latest) return;
+  int index = latest->snapshot->listener_index(listener_name_);
+  if (index < 0 && view_) return;  // listener removed: finish on the config we started with
+  if (view_ && listener_index_ >= 0) view_->listener_stats[listener_index_]->active_connections.dec();
+  view_ = latest;
+  listener_index_ = index;
+  if (index >= 0) view_->listener_stats[index]->active_connections.inc();
+}
+
+void HttpSession::arm(Deadline kind, std::chrono::milliseconds timeout) {
+  deadline_kind_ = kind;
+  deadline_ = Clock::now() + timeout;
+}
+
+void HttpSession::on_tick(Clock::time_point now) {
+  if (deadline_kind_ == Deadline::kNone || now < deadline_) return;
+  fired_ = deadline_kind_;
+  deadline_kind_ = Deadline::kNone;
+  std::error_code ec;
+  down_.cancel(ec);
+  if (up_.is_open()) up_.cancel(ec);
+}
+
+void HttpSession::on_drain() {
+  if (!idle_) return;  // in-flight requests finish; the loop closes after them
+  fired_ = Deadline::kDrain;
+  std::error_code ec;
+  down_.cancel(ec);
+}
+
+void HttpSession::on_abort() {
+  aborting_ = true;
+  fired_ = Deadline::kDrain;
+  std::error_code ec;
+  down_.close(ec);
+  up_.close(ec);
+}
+
+asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_view b) {
+  arm(Deadline::kClientWrite, view_->snapshot->config->listeners[listener_index_].timeouts.request_body_idle);
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(a), asio::buffer(b)};
+  auto [ec, n] = co_await asio::async_write(down_, bufs, kNoThrow);
+  disarm();
+  co_return !ec;
+}
+
+asio::awaitable<bool> HttpSession::write_upstream(std::string_view a, std::string_view b) {
+  arm(Deadline::kResponse, cluster_config_->timeouts.response);
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(a), asio::buffer(b)};
+  auto [ec, n] = co_await asio::async_write(up_, bufs, kNoThrow);
+  disarm();
+  co_return !ec;
+}
+
+asio::awaitable<void> HttpSession::send_local(int status, bool close, std::string_view detail) {
+  status_ = status;
+  auto reason = http::reason_phrase(status);
+  std::string body = fmt::format("{} {}\n", status, reason);
+  if (!detail.empty()) body = fmt::format("{} {}: {}\n", status, reason, detail);
+  out_.clear();
+  fmt::format_to(std::back_inserter(out_),
+                 "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}\r\n",
+                 status, reason, body.size(), close ? "Connection: close\r\n" : "");
+  if (method_ == "HEAD") body.clear();
+  if (listener_index_ >= 0) view_->listener_stats[listener_index_]->local_responses[status].add();
+  bytes_sent_ = body.size();
+  co_await write_client(out_, body);
+}
+
+asio::awaitable<void> HttpSession::run() {
+  if (!view_ || listener_index_ < 0) co_return;
+  bool first = true;
+  while (true) {
+    if (worker_.draining() && in_.empty()) break;
+    const auto& listener = view_->snapshot->config->listeners[listener_index_];
+    parser_.reset();
+    idle_ = in_.empty();
+    if (in_.empty()) {
+      arm(first ? Deadline::kRequestHead : Deadline::kKeepalive,
+          first ? listener.timeouts.request_header : listener.timeouts.keepalive_idle);
+    } else {
+      arm(Deadline::kRequestHead, listener.timeouts.request_header);
+    }
+    http::ParseResult pr;
+    while (true) {
+      if (!in_.empty()) {
+        pr = parser_.parse(in_.data(), &req_);
+        if (pr.state != http::ParseResult::State::kIncomplete) break;
+      }
+      auto space = in_.prepare(1);
+      if (space.empty()) {
+        pr = http::ParseResult::error(431, "request header section too large");
+        break;
+      }
+      auto [ec, n] = co_await down_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      if (ec) {
+        disarm();
+        auto fired = take_fired();
+        if (fired == Deadline::kRequestHead && !in_.empty()) {
+          method_.clear();
+          co_await send_local(408, true);
+        }
+        co_return;
+      }
+      in_.commit(n);
+      idle_ = false;
+      if (deadline_kind_ == Deadline::kKeepalive) arm(Deadline::kRequestHead, listener.timeouts.request_header);
+    }
+    disarm();
+    if (pr.is_error()) {
+      view_->listener_stats[listener_index_]->parse_errors.add();
+      method_.clear();
+      started_ = Clock::now();
+      log_target_ = "-";
+      route_ = nullptr;
+      upstream_key_ = nullptr;
+      co_await send_local(pr.status, true, pr.reason);
+      log_request(pr.status);
+      co_return;
+    }
+    bool keep = co_await handle_request(pr.consumed);
+    if (!keep) break;
+    first = false;
+  }
+  std::error_code ec;
+  down_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+}
+
+void HttpSession::build_upstream_head(const config::Listener& listener) {
+  out_.clear();
+  out_.append(method_).push_back(' ');
+  out_.append(log_target_).append(" HTTP/1.1\r\nHost: ");
+  out_.append(req_.host).append("\r\n");
+  std::string_view xff_prev;
+  std::string xff_joined;
+  std::string_view fwd_prev;
+  for (const auto& h : req_.headers) {
+    const auto n = h.name;
+    if (http::is_hop_by_hop(n, req_.framing)) continue;
+    if (http::iequals(n, "host") || http::iequals(n, "content-length") || http::iequals(n, "expect") ||
+        http::iequals(n, "x-forwarded-proto") || http::iequals(n, "x-forwarded-host")) {
+      continue;
+    }
+    if (http::iequals(n, "x-forwarded-for")) {
+      if (xff_prev.empty()) {
+        xff_prev = h.value;
+      } else {
+        if (xff_joined.empty()) xff_joined.assign(xff_prev);
+        xff_joined.append(", ").append(h.value);
+        xff_prev = xff_joined;
+      }
+      continue;
+    }
+    if (listener.add_forwarded && http::iequals(n, "forwarded")) {
+      fwd_prev = h.value;
+      continue;
+    }
+    append_header(&out_, n, h.value);
+  }
+  out_.append("X-Forwarded-For: ");
+  if (!xff_prev.empty()) out_.append(xff_prev).append(", ");
+  out_.append(client_ip_text_).append("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ");
+  out_.append(req_.host).append("\r\n");
+  if (listener.add_forwarded) {
+    out_.append("Forwarded: ");
+    if (!fwd_prev.empty()) out_.append(fwd_prev).append(", ");
+    if (client_ip_.is_v4) {
+      out_.append("for=").append(client_ip_text_);
+    } else {
+      out_.append("for=\"[").append(client_ip_text_).append("]\"");
+    }
+    out_.append(";proto=http;host=\"").append(req_.host).append("\"\r\n");
+  }
+  if (req_framing_.body == http::BodyKind::kContentLength) {
+    fmt::format_to(std::back_inserter(out_), "Content-Length: {}\r\n", req_framing_.content_length);
+  } else if (req_framing_.body == http::BodyKind::kChunked) {
+    out_.append("Transfer-Encoding: chunked\r\n");
+  }
+  out_.append("\r\n");
+}
+
+asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
+  started_ = Clock::now();
+  refresh_view();
+  idle_ = false;
+  const auto& snapshot = *view_->snapshot;
+  const auto& listener = snapshot.config->listeners[listener_index_];
+  const auto& router = *snapshot.routers[listener_index_];
+
+  method_.assign(req_.method);
+  req_framing_ = req_.framing;
+  req_version_minor_ = req_.version_minor;
+  max_body_ = listener.limits.max_body_size;
+  bytes_sent_ = 0;
+  bytes_received_ = 0;
+  local_status_ = 0;
+  local_detail_ = {};
+  status_ = 0;
+  upstream_key_ = nullptr;
+  route_ = nullptr;
+  cluster_config_ = nullptr;
+  if (req_.target == "*") {
+    path_ = "*";
+  } else {
+    http::normalize_path(req_.path, &path_);
+  }
+  log_target_.assign(path_);
+  if (!req_.query.empty()) log_target_.append("?").append(req_.query);
+  canonical_host(req_.host, &host_);
+  request_body_done_ = req_framing_.body == http::BodyKind::kNone;
+  client_keep_alive_ = req_framing_.keep_alive && !worker_.draining();
+
+  auto finish_local = [&](int status, bool close) -> asio::awaitable<bool> {
+    // A body we did not read would be parsed as the next request: close instead.
+    if (!request_body_done_) close = true;
+    in_.consume(head_len);
+    co_await send_local(status, close || !client_keep_alive_);
+    log_request(status);
+    co_return !close && client_keep_alive_;
+  };
+
+  if (max_body_ != 0 && req_framing_.body == http::BodyKind::kContentLength &&
+      req_framing_.content_length > max_body_) {
+    co_return co_await finish_local(413, true);
+  }
+  RouteInput input{req_.method, host_, path_, req_.query, &req_.headers, client_ip_};
+  const CompiledRoute* route = router.match(input);
+  if (!route) {
+    view_->no_route_stats[listener_index_]->by_class[4].add();
+    co_return co_await finish_local(404, false);
+  }
+  route_ = route->route;
+  const ClusterRuntime& cluster = view_->clusters[route->cluster_index];
+  cluster_config_ = cluster.config;
+  cluster_stats_ = cluster.stats;
+  const uint64_t hash = cluster.hashed ? request_hash(cluster.config->hash_on, cluster.source_ip, req_,
+                                                      path_, client_ip_)
+                                       : 0;
+  build_upstream_head(listener);
+  in_.consume(head_len);  // the head's views are dead from here on
+
+  std::array<uint32_t, kMaxConnectAttempts> excluded{};
+  size_t excluded_count = 0;
+  bool retried_stale = false;
+  bool body_started = false;
+  int status = 0;
+  int index = -1;
+  bool reused = false;
+  Outcome outcome = Outcome::kConnectFailed;
+  for (int attempt = 0; attempt < kMaxConnectAttempts + 1 && !aborting_; ++attempt) {
+    if (!retried_stale || outcome != Outcome::kStale) {
+      balance::PickContext ctx;
+      ctx.hash = hash;
+      ctx.random = worker_.next_random();
+      ctx.active = cluster.gauges->active.get();
+      ctx.excluded = std::span<const uint32_t>(excluded.data(), excluded_count);
+      index = cluster.balancer->pick(ctx);
+      if (index < 0) break;
+      upstream_key_ = &cluster.endpoint_keys[index];
+      reused = worker_.pool().take(*upstream_key_, &up_);
+    } else {
+      reused = false;  // the retry of a stale pooled connection uses a fresh one
+    }
+    if (!reused) {
+      if (!co_await connect(cluster.config->endpoints[index].address, *cluster.config)) {
+        cluster.stats->connect_errors.add();
+        outcome = Outcome::kConnectFailed;
+        if (excluded_count < excluded.size()) excluded[excluded_count++] = static_cast<uint32_t>(index);
+        if (excluded_count >= excluded.size()) break;
+        continue;
+      }
+    } else {
+      cluster.stats->upstream_reused.add();
+    }
+    auto& active = cluster.gauges->active[index];
+    active.store(active.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    outcome = co_await exchange(cluster, reused, &body_started);
+    active.store(active.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    if (outcome == Outcome::kStale && !retried_stale && !body_started) {
+      retried_stale = true;
+      continue;
+    }
+    break;
+  }
+
+  switch (outcome) {
+    case Outcome::kDone:
+      status = status_;
+      break;
+    case Outcome::kConnectFailed:
+    case Outcome::kStale:
+      if (outcome == Outcome::kStale) {
+        cluster.stats->bad_gateway.add();
+        status = 502;
+      } else {
+        cluster.stats->unavailable.add();
+        status = 503;  // no endpoint could be reached (HAProxy and Envoy answer the same)
+      }
+      if (up_.is_open()) up_.close();
+      co_await send_local(status, !request_body_done_ || !client_keep_alive_);
+      if (!request_body_done_) client_keep_alive_ = false;
+      break;
+    case Outcome::kLocalResponse:
+      status = local_status_;
+      if (status == 502) cluster.stats->bad_gateway.add();
+      if (status == 504) cluster.stats->timeouts.add();
+      if (up_.is_open()) up_.close();
+      if (!request_body_done_ || status == 0) client_keep_alive_ = false;
+      if (status != 0) co_await send_local(status, !client_keep_alive_, local_detail_);
+      break;
+    case Outcome::kAborted:
+      status = status_ ? status_ : 502;
+      client_keep_alive_ = false;
+      if (up_.is_open()) up_.close();
+      break;
+  }
+  if (auto& rs = view_->route_stats[listener_index_]; route->index < rs.size()) {
+    rs[route->index]->by_class[std::min(status / 100, 5)].add();
+    rs[route->index]->bytes_sent.add(bytes_sent_);
+    rs[route->index]->bytes_received.add(bytes_received_);
+  }
+  log_request(status);
+  co_return client_keep_alive_ && outcome != Outcome::kAborted;
+}
+
+asio::awaitable<bool> HttpSession::connect(const core::SocketAddress& address,
+                                           const config::Cluster& cluster) {
+  std::error_code ec;
+  if (up_.is_open()) up_.close(ec);
+  sockaddr_storage storage;
+  socklen_t len = address.to_sockaddr(&storage);
+  asio::ip::tcp::endpoint ep;
+  std::memcpy(ep.data(), &storage, len);
+  ep.resize(len);
+  arm(Deadline::kConnect, cluster.timeouts.connect);
+  auto [cec] = co_await up_.async_connect(ep, kNoThrow);
+  disarm();
+  if (cec) {
+    take_fired();
+    up_.close(ec);
+    co_return false;
+  }
+  up_.set_option(asio::ip::tcp::no_delay(true), ec);
+  cluster_stats_->upstream_connections.add();
+  co_return true;
+}
+
+asio::awaitable<HttpSession::Outcome> HttpSession::exchange(const ClusterRuntime& cluster,
+                                                             bool reused, bool* body_started) {
+  (void)cluster;
+  std::string_view prefix;
+  if (req_framing_.body == http::BodyKind::kContentLength) {
+    prefix = in_.data().substr(0, static_cast<size_t>(std::min<uint64_t>(in_.size(), req_framing_.content_length)));
+  }
+  if (!co_await write_upstream(out_, prefix)) {
+    if (take_fired() == Deadline::kResponse) {
+      local_status_ = 504;
+      co_return Outcome::kLocalResponse;
+    }
+    if (reused && !*body_started) co_return Outcome::kStale;
+    local_status_ = 502;
+    co_return Outcome::kLocalResponse;
+  }
+  if (!prefix.empty()) {
+    *body_started = true;
+    in_.consume(prefix.size());
+    bytes_received_ += prefix.size();
+  }
+  if (req_framing_.body != http::BodyKind::kNone) {
+    Outcome outcome = Outcome::kDone;
+    *body_started = true;
+    if (!co_await send_request_body(&outcome)) co_return outcome;
+  }
+  auto outcome = co_await relay_response();
+  if (outcome == Outcome::kStale && (!reused || *body_started)) {
+    local_status_ = 502;
+    outcome = Outcome::kLocalResponse;
+  }
+  co_return outcome;
+}
+
+asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
+  const auto& listener = view_->snapshot->config->listeners[listener_index_];
+  uint64_t sent = bytes_received_;
+  bool sent_continue = false;
+  // Reads more body bytes from the client; on failure sets *outcome.
+  auto read_more = [&]() -> asio::awaitable<bool> {
+    if (req_framing_.expect_continue && !sent_continue && req_version_minor_ == 1) {
+      sent_continue = true;
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (!co_await write_client(kContinue)) {
+        *outcome = Outcome::kAborted;
+        co_return false;
+      }
+    }
+    auto space = in_.prepare(kIoChunk);
+    arm(Deadline::kBodyIdle, listener.timeouts.request_body_idle);
+    auto [ec, n] = co_await down_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+    disarm();
+    if (ec) {
+      if (take_fired() == Deadline::kBodyIdle) {
+        local_status_ = 408;
+        *outcome = Outcome::kLocalResponse;
+      } else {
+        local_status_ = 0;  // the client is gone; nobody to answer
+        *outcome = Outcome::kAborted;
+      }
+      co_return false;
+    }
+    in_.commit(n);
+    co_return true;
+  };
+  auto upstream_failed = [&]() {
+    local_status_ = take_fired() == Deadline::kResponse ? 504 : 502;
+    *outcome = Outcome::kLocalResponse;
+    return false;
+  };
+
+  if (req_framing_.body == http::BodyKind::kContentLength) {
+    uint64_t remaining = req_framing_.content_length - sent;
+    while (remaining > 0) {
+      if (in_.empty() && !co_await read_more()) co_return false;
+      auto chunk = in_.data().substr(0, static_cast<size_t>(std::min<uint64_t>(in_.size(), remaining)));
+      if (!co_await write_upstream(chunk)) co_return upstream_failed();
+      in_.consume(chunk.size());
+      remaining -= chunk.size();
+      bytes_received_ += chunk.size();
+    }
+    request_body_done_ = true;
+    co_return true;
+  }
+
+  // Chunked: decode strictly, re-encode canonically (no extensions reach the backend).
+  chunked_.reset();
+  std::string pending;  // CRLF that ends the previous chunk, sent with the next write
+  char size_line[24];
+  while (true) {
+    if (in_.empty() && !co_await read_more()) co_return false;
+    auto step = chunked_.step(in_.data());
+    if (step.error) {
+      local_status_ = 400;
+      local_detail_ = step.reason;
+      *outcome = Outcome::kLocalResponse;
+      co_return false;
+    }
+    if (!step.data.empty()) {
+      bytes_received_ += step.data.size();
+      if (max_body_ != 0 && bytes_received_ > max_body_) {
+        local_status_ = 413;
+        *outcome = Outcome::kLocalResponse;
+        co_return false;
+      }
+      size_t n = http::write_chunk_size(step.data.size(), size_line);
+      pending.append(size_line, n);
+      if (!co_await write_upstream(pending, step.data)) co_return upstream_failed();
+      pending.assign("\r\n");
+    }
+    if (step.done) {
+      in_.consume(step.consumed);
+      pending.append("0\r\n").append(chunked_.trailers()).append("\r\n");
+      if (!co_await write_upstream(pending)) co_return upstream_failed();
+      request_body_done_ = true;
+      co_return true;
+    }
+    if (step.consumed == 0) {
+      if (!co_await read_more()) co_return false;
+      continue;
+    }
+    in_.consume(step.consumed);
+  }
+}
+
+void HttpSession::build_client_head(const http::ResponseHead& resp, bool chunk_to_client) {
+  out_.clear();
+  fmt::format_to(std::back_inserter(out_), "HTTP/1.1 {} ", resp.status);
+  out_.append(resp.reason.empty() ? http::reason_phrase(resp.status) : resp.reason).append("\r\n");
+  for (const auto& h : resp.headers) {
+    if (http::is_hop_by_hop(h.name, resp.framing) || http::iequals(h.name, "content-length")) continue;
+    append_header(&out_, h.name, h.value);
+  }
+  switch (resp.framing.body) {
+    case http::BodyKind::kNone:
+      if (resp.framing.has_content_length && resp.status != 204 && resp.status >= 200) {
+        fmt::format_to(std::back_inserter(out_), "Content-Length: {}\r\n", resp.framing.content_length);
+      }
+      break;
+    case http::BodyKind::kContentLength:
+      fmt::format_to(std::back_inserter(out_), "Content-Length: {}\r\n", resp.framing.content_length);
+      break;
+    case http::BodyKind::kChunked:
+    case http::BodyKind::kUntilClose:
+      if (chunk_to_client) out_.append("Transfer-Encoding: chunked\r\n");
+      break;
+  }
+  if (!client_keep_alive_) {
+    out_.append("Connection: close\r\n");
+  } else if (req_version_minor_ == 0) {
+    out_.append("Connection: keep-alive\r\n");
+  }
+  out_.append("\r\n");
+}
+
+asio::awaitable<HttpSession::Outcome> HttpSession::relay_response() {
+  up_in_.clear();
+  const auto response_timeout = cluster_config_->timeouts.response;
+  while (true) {
+    resp_parser_.reset();
+    http::ParseResult pr;
+    arm(Deadline::kResponse, response_timeout);
+    while (true) {
+      if (!up_in_.empty()) {
+        pr = resp_parser_.parse(up_in_.data(), method_, &resp_);
+        if (pr.state != http::ParseResult::State::kIncomplete) break;
+      }
+      auto space = up_in_.prepare(1);
+      if (space.empty()) {
+        pr = http::ParseResult::error(502, "response head too large");
+        break;
+      }
+      auto [ec, n] = co_await up_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      if (ec) {
+        disarm();
+        if (take_fired() == Deadline::kResponse) {
+          local_status_ = 504;
+          co_return Outcome::kLocalResponse;
+        }
+        if (up_in_.empty()) co_return Outcome::kStale;  // closed before answering
+        local_status_ = 502;
+        local_detail_ = "upstream closed mid-head";
+        co_return Outcome::kLocalResponse;
+      }
+      up_in_.commit(n);
+    }
+    disarm();
+    if (pr.is_error()) {
+      local_status_ = 502;
+      local_detail_ = pr.reason;
+      co_return Outcome::kLocalResponse;
+    }
+    if (resp_.status >= 100 && resp_.status < 200) {
+      if (resp_.status == 101) {  // we never forward Upgrade, so a switch is a protocol error
+        local_status_ = 502;
+        co_return Outcome::kLocalResponse;
+      }
+      up_in_.consume(pr.consumed);  // interim responses are not relayed (we answer 100 ourselves)
+      continue;
+    }
+    up_in_.consume(pr.consumed);
+    break;
+  }
+
+  const auto body = resp_.framing.body;
+  const bool delimited_by_chunks = body == http::BodyKind::kChunked || body == http::BodyKind::kUntilClose;
+  const bool chunk_to_client = delimited_by_chunks && req_version_minor_ == 1;
+  if (delimited_by_chunks && !chunk_to_client) client_keep_alive_ = false;  // HTTP/1.0: close ends it
+  if (worker_.draining()) client_keep_alive_ = false;
+  if (!request_body_done_) client_keep_alive_ = false;
+  build_client_head(resp_, chunk_to_client);
+  status_ = resp_.status;
+  const bool upstream_keep_alive = resp_.framing.keep_alive;
+
+  std::string_view prefix;
+  if (body == http::BodyKind::kContentLength) {
+    prefix = up_in_.data().substr(0, static_cast<size_t>(std::min<uint64_t>(up_in_.size(), resp_.framing.content_length)));
+  }
+  if (!co_await write_client(out_, prefix)) co_return Outcome::kAborted;
+  up_in_.consume(prefix.size());
+  bytes_sent_ += prefix.size();
+  if (!co_await relay_response_body(chunk_to_client)) co_return Outcome::kAborted;
+
+  if (upstream_keep_alive && body != http::BodyKind::kUntilClose && up_in_.empty() && request_body_done_) {
+    worker_.pool().give_back(*upstream_key_, std::move(up_), cluster_config_->max_idle_per_endpoint,
+                             Clock::now());
+    up_ = asio::ip::tcp::socket(worker_.io());
+  } else {
+    std::error_code ec;
+    up_.close(ec);
+  }
+  co_return Outcome::kDone;
+}
+
+asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
+  const auto response_timeout = cluster_config_->timeouts.response;
+  const auto body = resp_.framing.body;
+  if (body == http::BodyKind::kNone) co_return true;
+  // Reads more upstream bytes; false on error, timeout, or (unless `eof_ok`) end of stream.
+  bool eof = false;
+  auto read_more = [&](bool eof_ok) -> asio::awaitable<bool> {
+    auto space = up_in_.prepare(kIoChunk);
+    arm(Deadline::kResponse, response_timeout);
+    auto [ec, n] = co_await up_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+    disarm();
+    if (ec) {
+      take_fired();
+      if (ec == asio::error::eof && eof_ok) {
+        eof = true;
+        co_return true;
+      }
+      co_return false;
+    }
+    up_in_.commit(n);
+    co_return true;
+  };
+
+  if (body == http::BodyKind::kContentLength) {
+    uint64_t remaining = resp_.framing.content_length - bytes_sent_;
+    while (remaining > 0) {
+      if (up_in_.empty() && !co_await read_more(false)) co_return false;
+      auto chunk = up_in_.data().substr(0, static_cast<size_t>(std::min<uint64_t>(up_in_.size(), remaining)));
+      if (!co_await write_client(chunk)) co_return false;
+      up_in_.consume(chunk.size());
+      remaining -= chunk.size();
+      bytes_sent_ += chunk.size();
+    }
+    co_return true;
+  }
+
+  std::string pending;
+  char size_line[24];
+  auto emit = [&](std::string_view data) -> asio::awaitable<bool> {
+    bytes_sent_ += data.size();
+    if (!chunk_to_client) co_return co_await write_client(data);
+    size_t n = http::write_chunk_size(data.size(), size_line);
+    pending.append(size_line, n);
+    bool ok = co_await write_client(pending, data);
+    pending.assign("\r\n");
+    co_return ok;
+  };
+
+  if (body == http::BodyKind::kUntilClose) {
+    while (true) {
+      if (up_in_.empty()) {
+        if (!co_await read_more(true)) co_return false;
+        if (eof) break;
+        continue;
+      }
+      if (!co_await emit(up_in_.data())) co_return false;
+      up_in_.clear();
+    }
+    if (chunk_to_client) {
+      pending.append("0\r\n\r\n");
+      co_return co_await write_client(pending);
+    }
+    co_return true;
+  }
+
+  chunked_.reset();
+  while (true) {
+    if (up_in_.empty() && !co_await read_more(false)) co_return false;
+    auto step = chunked_.step(up_in_.data());
+    if (step.error) co_return false;  // the client sees a truncated response, never a bad one
+    if (!step.data.empty() && !co_await emit(step.data)) co_return false;
+    if (step.done) {
+      up_in_.consume(step.consumed);
+      if (chunk_to_client) {
+        pending.append("0\r\n").append(chunked_.trailers()).append("\r\n");
+        co_return co_await write_client(pending);
+      }
+      co_return true;
+    }
+    if (step.consumed == 0) {
+      if (!co_await read_more(false)) co_return false;
+      continue;
+    }
+    up_in_.consume(step.consumed);
+  }
+}
+
+void HttpSession::log_request(int status) {
+  auto& log = worker_.access_log();
+  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_).count();
+  if (listener_index_ >= 0) view_->listener_stats[listener_index_]->latency.observe(static_cast<uint64_t>(elapsed));
+  if (!log.enabled()) return;
+  AccessEntry e;
+  e.client = client_text_;
+  e.method = method_.empty() ? std::string_view("-") : std::string_view(method_);
+  e.path = log_target_;
+  e.status = status;
+  e.bytes = bytes_sent_;
+  e.upstream = upstream_key_ ? std::string_view(*upstream_key_) : std::string_view("-");
+  e.route = route_ ? std::string_view(route_->name) : std::string_view("-");
+  e.duration_us = static_cast<uint64_t>(elapsed);
+  log.write(e);
+}
+
+}  // namespace sluice::l7

@@ -1,0 +1,121 @@
+#pragma once
+// One downstream HTTP/1.1 connection, as a coroutine on its worker: read a request head, route
+// it, pick an endpoint, lend a pooled upstream connection, stream the body both ways through
+// bounded buffers, write the access log line, and loop for the next (possibly pipelined)
+// request. Timeouts are deadlines swept by the worker's tick, not a timer per operation.
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/buffer.h"
+#include "http/chunked_decoder.h"
+#include "http/message.h"
+#include "http/request_parser.h"
+#include "http/response_parser.h"
+#include "l7/worker.h"
+
+namespace sluice::l7 {
+
+class HttpSession {
+ public:
+  using Clock = std::chrono::steady_clock;
+  enum class Deadline : uint8_t {
+    kNone, kRequestHead, kKeepalive, kBodyIdle, kConnect, kResponse, kClientWrite, kDrain
+  };
+
+  static void spawn(Worker& worker, asio::ip::tcp::socket socket, std::string listener_name);
+  ~HttpSession();
+
+  // Called by the worker, on its thread.
+  void on_tick(Clock::time_point now);
+  void on_drain();
+  void on_abort();
+
+  HttpSession* next_ = nullptr;
+  HttpSession* prev_ = nullptr;
+
+ private:
+  // How an exchange with the upstream ended.
+  enum class Outcome : uint8_t {
+    kDone,             // response relayed
+    kStale,            // pooled connection was dead before any response byte: retry is safe
+    kConnectFailed,
+    kLocalResponse,    // sluice must answer with `local_status_`
+    kAborted,          // a side broke after response bytes went out: close the client
+  };
+
+  HttpSession(Worker& worker, asio::ip::tcp::socket socket, std::string listener_name);
+  asio::awaitable<void> run();
+  asio::awaitable<bool> handle_request(size_t head_len);
+  asio::awaitable<Outcome> exchange(const ClusterRuntime& cluster, bool reused, bool* body_started);
+  asio::awaitable<bool> send_request_body(Outcome* outcome);
+  asio::awaitable<Outcome> relay_response();
+  asio::awaitable<bool> relay_response_body(bool chunk_to_client);
+  asio::awaitable<bool> connect(const core::SocketAddress& address, const config::Cluster& cluster);
+  asio::awaitable<bool> write_client(std::string_view a, std::string_view b = {});
+  asio::awaitable<bool> write_upstream(std::string_view a, std::string_view b = {});
+  asio::awaitable<void> send_local(int status, bool close, std::string_view detail = {});
+  void build_upstream_head(const config::Listener& listener);
+  void build_client_head(const http::ResponseHead& resp, bool chunk_to_client);
+  void arm(Deadline kind, std::chrono::milliseconds timeout);
+  void disarm() { deadline_kind_ = Deadline::kNone; }
+  Deadline take_fired() {
+    auto f = fired_;
+    fired_ = Deadline::kNone;
+    return f;
+  }
+  void refresh_view();
+  void log_request(int status);
+
+  Worker& worker_;
+  asio::ip::tcp::socket down_;
+  asio::ip::tcp::socket up_;
+  std::string listener_name_;
+  std::shared_ptr<WorkerView> view_;
+  int listener_index_ = -1;
+  core::IpAddress client_ip_;
+  std::string client_ip_text_;
+  std::string client_text_;  // ip:port for the log
+
+  core::Buffer in_;      // downstream bytes: request heads and bodies
+  core::Buffer up_in_;   // upstream bytes: response heads and bodies
+  std::string out_;      // heads being written, and re-encoded chunks
+  http::RequestParser parser_;
+  http::ResponseParser resp_parser_;
+  http::RequestHead req_;
+  http::ResponseHead resp_;
+  http::ChunkedDecoder chunked_;
+
+  // The request in flight, copied out of `in_` so they outlive the head's buffer.
+  std::string method_;
+  std::string path_;        // normalised path
+  std::string log_target_;  // path?query as forwarded
+  std::string host_;
+  http::Framing req_framing_;
+  int req_version_minor_ = 1;
+  uint64_t max_body_ = 0;
+  bool client_keep_alive_ = true;
+  bool request_body_done_ = true;
+  int local_status_ = 0;
+  std::string_view local_detail_;
+  int status_ = 0;
+  uint64_t bytes_sent_ = 0;
+  uint64_t bytes_received_ = 0;
+  const std::string* upstream_key_ = nullptr;
+  const config::Route* route_ = nullptr;
+  const config::Cluster* cluster_config_ = nullptr;
+  ClusterStats* cluster_stats_ = nullptr;
+  Clock::time_point started_;
+
+  Deadline deadline_kind_ = Deadline::kNone;
+  Deadline fired_ = Deadline::kNone;
+  Clock::time_point deadline_;
+  bool idle_ = true;  // between requests (draining may close it)
+  bool aborting_ = false;
+};
+
+}  // namespace sluice::l7

@@ -1,0 +1,26 @@
+#include "l7/stats.h"
+
+namespace sluice::l7 {
+
+RouteStats* WorkerStats::route(const std::string& listener, const std::string& route,
+                               const std::string& cluster) {
+  std::lock_guard lock(mu_);
+  return &routes_[{listener, route, cluster}];
+}
+
+ClusterStats* WorkerStats::cluster(const std::string& name) {
+  std::lock_guard lock(mu_);
+  return &clusters_[name];
+}
+
+ListenerStats* WorkerStats::listener(const std::string& name) {
+  std::lock_guard lock(mu_);
+  return &listeners_[name];
+}
+
+void WorkerStats::set_endpoints(const std::string& cluster, std::shared_ptr<EndpointGauges> gauges) {
+  std::lock_guard lock(mu_);
+  endpoints_[cluster] = std::move(gauges);
+}
+
+}  // namespace sluice::l7

@@ -1,0 +1,111 @@
+#pragma once
+// Counters of the http tier. Each worker owns its own set and is the only writer, so an
+// increment is a relaxed load and store (no locked instruction, no cache line shared between
+// workers); the admin thread sums them on a scrape. The mutex guards only the maps' structure,
+// which changes on a config reload, never per request.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace sluice::l7 {
+
+class Counter {
+ public:
+  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+class Gauge {
+ public:
+  void inc() { v_.store(v_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  void dec() { v_.store(v_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed); }
+  int64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> v_{0};
+};
+
+struct LatencyHistogram {
+  static constexpr std::array<double, 14> kBoundsSeconds = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                            0.025,  0.05,  0.1,    0.25,  0.5,
+                                                            1,      2.5,   5,      10};
+  std::array<Counter, kBoundsSeconds.size() + 1> buckets;  // last is +Inf
+  Counter sum_micros;
+  Counter count;
+
+  void observe(uint64_t micros) {
+    size_t i = 0;
+    while (i < kBoundsSeconds.size() && static_cast<double>(micros) > kBoundsSeconds[i] * 1e6) ++i;
+    buckets[i].add();
+    sum_micros.add(micros);
+    count.add();
+  }
+};
+
+struct RouteStats {
+  std::array<Counter, 6> by_class;  // index = status / 100 (0 unused)
+  Counter bytes_received;           // request bodies
+  Counter bytes_sent;               // response bodies
+};
+
+struct ClusterStats {
+  Counter upstream_connections;  // connections opened
+  Counter upstream_reused;       // requests sent on a pooled connection
+  Counter connect_errors;
+  Counter bad_gateway;           // 502s
+  Counter unavailable;           // 503s
+  Counter timeouts;              // 504s
+};
+
+struct ListenerStats {
+  Counter accepted;
+  Gauge active_connections;
+  Counter parse_errors;
+  std::array<Counter, 600> local_responses;  // answered by sluice itself, by status
+  LatencyHistogram latency;
+};
+
+// Active requests per endpoint of one cluster on one worker; read by balancers and /clusters.
+struct EndpointGauges {
+  std::vector<std::string> addresses;
+  std::unique_ptr<std::atomic<uint32_t>[]> active;
+  explicit EndpointGauges(std::vector<std::string> addrs)
+      : addresses(std::move(addrs)), active(new std::atomic<uint32_t>[addresses.size()]) {
+    for (size_t i = 0; i < addresses.size(); ++i) active[i].store(0);
+  }
+};
+
+class WorkerStats {
+ public:
+  using RouteKey = std::tuple<std::string, std::string, std::string>;  // listener, route, cluster
+
+  RouteStats* route(const std::string& listener, const std::string& route, const std::string& cluster);
+  ClusterStats* cluster(const std::string& name);
+  ListenerStats* listener(const std::string& name);
+  void set_endpoints(const std::string& cluster, std::shared_ptr<EndpointGauges> gauges);
+
+  // Calls fn under the lock; fn must not block.
+  template <typename Fn>
+  void visit(Fn&& fn) const {
+    std::lock_guard lock(mu_);
+    fn(routes_, clusters_, listeners_, endpoints_);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<RouteKey, RouteStats> routes_;
+  std::map<std::string, ClusterStats> clusters_;
+  std::map<std::string, ListenerStats> listeners_;
+  std::map<std::string, std::shared_ptr<EndpointGauges>> endpoints_;
+};
+
+}  // namespace sluice::l7

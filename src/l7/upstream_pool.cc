@@ -1,0 +1,44 @@
+#include "l7/upstream_pool.h"
+
+#include <sys/socket.h>
+
+namespace sluice::l7 {
+
+bool UpstreamPool::take(const std::string& endpoint, asio::ip::tcp::socket* out) {
+  auto it = idle_.find(endpoint);
+  if (it == idle_.end()) return false;
+  while (!it->second.empty()) {
+    Idle idle = std::move(it->second.back());
+    it->second.pop_back();
+    // A peer that closed while idle shows as readable (EOF); pending bytes on an idle HTTP/1
+    // connection are a protocol error. Either way the connection is not reusable.
+    char probe;
+    ssize_t n = ::recv(idle.socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      *out = std::move(idle.socket);
+      return true;
+    }
+  }
+  return false;
+}
+
+void UpstreamPool::give_back(const std::string& endpoint, asio::ip::tcp::socket socket,
+                             uint32_t max_idle, Clock::time_point now) {
+  auto& list = idle_[endpoint];
+  if (list.size() >= max_idle) return;  // socket closes here
+  list.push_back({std::move(socket), now});
+}
+
+void UpstreamPool::sweep(Clock::time_point now, std::chrono::milliseconds max_idle_time) {
+  for (auto& [endpoint, list] : idle_) {
+    std::erase_if(list, [&](const Idle& idle) { return now - idle.since > max_idle_time; });
+  }
+}
+
+size_t UpstreamPool::idle_count() const {
+  size_t n = 0;
+  for (const auto& [endpoint, list] : idle_) n += list.size();
+  return n;
+}
+
+}  // namespace sluice::l7

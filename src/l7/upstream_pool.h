@@ -1,0 +1,35 @@
+#pragma once
+// Idle keep-alive upstream connections of one worker, per endpoint address. Last in, first out
+// (the warmest connection is reused first, and the coldest age out). Single-threaded: only its
+// worker touches it.
+#include <asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace sluice::l7 {
+
+class UpstreamPool {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // A pooled connection, or a closed socket if none is idle.
+  bool take(const std::string& endpoint, asio::ip::tcp::socket* out);
+  void give_back(const std::string& endpoint, asio::ip::tcp::socket socket, uint32_t max_idle,
+                 Clock::time_point now);
+  // Closes connections idle longer than `max_idle_time`, and any the peer has closed.
+  void sweep(Clock::time_point now, std::chrono::milliseconds max_idle_time);
+  void clear() { idle_.clear(); }
+  size_t idle_count() const;
+
+ private:
+  struct Idle {
+    asio::ip::tcp::socket socket;
+    Clock::time_point since;
+  };
+  std::unordered_map<std::string, std::vector<Idle>> idle_;
+};
+
+}  // namespace sluice::l7

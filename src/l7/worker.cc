@@ -1,0 +1,200 @@
+#include "l7/worker.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "l7/http_session.h"
+
+namespace sluice::l7 {
+namespace {
+constexpr auto kTick = std::chrono::milliseconds(100);
+}
+
+Worker::Worker(uint32_t id)
+    : id_(id),
+      access_log_(-1, false),
+      rng_(0x9e3779b97f4a7c15ULL ^ (uint64_t{id} << 32) ^ static_cast<uint64_t>(::getpid())) {}
+
+Worker::~Worker() {
+  stop();
+  join();
+}
+
+void Worker::start() {
+  tick();
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), ("sluice-w" + std::to_string(id_)).c_str());
+    io_.run();
+    access_log_.flush();
+  });
+}
+
+void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> add) {
+  asio::post(io_, [this, snapshot = std::move(snapshot), add = std::move(add)]() mutable {
+    install(std::move(snapshot), std::move(add));
+  });
+}
+
+void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> add) {
+  const auto& cfg = *snapshot->config;
+  auto view = std::make_shared<WorkerView>();
+  view->snapshot = snapshot;
+  for (const auto& c : cfg.clusters) {
+    ClusterRuntime rt;
+    rt.config = &c;
+    std::vector<balance::EndpointSpec> specs;
+    for (const auto& e : c.endpoints) {
+      specs.push_back({e.address.to_string(), e.weight});
+      rt.endpoint_keys.push_back(specs.back().key);
+    }
+    rt.balancer = balance::make_balancer(c.balance, specs);
+    rt.hashed = balance::uses_hash(c.balance);
+    rt.source_ip = c.balance == "source_ip";
+    rt.gauges = std::make_shared<EndpointGauges>(rt.endpoint_keys);
+    rt.stats = stats_.cluster(c.name);
+    stats_.set_endpoints(c.name, rt.gauges);
+    view->clusters.push_back(std::move(rt));
+  }
+  for (const auto& l : cfg.listeners) {
+    std::vector<RouteStats*> routes;
+    for (const auto& r : l.routes) routes.push_back(stats_.route(l.name, r.name, r.cluster));
+    view->route_stats.push_back(std::move(routes));
+    view->no_route_stats.push_back(stats_.route(l.name, "", ""));
+    view->listener_stats.push_back(stats_.listener(l.name));
+  }
+  view_ = std::move(view);
+  access_log_.flush();
+  access_log_ = AccessLog(snapshot->access_log ? snapshot->access_log->fd : -1,
+                          snapshot->access_log && snapshot->access_log->json);
+
+  // Close acceptors whose listener is gone or moved; open the new ones.
+  std::erase_if(acceptors_, [&](Acceptor& a) {
+    int index = snapshot->listener_index(a.name);
+    bool keep = index >= 0 && cfg.listeners[index].listen.to_string() == a.address;
+    if (!keep) {
+      std::error_code ec;
+      a.acceptor->close(ec);
+    }
+    return !keep;
+  });
+  for (auto& ls : add) {
+    Acceptor a;
+    a.name = ls.name;
+    a.address = ls.address;
+    a.acceptor = std::make_unique<asio::ip::tcp::acceptor>(io_);
+    std::error_code ec;
+    int family = ls.address.front() == '[' ? AF_INET6 : AF_INET;
+    a.acceptor->assign(family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), ls.fd, ec);
+    if (ec) {
+      core::log_error("worker {}: cannot adopt listener {}: {}", id_, ls.name, ec.message());
+      ::close(ls.fd);
+      continue;
+    }
+    acceptors_.push_back(std::move(a));
+    start_accepting(acceptors_.back());
+  }
+}
+
+void Worker::start_accepting(Acceptor& a) {
+  asio::ip::tcp::acceptor* acceptor = a.acceptor.get();
+  std::string name = a.name;
+  asio::co_spawn(io_, [this, acceptor, name]() -> asio::awaitable<void> {
+    constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+    asio::steady_timer backoff(io_);
+    while (acceptor->is_open()) {
+      auto [ec, socket] = co_await acceptor->async_accept(kNoThrow);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+        // EMFILE and friends: log once per burst and back off instead of spinning.
+        core::log_warn("listener {}: accept failed: {}", name, ec.message());
+        backoff.expires_after(std::chrono::milliseconds(100));
+        co_await backoff.async_wait(kNoThrow);
+        continue;
+      }
+      if (view_) {
+        int index = view_->snapshot->listener_index(name);
+        if (index >= 0) view_->listener_stats[index]->accepted.add();
+      }
+      HttpSession::spawn(*this, std::move(socket), name);
+    }
+  }, asio::detached);
+  // The acceptor object must outlive the coroutine: acceptors_ erases only after close(), and
+  // the coroutine returns on the aborted accept without touching it again.
+}
+
+void Worker::tick() {
+  ticker_.expires_after(kTick);
+  ticker_.async_wait([this](std::error_code ec) {
+    if (ec) return;
+    now_ = Clock::now();
+    for (HttpSession* s = sessions_; s;) {
+      HttpSession* next = s->next_;
+      s->on_tick(now_);
+      s = next;
+    }
+    if (view_) {
+      std::chrono::milliseconds max_idle{30'000};
+      for (const auto& c : view_->snapshot->config->clusters) max_idle = std::min(max_idle, c.timeouts.pool_idle);
+      pool_.sweep(now_, max_idle);
+    }
+    access_log_.flush();
+    tick();
+  });
+}
+
+void Worker::begin_drain() {
+  asio::post(io_, [this] {
+    draining_ = true;
+    for (auto& a : acceptors_) {
+      std::error_code ec;
+      a.acceptor->close(ec);
+    }
+    pool_.clear();
+    for (HttpSession* s = sessions_; s;) {
+      HttpSession* next = s->next_;
+      s->on_drain();
+      s = next;
+    }
+  });
+}
+
+void Worker::abort_all() {
+  asio::post(io_, [this] {
+    for (HttpSession* s = sessions_; s;) {
+      HttpSession* next = s->next_;
+      s->on_abort();
+      s = next;
+    }
+  });
+}
+
+void Worker::stop() {
+  work_.reset();
+  io_.stop();
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::link(HttpSession* s) {
+  s->next_ = sessions_;
+  s->prev_ = nullptr;
+  if (sessions_) sessions_->prev_ = s;
+  sessions_ = s;
+  session_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::unlink(HttpSession* s) {
+  if (s->prev_) s->prev_->next_ = s->next_;
+  if (s->next_) s->next_->prev_ = s->prev_;
+  if (sessions_ == s) sessions_ = s->next_;
+  session_count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace sluice::l7

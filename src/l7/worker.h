@@ -1,0 +1,121 @@
+#pragma once
+// One worker: one thread, one asio io_context, its own SO_REUSEPORT listening sockets, its own
+// upstream pool, balancer state and counters. Nothing here is shared with other workers except
+// the read-only Snapshot, so the request path takes no lock.
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "balance/balancer.h"
+#include "l7/access_log.h"
+#include "l7/snapshot.h"
+#include "l7/stats.h"
+#include "l7/upstream_pool.h"
+
+namespace sluice::l7 {
+
+class HttpSession;
+
+// Per worker, per snapshot: the mutable side of a cluster.
+struct ClusterRuntime {
+  const config::Cluster* config = nullptr;
+  std::unique_ptr<balance::Balancer> balancer;
+  bool hashed = false;
+  bool source_ip = false;
+  std::vector<std::string> endpoint_keys;  // "ip:port", the pool key and log name
+  std::shared_ptr<EndpointGauges> gauges;
+  ClusterStats* stats = nullptr;
+};
+
+// Everything a request needs from the current config, resolved once per snapshot per worker.
+struct WorkerView {
+  std::shared_ptr<const Snapshot> snapshot;
+  std::vector<ClusterRuntime> clusters;                // parallel to config->clusters
+  std::vector<std::vector<RouteStats*>> route_stats;  // [listener][route]
+  std::vector<RouteStats*> no_route_stats;            // [listener], requests that matched no route
+  std::vector<ListenerStats*> listener_stats;         // [listener]
+};
+
+// A listening socket handed to a worker: created and bound by the runtime (so that a bind error
+// fails the reload before any worker changes), accepted on by the worker.
+struct ListenerSocket {
+  std::string name;
+  std::string address;
+  int fd = -1;
+};
+
+class Worker {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit Worker(uint32_t id);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  // Thread-safe: installs a new snapshot, opens `add` listeners, closes listeners not in the
+  // snapshot. Existing connections keep running (an in-flight request finishes on the view it
+  // started with).
+  void apply(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> add);
+  // Thread-safe: stop accepting, close idle connections, let in-flight requests finish.
+  void begin_drain();
+  size_t session_count() const { return session_count_.load(); }
+  // Thread-safe: close every connection now (the drain timeout passed).
+  void abort_all();
+  void stop();  // thread-safe; ends the loop now
+  void join();
+
+  // --- used by sessions, on the worker thread ---
+  asio::io_context& io() { return io_; }
+  const std::shared_ptr<WorkerView>& view() const { return view_; }
+  UpstreamPool& pool() { return pool_; }
+  AccessLog& access_log() { return access_log_; }
+  WorkerStats& stats() { return stats_; }
+  const WorkerStats& stats() const { return stats_; }
+  bool draining() const { return draining_; }
+  Clock::time_point now() const { return now_; }
+  uint64_t next_random() {
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 7;
+    rng_ ^= rng_ << 17;
+    return rng_;
+  }
+  void link(HttpSession* s);
+  void unlink(HttpSession* s);
+
+ private:
+  struct Acceptor {
+    std::string name;
+    std::string address;
+    std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
+  };
+  void install(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> add);
+  void start_accepting(Acceptor& a);
+  void tick();
+
+  uint32_t id_;
+  asio::io_context io_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
+  std::thread thread_;
+  std::shared_ptr<WorkerView> view_;
+  std::vector<Acceptor> acceptors_;
+  UpstreamPool pool_;
+  AccessLog access_log_;
+  WorkerStats stats_;
+  asio::steady_timer ticker_{io_};
+  Clock::time_point now_ = Clock::now();
+  bool draining_ = false;
+  uint64_t rng_;
+  HttpSession* sessions_ = nullptr;  // intrusive list, for the timeout sweep and draining
+  std::atomic<size_t> session_count_{0};
+
+};
+
+}  // namespace sluice::l7
