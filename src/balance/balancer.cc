@@ -9,9 +9,10 @@
 
 namespace sluice::balance {
 
-std::unique_ptr<Balancer> make_balancer(std::string_view kind, const std::vector<EndpointSpec>& eps) {
+std::unique_ptr<Balancer> make_balancer(std::string_view kind, const std::vector<EndpointSpec>& eps,
+                                        uint64_t seed) {
   if (eps.empty()) return nullptr;
-  if (kind == "round_robin") return std::make_unique<RoundRobin>(eps);
+  if (kind == "round_robin") return std::make_unique<RoundRobin>(eps, seed);
   if (kind == "least_conn") return std::make_unique<LeastConn>(eps);
   if (kind == "p2c") return std::make_unique<P2c>(eps);
   if (kind == "random") return std::make_unique<Random>(eps);

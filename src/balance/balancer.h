@@ -39,8 +39,10 @@ class Balancer {
 };
 
 // kind: round_robin | least_conn | p2c | random | ring_hash | maglev | source_ip.
-// Returns null for an unknown kind or an empty endpoint list.
-std::unique_ptr<Balancer> make_balancer(std::string_view kind, const std::vector<EndpointSpec>& eps);
+// Returns null for an unknown kind or an empty endpoint list. `seed` varies where stateful
+// balancers start (so that workers do not all send their first request to endpoint 0).
+std::unique_ptr<Balancer> make_balancer(std::string_view kind, const std::vector<EndpointSpec>& eps,
+                                        uint64_t seed = 0);
 
 // Whether a balancer of this kind uses PickContext::hash.
 bool uses_hash(std::string_view kind);

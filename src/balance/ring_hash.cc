@@ -11,7 +11,7 @@ RingHash::RingHash(const std::vector<EndpointSpec>& eps) : endpoints_(static_cas
   uint64_t total_weight = 0;
   for (const auto& e : eps) total_weight += e.weight;
   // Enough points that the smallest-weight endpoint still has many; bounded for memory.
-  uint64_t target = std::clamp<uint64_t>(total_weight * 160, kMinRingSize, kMaxRingSize);
+  uint64_t target = std::clamp<uint64_t>(total_weight * 1024, kMinRingSize, kMaxRingSize);
   ring_.reserve(target + eps.size());
   for (uint32_t i = 0; i < eps.size(); ++i) {
     uint64_t points = std::max<uint64_t>(1, target * eps[i].weight / total_weight);

@@ -8,8 +8,8 @@ namespace sluice::balance {
 
 class RingHash final : public Balancer {
  public:
-  static constexpr uint32_t kMinRingSize = 1024;
-  static constexpr uint32_t kMaxRingSize = 1 << 20;
+  static constexpr uint32_t kMinRingSize = 8192;
+  static constexpr uint32_t kMaxRingSize = 1 << 22;
 
   explicit RingHash(const std::vector<EndpointSpec>& eps);
   int pick(const PickContext& ctx) override;

@@ -2,12 +2,13 @@
 
 namespace sluice::balance {
 
-RoundRobin::RoundRobin(const std::vector<EndpointSpec>& eps) {
+RoundRobin::RoundRobin(const std::vector<EndpointSpec>& eps, uint64_t seed) {
   for (const auto& e : eps) {
     weight_.push_back(e.weight);
     current_.push_back(0);
     if (e.weight != eps.front().weight) uniform_ = false;
   }
+  next_ = static_cast<uint32_t>(seed % eps.size());
 }
 
 int RoundRobin::pick(const PickContext& ctx) {

@@ -7,7 +7,7 @@ namespace sluice::balance {
 
 class RoundRobin final : public Balancer {
  public:
-  explicit RoundRobin(const std::vector<EndpointSpec>& eps);
+  explicit RoundRobin(const std::vector<EndpointSpec>& eps, uint64_t seed = 0);
   int pick(const PickContext& ctx) override;
   std::string_view name() const override { return "round_robin"; }
 

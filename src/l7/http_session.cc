@@ -63,7 +63,6 @@ HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket, std::stri
     const auto& l = view_->snapshot->config->listeners[listener_index_];
     parser_ = http::RequestParser({l.limits.max_request_line, l.limits.max_header_bytes, l.limits.max_headers});
     in_ = core::Buffer(kIoChunk, std::max<size_t>(kBodyBufferMax, l.limits.max_header_bytes + 4096));
-    view_->listener_stats[listener_index_]->active_connections.inc();
   }
 }
 

@@ -52,7 +52,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
       specs.push_back({e.address.to_string(), e.weight});
       rt.endpoint_keys.push_back(specs.back().key);
     }
-    rt.balancer = balance::make_balancer(c.balance, specs);
+    rt.balancer = balance::make_balancer(c.balance, specs, next_random());
     rt.hashed = balance::uses_hash(c.balance);
     rt.source_ip = c.balance == "source_ip";
     rt.gauges = std::make_shared<EndpointGauges>(rt.endpoint_keys);

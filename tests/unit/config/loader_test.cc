@@ -1,0 +1,135 @@
+#include "config/loader.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::config {
+namespace {
+
+constexpr const char* kValid = R"(workers: 2
+admin: { listen: 127.0.0.1:9901 }
+listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    routes:
+      - name: api
+        match: { host: [api.example.com, "*.api.example.com"], path_prefix: /orders, method: [GET, POST] }
+        cluster: orders
+      - match: { headers: { x-tenant: acme, x-debug: { present: true }, x-id: { regex: "[0-9]+" } } }
+        cluster: orders
+      - cluster: default
+clusters:
+  - name: orders
+    balance: maglev
+    hash_on: { header: X-User }
+    timeouts: { connect: 250ms, response: 2s }
+    endpoints:
+      - { address: 127.0.0.1:9001, weight: 2 }
+      - 127.0.0.1:9002
+  - name: default
+    endpoints: [127.0.0.1:9003]
+)";
+
+std::vector<std::string> errors_of(const std::string& text) {
+  auto r = load_config_text(text, "t.yaml");
+  std::vector<std::string> out;
+  for (const auto& e : r.errors) out.push_back(e.to_string());
+  return out;
+}
+
+TEST(ConfigLoader, LoadsAValidConfigWithDefaults) {
+  auto r = load_config_text(kValid, "t.yaml");
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
+  const auto& c = *r.config;
+  EXPECT_EQ(c.workers, 2u);
+  ASSERT_EQ(c.listeners.size(), 1u);
+  const auto& l = c.listeners[0];
+  EXPECT_EQ(l.routes.size(), 3u);
+  EXPECT_EQ(l.routes[0].match.hosts, (std::vector<std::string>{"api.example.com", "*.api.example.com"}));
+  EXPECT_EQ(l.routes[1].name, "web/1");
+  EXPECT_EQ(l.routes[1].match.headers.size(), 3u);
+  EXPECT_EQ(l.limits.max_header_bytes, 64u * 1024);  // default
+  const auto& orders = c.clusters[0];
+  EXPECT_EQ(orders.hash_on.kind, HashOn::Kind::kHeader);
+  EXPECT_EQ(orders.hash_on.name, "x-user");
+  EXPECT_EQ(orders.endpoints[0].weight, 2u);
+  EXPECT_EQ(orders.timeouts.connect, Millis(250));
+  EXPECT_EQ(c.clusters[1].balance, "round_robin");
+}
+
+TEST(ConfigLoader, UnknownKeyIsAnErrorWithPosition) {
+  auto errors = errors_of("workers: 1\nlisteners:\n  - name: a\n    listen: 127.0.0.1:1\n    rotues: []\n"
+                          "clusters:\n  - name: c\n    endpoints: [127.0.0.1:2]\n");
+  ASSERT_FALSE(errors.empty());
+  EXPECT_EQ(errors[0].substr(0, 12), "t.yaml:3:5: ") << errors[0];  // the listener needs routes
+  bool found = false;
+  for (const auto& e : errors) found = found || e.find("t.yaml:5:5: unknown key 'rotues'") == 0;
+  EXPECT_TRUE(found);
+}
+
+TEST(ConfigLoader, BadDurationAddressAndDuplicates) {
+  auto errors = errors_of(R"(listeners:
+  - name: a
+    listen: 127.0.0.1:99999
+    routes: [{ cluster: c }]
+  - name: a
+    listen: 127.0.0.1:8081
+    routes: [{ cluster: nope }]
+clusters:
+  - name: c
+    timeouts: { connect: 5 }
+    endpoints: [127.0.0.1:2, 127.0.0.1:2]
+  - name: c
+    endpoints: [127.0.0.1:3]
+)");
+  auto has = [&](const std::string& prefix) {
+    for (const auto& e : errors) {
+      if (e.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("t.yaml:3:13: listen: bad address '127.0.0.1:99999'"));
+  EXPECT_TRUE(has("t.yaml:5:11: duplicate listener name 'a'"));
+  EXPECT_TRUE(has("t.yaml:7:25: route 'a/0' refers to unknown cluster 'nope'"));
+  EXPECT_TRUE(has("t.yaml:10:26: connect: bad duration '5'"));
+  EXPECT_TRUE(has("t.yaml:11:30: duplicate endpoint 127.0.0.1:2"));
+  EXPECT_TRUE(has("t.yaml:12:11: duplicate cluster name 'c'"));
+}
+
+TEST(ConfigLoader, YamlSyntaxErrorHasPosition) {
+  auto errors = errors_of("listeners: [\n  { name: a\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].rfind("t.yaml:", 0), 0u);
+}
+
+TEST(ConfigLoader, BadRegexAndCidrAndBalance) {
+  auto errors = errors_of(R"(listeners:
+  - listen: 127.0.0.1:1
+    routes:
+      - match: { path_regex: "(", source: 10.0.0.1/8 }
+        cluster: c
+clusters:
+  - name: c
+    balance: fastest
+    endpoints: [127.0.0.1:2]
+)");
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_NE(errors[0].find("bad regex"), std::string::npos);
+  EXPECT_NE(errors[1].find("not a CIDR"), std::string::npos);
+  EXPECT_NE(errors[2].find("balance 'fastest'"), std::string::npos);
+}
+
+TEST(ConfigLoader, DuplicateYamlKeyIsAnError) {
+  auto errors = errors_of("workers: 1\nworkers: 2\nlisteners: []\nclusters: []\n");
+  bool found = false;
+  for (const auto& e : errors) found = found || e.find("duplicate key 'workers'") != std::string::npos;
+  EXPECT_TRUE(found);
+}
+
+TEST(ConfigLoader, MissingFile) {
+  auto r = load_config_file("/nonexistent/sluice.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].to_string().rfind("/nonexistent/sluice.yaml:1:1: cannot open", 0), 0u);
+}
+
+}  // namespace
+}  // namespace sluice::config

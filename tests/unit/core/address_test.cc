@@ -1,0 +1,40 @@
+#include "core/address.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::core {
+namespace {
+
+TEST(Address, ParsesIpv4AndIpv6) {
+  auto a = SocketAddress::parse("127.0.0.1:8080");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->port, 8080);
+  EXPECT_EQ(a->to_string(), "127.0.0.1:8080");
+  auto b = SocketAddress::parse("[::1]:443");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->to_string(), "[::1]:443");
+}
+
+TEST(Address, RejectsBadAddresses) {
+  for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "::1:80", "[127.0.0.1]:80",
+                          "localhost:80", "1.2.3:80", "127.0.0.1:8o"}) {
+    EXPECT_FALSE(SocketAddress::parse(bad)) << bad;
+  }
+}
+
+TEST(Cidr, ContainsAndRejectsHostBits) {
+  auto c = Cidr::parse("10.0.0.0/8");
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->contains(*IpAddress::parse("10.1.2.3")));
+  EXPECT_FALSE(c->contains(*IpAddress::parse("11.0.0.1")));
+  EXPECT_FALSE(c->contains(*IpAddress::parse("::1")));
+  auto v6 = Cidr::parse("fd00::/8");
+  ASSERT_TRUE(v6);
+  EXPECT_TRUE(v6->contains(*IpAddress::parse("fd12::1")));
+  EXPECT_TRUE(Cidr::parse("127.0.0.1")->contains(*IpAddress::parse("127.0.0.1")));
+  EXPECT_FALSE(Cidr::parse("10.0.0.1/8"));
+  EXPECT_FALSE(Cidr::parse("10.0.0.0/33"));
+}
+
+}  // namespace
+}  // namespace sluice::core

@@ -1,0 +1,66 @@
+// RFC 9112 7.1: chunked transfer coding.
+#include "http/chunked_decoder.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::http {
+namespace {
+
+// Feeds `input` in pieces of `piece` bytes; returns decoded payload, or "ERROR".
+std::string decode(std::string_view input, size_t piece = 1 << 20, ChunkedDecoder* out_dec = nullptr) {
+  ChunkedDecoder local;
+  ChunkedDecoder& dec = out_dec ? *out_dec : local;
+  std::string buffered;
+  std::string payload;
+  size_t fed = 0;
+  for (int guard = 0; guard < 100000; ++guard) {
+    auto step = dec.step(buffered);
+    if (step.error) return "ERROR";
+    payload.append(step.data);
+    buffered.erase(0, step.consumed);
+    if (step.done) return payload;
+    if (step.consumed == 0) {
+      if (fed >= input.size()) return "INCOMPLETE";
+      auto more = input.substr(fed, piece);
+      buffered.append(more);
+      fed += more.size();
+    }
+  }
+  return "LOOP";
+}
+
+TEST(ChunkedDecoder, DecodesWholeAndPiecewise) {
+  std::string body = "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n";
+  EXPECT_EQ(decode(body), "hello world");
+  EXPECT_EQ(decode(body, 1), "hello world");
+  EXPECT_EQ(decode(body, 3), "hello world");
+}
+
+TEST(ChunkedDecoder, Trailers) {
+  ChunkedDecoder dec;
+  EXPECT_EQ(decode("3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n", 2, &dec), "abc");
+  EXPECT_EQ(dec.trailers(), "X-Sum: 1\r\n");
+  EXPECT_EQ(decode("1\r\na\r\n0\r\nContent-Length: 5\r\n\r\n"), "ERROR");
+  EXPECT_EQ(decode("1\r\na\r\n0\r\nBad Name: 5\r\n\r\n"), "ERROR");
+}
+
+TEST(ChunkedDecoder, RejectsBadFraming) {
+  EXPECT_EQ(decode("g\r\n"), "ERROR");                       // not hex
+  EXPECT_EQ(decode("\r\n"), "ERROR");                        // empty size
+  EXPECT_EQ(decode("-1\r\n"), "ERROR");
+  EXPECT_EQ(decode("0x5\r\nhello\r\n0\r\n\r\n"), "ERROR");
+  EXPECT_EQ(decode("5\nhello\r\n0\r\n\r\n"), "ERROR");        // bare LF after size
+  EXPECT_EQ(decode("5\r\nhelloXX0\r\n\r\n"), "ERROR");       // no CRLF after data
+  EXPECT_EQ(decode("1000000000000000\r\n"), "ERROR");        // size overflow guard
+  EXPECT_EQ(decode("5;" + std::string(5000, 'a') + "\r\n"), "ERROR");  // unbounded extension
+  EXPECT_EQ(decode("1\r\na\r\n0\r\nX: 1\n\r\n"), "ERROR");   // bare LF in trailers
+}
+
+TEST(ChunkedDecoder, ChunkSizeLine) {
+  char buf[24];
+  EXPECT_EQ(std::string(buf, write_chunk_size(0x1a2b, buf)), "1a2b\r\n");
+  EXPECT_EQ(std::string(buf, write_chunk_size(0, buf)), "0\r\n");
+}
+
+}  // namespace
+}  // namespace sluice::http

@@ -1,0 +1,204 @@
+// One test per rule of RFC 9112 / RFC 9110 that the request parser enforces; the section is in
+// each test's name or comment. Smuggling-relevant cases are the ones with framing headers.
+#include "http/request_parser.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::http {
+namespace {
+
+struct Parsed {
+  ParseResult result;
+  RequestHead head;
+};
+
+Parsed parse(std::string_view raw, RequestLimits limits = {}) {
+  Parsed p;
+  RequestParser parser(limits);
+  p.result = parser.parse(raw, &p.head);
+  return p;
+}
+
+int status_of(std::string_view raw, RequestLimits limits = {}) {
+  auto p = parse(raw, limits);
+  if (p.result.ok()) return 0;
+  if (p.result.is_error()) return p.result.status;
+  return -1;  // incomplete
+}
+
+TEST(RequestParser, SimpleGet) {
+  auto p = parse("GET /a/b?x=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\nNEXT");
+  ASSERT_TRUE(p.result.ok());
+  EXPECT_EQ(p.result.consumed, 57u);
+  EXPECT_EQ(p.head.method, "GET");
+  EXPECT_EQ(p.head.path, "/a/b");
+  EXPECT_EQ(p.head.query, "x=1");
+  EXPECT_EQ(p.head.host, "example.com");
+  EXPECT_EQ(p.head.framing.body, BodyKind::kNone);
+  EXPECT_TRUE(p.head.framing.keep_alive);
+  ASSERT_EQ(p.head.headers.size(), 2u);
+  EXPECT_EQ(p.head.headers[1].value, "*/*");
+}
+
+TEST(RequestParser, IncompleteUntilEmptyLine) {
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\n"), -1);
+}
+
+TEST(RequestParser, Rfc9112_2_2_LeadingEmptyLinesIgnored) {
+  EXPECT_EQ(status_of("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+}
+
+TEST(RequestParser, Rfc9112_2_2_BareLfRejected) {
+  EXPECT_EQ(status_of("GET / HTTP/1.1\nHost: a\n\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n"), 400);
+}
+
+TEST(RequestParser, Rfc9112_3_RequestLineSyntax) {
+  EXPECT_EQ(status_of("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);   // double space
+  EXPECT_EQ(status_of("GET / HTTP/1.1 \r\nHost: a\r\n\r\n"), 400);   // trailing space
+  EXPECT_EQ(status_of("G(T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);    // method not a token
+  EXPECT_EQ(status_of("GET / HTTP/1.x\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
+  EXPECT_EQ(status_of("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+}
+
+TEST(RequestParser, Rfc3986_TargetCharacters) {
+  EXPECT_EQ(status_of("GET /a\"b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET /a%4 HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET /\x80 HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET /a%20b HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+}
+
+TEST(RequestParser, Rfc9112_3_2_HostRequiredOnceIn11) {
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a:99x\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"), 0);
+  EXPECT_EQ(status_of("GET / HTTP/1.0\r\n\r\n"), 0);  // 1.0 may omit Host
+}
+
+TEST(RequestParser, Rfc9112_3_2_2_AbsoluteFormOverridesHost) {
+  auto p = parse("GET http://real.example:8080/p?q HTTP/1.1\r\nHost: other\r\n\r\n");
+  ASSERT_TRUE(p.result.ok());
+  EXPECT_EQ(p.head.host, "real.example:8080");
+  EXPECT_EQ(p.head.path, "/p");
+  EXPECT_EQ(p.head.query, "q");
+  EXPECT_EQ(status_of("GET http://user@h/ HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+}
+
+TEST(RequestParser, Rfc9112_3_2_4_AsteriskOnlyForOptions) {
+  EXPECT_EQ(status_of("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+  EXPECT_EQ(status_of("GET * HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+}
+
+TEST(RequestParser, Rfc9112_5_1_NoWhitespaceBeforeColon) {
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\nhello"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost\t: a\r\n\r\n"), 400);
+}
+
+TEST(RequestParser, Rfc9112_5_2_ObsFoldRejected) {
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n"), 400);
+}
+
+TEST(RequestParser, Rfc9110_5_5_ControlCharactersRejected) {
+  EXPECT_EQ(status_of(std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 35)), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: a\x7f\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: tab\there\r\n\r\n"), 0);
+}
+
+TEST(RequestParser, Rfc9110_5_1_InvalidFieldName) {
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX(y): b\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n"), 400);
+}
+
+TEST(RequestParser, Rfc9112_6_1_ContentLengthWithTransferEncoding) {
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"), 400);
+}
+
+TEST(RequestParser, Rfc9110_8_6_ContentLengthValues) {
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n"), 400);
+  // The same value twice is one value (RFC 9110 8.6), forwarded once.
+  auto p = parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n");
+  ASSERT_TRUE(p.result.ok());
+  EXPECT_EQ(p.head.framing.content_length, 5u);
+  EXPECT_EQ(p.head.framing.body, BodyKind::kContentLength);
+}
+
+TEST(RequestParser, Rfc9112_6_1_TransferCodings) {
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 501);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n"), 501);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \"chunked\"\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n"), 400);
+  auto p = parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n");
+  ASSERT_TRUE(p.result.ok());
+  EXPECT_EQ(p.head.framing.body, BodyKind::kChunked);
+}
+
+TEST(RequestParser, Rfc9112_6_1_TransferEncodingInHttp10IsFaulty) {
+  EXPECT_EQ(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+}
+
+TEST(RequestParser, Rfc9112_9_3_PersistenceByVersionAndConnection) {
+  EXPECT_FALSE(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").head.framing.keep_alive);
+  EXPECT_FALSE(parse("GET / HTTP/1.0\r\n\r\n").head.framing.keep_alive);
+  EXPECT_TRUE(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").head.framing.keep_alive);
+  auto p = parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: x-secret, keep-alive\r\n\r\n");
+  ASSERT_EQ(p.head.framing.connection_tokens.size(), 1u);
+  EXPECT_EQ(p.head.framing.connection_tokens[0], "x-secret");
+  EXPECT_TRUE(is_hop_by_hop("X-Secret", p.head.framing));
+  EXPECT_TRUE(is_hop_by_hop("Keep-Alive", p.head.framing));
+  EXPECT_FALSE(is_hop_by_hop("Accept", p.head.framing));
+}
+
+TEST(RequestParser, Rfc9110_10_1_1_Expect) {
+  EXPECT_TRUE(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n")
+                  .head.framing.expect_continue);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n"), 417);
+}
+
+TEST(RequestParser, Limits) {
+  RequestLimits small{64, 256, 3};
+  EXPECT_EQ(status_of("GET /" + std::string(100, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", small), 414);
+  EXPECT_EQ(status_of("GET /" + std::string(100, 'a'), small), 414);  // even before the line ends
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(300, 'b') + "\r\n\r\n", small), 431);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", small), 431);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n", small), 0);
+}
+
+TEST(RequestParser, ConnectIsNotSupported) {
+  EXPECT_EQ(status_of("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n"), 405);
+}
+
+TEST(RequestParser, ParsesIncrementallyByteByByte) {
+  std::string raw = "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc";
+  RequestParser parser({});
+  RequestHead head;
+  ParseResult r;
+  for (size_t n = 1; n <= raw.size(); ++n) {
+    r = parser.parse(std::string_view(raw).substr(0, n), &head);
+    if (r.ok()) break;
+    ASSERT_FALSE(r.is_error()) << n;
+  }
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.consumed, raw.size() - 3);
+  EXPECT_EQ(head.framing.content_length, 3u);
+}
+
+}  // namespace
+}  // namespace sluice::http
