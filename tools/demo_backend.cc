@@ -2,7 +2,7 @@
 // own name, and can be told what to do through the request:
 //   GET /            -> "<name>\n"                   (header X-Backend: <name>)
 //   GET /healthz     -> "ok\n"
-//   GET /echo        -> the request line and headers as received
+//   GET /echo...     -> the request line and headers as received
 //   GET /bytes?n=N   -> N bytes of a fixed pattern (add &chunked=1 for a chunked response)
 //   POST /upload     -> reads the body (Content-Length or chunked), answers "bytes=N fnv1a=HEX"
 //   GET /stats       -> {"name":..,"connections":N,"requests":M}
@@ -96,7 +96,7 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
     const std::string query(req.query);
     const bool keep_alive = req.framing.keep_alive;
     std::string echo;
-    if (path == "/echo") {
+    if (path.rfind("/echo", 0) == 0) {
       echo = std::string(req.method) + " " + std::string(req.target) + " HTTP/1." +
              std::to_string(req.version_minor) + "\n";
       for (const auto& h : req.headers) echo += std::string(h.name) + ": " + std::string(h.value) + "\n";
@@ -159,7 +159,7 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
     bool chunked = false;
     if (path == "/healthz") {
       body = "ok\n";
-    } else if (path == "/echo") {
+    } else if (path.rfind("/echo", 0) == 0) {
       body = echo;
     } else if (path == "/stats") {
       body = "{\"name\":\"" + g_name + "\",\"connections\":" + std::to_string(g_connections) +

@@ -634,23 +634,37 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response() {
   status_ = resp_.status;
   const bool upstream_keep_alive = resp_.framing.keep_alive;
 
+  // The upstream connection goes back to the pool as soon as its last response byte is read,
+  // which for a small response is before the client write: the next request can use it at once.
+  bool upstream_released = false;
+  auto release_upstream = [&] {
+    if (upstream_released) return;
+    upstream_released = true;
+    if (upstream_keep_alive && body != http::BodyKind::kUntilClose && up_in_.empty() && request_body_done_) {
+      worker_.pool().give_back(*upstream_key_, std::move(up_), cluster_config_->max_idle_per_endpoint,
+                               Clock::now());
+      up_ = asio::ip::tcp::socket(worker_.io());
+    } else {
+      std::error_code ec;
+      up_.close(ec);
+    }
+  };
   std::string_view prefix;
   if (body == http::BodyKind::kContentLength) {
     prefix = up_in_.data().substr(0, static_cast<size_t>(std::min<uint64_t>(up_in_.size(), resp_.framing.content_length)));
   }
+  const bool complete = body == http::BodyKind::kNone ||
+                        (body == http::BodyKind::kContentLength && prefix.size() == resp_.framing.content_length);
+  if (complete) {
+    // consume() only moves the cursor: `prefix` stays valid while the connection is pooled.
+    up_in_.consume(prefix.size());
+    release_upstream();  // reusable only if the upstream sent nothing after the response
+  }
   if (!co_await write_client(out_, prefix)) co_return Outcome::kAborted;
-  up_in_.consume(prefix.size());
+  if (!complete) up_in_.consume(prefix.size());
   bytes_sent_ += prefix.size();
   if (!co_await relay_response_body(chunk_to_client)) co_return Outcome::kAborted;
-
-  if (upstream_keep_alive && body != http::BodyKind::kUntilClose && up_in_.empty() && request_body_done_) {
-    worker_.pool().give_back(*upstream_key_, std::move(up_), cluster_config_->max_idle_per_endpoint,
-                             Clock::now());
-    up_ = asio::ip::tcp::socket(worker_.io());
-  } else {
-    std::error_code ec;
-    up_.close(ec);
-  }
+  release_upstream();
   co_return Outcome::kDone;
 }
 

@@ -1,0 +1,55 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+
+.PHONY: deps build debug asan run test unit integration bench format format-check tidy fuzz clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+
+debug: deps
+	@cmake --preset debug >/dev/null
+	@cmake --build --preset debug -j $(JOBS)
+
+asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+
+# Starts three demo backends and sluice on examples/quickstart.yaml; Ctrl-C stops everything.
+run: build
+	@scripts/quickstart.sh
+
+# Every test: unit + integration on the release build, then the unit tests under ASan+UBSan.
+test: build asan
+	@ctest --preset release -j 2
+	@ctest --preset asan -j $(JOBS)
+
+unit: build
+	@ctest --preset release -L unit -j $(JOBS)
+
+integration: build
+	@ctest --preset release -L integration
+
+bench: build
+	@bench/http1.sh
+
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@tests/fuzz/run.sh build/fuzz
+
+format:
+	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+format-check:
+	@git ls-files '*.h' '*.cc' | xargs clang-format --dry-run -Werror
+
+tidy: debug
+	@git ls-files 'src/*.cc' | xargs clang-tidy -p build/debug --quiet
+
+clean:
+	@rm -rf build

@@ -1,0 +1,227 @@
+"""Integration test harness: starts the real sluice binary, demo backends and nginx on loopback,
+talks to them with real clients, and stops every process it started, by PID.
+
+Readiness is always a check (a port accepting, an admin endpoint answering), never a sleep.
+Every wait is bounded in count and time."""
+import atexit
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+SLUICE = os.environ.get("SLUICE_BIN", "")
+BACKEND = os.environ.get("DEMO_BACKEND_BIN", "")
+_procs = []
+_tmp = tempfile.mkdtemp(prefix="sluice-it-")
+
+
+def _cleanup():
+    for p in _procs:
+        stop(p)
+    shutil.rmtree(_tmp, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+
+
+def tmp_path(name):
+    return os.path.join(_tmp, name)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode} before port {port} opened")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise AssertionError(f"port {port} did not open within {timeout}s")
+
+
+def start(args, stdout=None, stderr=None):
+    p = subprocess.Popen(args, stdout=stdout or subprocess.DEVNULL, stderr=stderr or subprocess.DEVNULL)
+    _procs.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM, timeout=10.0):
+    if p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    return p.returncode
+
+
+class Backend:
+    def __init__(self, name):
+        self.name = name
+        self.port = free_port()
+        self.proc = start([BACKEND, "--name", name, "--listen", f"127.0.0.1:{self.port}"])
+        wait_port(self.port, proc=self.proc)
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def stats(self):
+        status, _, body = request(self.port, "GET", "/stats")
+        assert status == 200
+        return json.loads(body)
+
+
+class Sluice:
+    """sluice with a config built from `yaml_text`, where {admin} and {port} are filled in."""
+
+    def __init__(self, yaml_text, extra_ports=0):
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.extra = [free_port() for _ in range(extra_ports)]
+        self.config_path = tmp_path(f"sluice-{self.port}.yaml")
+        self.log_path = tmp_path(f"sluice-{self.port}.log")
+        self.write_config(yaml_text)
+        self.log = open(self.log_path, "wb")
+        self.proc = start([SLUICE, "run", "-c", self.config_path], stdout=self.log, stderr=self.log)
+        wait_port(self.port, proc=self.proc)
+        wait_port(self.admin_port, proc=self.proc)
+
+    def write_config(self, yaml_text):
+        text = yaml_text.replace("{port}", str(self.port)).replace("{admin}", str(self.admin_port))
+        for i, p in enumerate(self.extra):
+            text = text.replace("{port%d}" % i, str(p))
+        with open(self.config_path, "w") as f:
+            f.write(text)
+
+    def admin(self, method, path):
+        return request(self.admin_port, method, path)
+
+    def metrics(self):
+        status, _, body = self.admin("GET", "/metrics")
+        assert status == 200
+        values = {}
+        for line in body.decode().splitlines():
+            if line.startswith("#") or not line:
+                continue
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+        return values
+
+    def metric(self, prefix):
+        """Sum of every series whose name+labels start with `prefix`."""
+        return sum(v for k, v in self.metrics().items() if k.startswith(prefix))
+
+    def logs(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self, sig=signal.SIGTERM):
+        return stop(self.proc, sig)
+
+
+def request(port, method, path, headers=None, body=None, timeout=10):
+    """One request on a fresh connection; returns (status, headers dict lower-case, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def raw(port, data, timeout=5.0, shutdown=True):
+    """Sends raw bytes, returns everything the server sends until it closes (or timeout)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        if shutdown:
+            s.shutdown(socket.SHUT_WR)
+        chunks = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                c = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                break
+            if not c:
+                break
+            chunks.append(c)
+        return b"".join(chunks)
+
+
+def statuses(raw_bytes):
+    return [int(m) for m in re.findall(rb"HTTP/1\.[01] (\d{3})", raw_bytes)]
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_tests(module_globals):
+    """Runs every test_* function of the calling module; exit 1 if any failed."""
+    global SLUICE, BACKEND
+    SLUICE = SLUICE or os.environ["SLUICE_BIN"]
+    BACKEND = BACKEND or os.environ["DEMO_BACKEND_BIN"]
+    tests = [(n, f) for n, f in module_globals.items() if n.startswith("test_") and callable(f)]
+    only = sys.argv[1:]
+    failed = []
+    for name, fn in tests:
+        if only and name not in only:
+            continue
+        t0 = time.monotonic()
+        try:
+            fn()
+            print(f"PASS {name} ({time.monotonic() - t0:.2f}s)", flush=True)
+        except Exception:
+            failed.append(name)
+            print(f"FAIL {name}", flush=True)
+            traceback.print_exc()
+        finally:
+            for p in list(_procs):
+                stop(p)
+            _procs.clear()
+    print(f"{len(tests) - len(failed)} passed, {len(failed)} failed")
+    sys.exit(1 if failed else 0)
+
+
+def cluster_yaml(name, backends, balance="round_robin", extra=""):
+    eps = "\n".join(f"      - {{ address: {b.address} }}" for b in backends)
+    return f"""  - name: {name}
+    balance: {balance}
+{extra}    endpoints:
+{eps}
+"""
