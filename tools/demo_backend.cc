@@ -4,7 +4,8 @@
 //   GET /healthz     -> "ok\n"
 //   GET /echo...     -> the request line and headers as received
 //   GET /bytes?n=N   -> N bytes of a fixed pattern (add &chunked=1 for a chunked response)
-//   POST /upload     -> reads the body (Content-Length or chunked), answers "bytes=N fnv1a=HEX"
+//   POST /upload     -> reads the body (Content-Length or chunked), answers "bytes=N sha256=HEX"
+//                       and the chunked trailers it got
 //   GET /stats       -> {"name":..,"connections":N,"requests":M}
 //   GET /fail        -> closes the connection without answering
 //   any ?delay=MS    -> waits before answering;  ?status=CODE -> answers with that status
@@ -23,6 +24,8 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+
+#include <openssl/evp.h>
 
 #include "core/address.h"
 #include "core/buffer.h"
@@ -56,14 +59,27 @@ uint64_t query_number(std::string_view query, std::string_view key, uint64_t fal
   return fallback;
 }
 
-struct Fnv {
-  uint64_t h = 1469598103934665603ULL;
-  void add(std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ULL;
+// SHA-256 of a request body, so tests can compare with hashlib.
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+  ~Sha256() { EVP_MD_CTX_free(ctx_); }
+  void add(std::string_view s) { EVP_DigestUpdate(ctx_, s.data(), s.size()); }
+  std::string hex() {
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(ctx_, md, &n);
+    std::string out;
+    char b[3];
+    for (unsigned i = 0; i < n; ++i) {
+      std::snprintf(b, sizeof b, "%02x", md[i]);
+      out += b;
     }
+    return out;
   }
+
+ private:
+  EVP_MD_CTX* ctx_;
 };
 
 asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
@@ -106,7 +122,8 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
     in.consume(pr.consumed);
 
     // Read (and hash) the request body, whatever the path.
-    Fnv fnv;
+    Sha256 sha;
+    std::string trailers;
     uint64_t body_bytes = 0;
     if (body_kind == sluice::http::BodyKind::kContentLength) {
       while (remaining > 0) {
@@ -117,7 +134,7 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
           in.commit(n);
         }
         auto piece = in.data().substr(0, std::min<uint64_t>(in.size(), remaining));
-        fnv.add(piece);
+        sha.add(piece);
         body_bytes += piece.size();
         remaining -= piece.size();
         in.consume(piece.size());
@@ -133,10 +150,13 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
         }
         auto step = dec.step(in.data());
         if (step.error) co_return;
-        fnv.add(step.data);
+        sha.add(step.data);
         body_bytes += step.data.size();
         in.consume(step.consumed);
-        if (step.done) break;
+        if (step.done) {
+          trailers = dec.trailers();
+          break;
+        }
         if (step.consumed == 0) {
           auto space = in.prepare(16 * 1024);
           auto [ec, n] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
@@ -165,9 +185,11 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
       body = "{\"name\":\"" + g_name + "\",\"connections\":" + std::to_string(g_connections) +
              ",\"requests\":" + std::to_string(g_requests) + "}\n";
     } else if (path == "/upload") {
-      char hex[17];
-      std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv.h));
-      body = "bytes=" + std::to_string(body_bytes) + " fnv1a=" + hex + "\n";
+      body = "bytes=" + std::to_string(body_bytes) + " sha256=" + sha.hex() + "\n";
+      for (char& c : trailers) {
+        if (c == '\r' || c == '\n') c = ' ';
+      }
+      if (!trailers.empty()) body += "trailers=" + trailers + "\n";
     } else if (path == "/bytes") {
       stream_bytes = query_number(query, "n", 0);
       chunked = query_number(query, "chunked", 0) != 0;

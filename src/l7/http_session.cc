@@ -205,7 +205,12 @@ void HttpSession::build_upstream_head(const config::Listener& listener) {
   out_.clear();
   out_.append(method_).push_back(' ');
   out_.append(log_target_).append(" HTTP/1.1\r\nHost: ");
-  out_.append(req_.host).append("\r\n");
+  // An HTTP/1.0 client may send no Host; the upstream request is 1.1 and needs one.
+  if (req_.host.empty()) {
+    out_.append(listener.listen.to_string()).append("\r\n");
+  } else {
+    out_.append(req_.host).append("\r\n");
+  }
   std::string_view xff_prev;
   std::string xff_joined;
   std::string_view fwd_prev;
@@ -234,8 +239,8 @@ void HttpSession::build_upstream_head(const config::Listener& listener) {
   }
   out_.append("X-Forwarded-For: ");
   if (!xff_prev.empty()) out_.append(xff_prev).append(", ");
-  out_.append(client_ip_text_).append("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ");
-  out_.append(req_.host).append("\r\n");
+  out_.append(client_ip_text_).append("\r\nX-Forwarded-Proto: http\r\n");
+  if (!req_.host.empty()) out_.append("X-Forwarded-Host: ").append(req_.host).append("\r\n");
   if (listener.add_forwarded) {
     out_.append("Forwarded: ");
     if (!fwd_prev.empty()) out_.append(fwd_prev).append(", ");
