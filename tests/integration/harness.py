@@ -225,3 +225,44 @@ def cluster_yaml(name, backends, balance="round_robin", extra=""):
 {extra}    endpoints:
 {eps}
 """
+
+
+class Nginx:
+    """nginx (Debian's) as a real backend or proxy peer: one process, no daemon, files in a
+    temporary prefix. `server_block` is the body of its server { } block."""
+
+    def __init__(self, server_block, root=None):
+        self.port = free_port()
+        self.prefix = tempfile.mkdtemp(prefix="nginx-", dir=_tmp)
+        self.root = root or self.prefix
+        conf = f"""
+daemon off;
+master_process off;
+worker_processes 1;
+pid {self.prefix}/nginx.pid;
+error_log {self.prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {self.prefix}/body;
+  proxy_temp_path {self.prefix}/proxy;
+  fastcgi_temp_path {self.prefix}/fastcgi;
+  uwsgi_temp_path {self.prefix}/uwsgi;
+  scgi_temp_path {self.prefix}/scgi;
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{self.port};
+    root {self.root};
+{server_block}
+  }}
+}}
+"""
+        self.conf = os.path.join(self.prefix, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.proc = start(["nginx", "-p", self.prefix, "-c", self.conf])
+        wait_port(self.port, proc=self.proc)
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
