@@ -86,8 +86,15 @@ std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
 }
 
 std::string SocketAddress::to_string() const {
-  if (ip.is_v4) return ip.to_string() + ":" + std::to_string(port);
-  return "[" + ip.to_string() + "]:" + std::to_string(port);
+  // Built with append: GCC 12's -Wrestrict misfires on chained operator+ at -O3.
+  std::string out;
+  out.reserve(48);
+  if (!ip.is_v4) out.push_back('[');
+  out.append(ip.to_string());
+  if (!ip.is_v4) out.push_back(']');
+  out.push_back(':');
+  out.append(std::to_string(port));
+  return out;
 }
 
 socklen_t SocketAddress::to_sockaddr(sockaddr_storage* storage) const {

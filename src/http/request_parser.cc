@@ -64,7 +64,8 @@ ParseResult RequestParser::parse(std::string_view buf, RequestHead* out) {
     scanned_ = buf.size();
     std::string_view pending = buf.substr(start);
     size_t line_end = pending.find('\n');
-    if (line_end == std::string_view::npos && pending.size() > limits_.max_request_line) {
+    size_t line_length = line_end == std::string_view::npos ? pending.size() : line_end;
+    if (line_length > limits_.max_request_line) {
       return ParseResult::error(414, "request line too long");
     }
     if (pending.size() > limits_.max_header_bytes) {
