@@ -23,7 +23,7 @@ asan: deps
 run: build
 	@scripts/quickstart.sh
 
-# Every test: unit + integration on the release build, then the unit tests under ASan+UBSan.
+# Every test: unit + integration on the release build, then all of them again under ASan+UBSan.
 test: build asan
 	@ctest --preset release -j 2
 	@ctest --preset asan -j $(JOBS)
