@@ -98,12 +98,14 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
         if (pr.state != sluice::http::ParseResult::State::kIncomplete) break;
       }
       auto space = in.prepare(4096);
-      auto [ec, n] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      auto [ec, n] =
+          co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
       if (ec) co_return;
       in.commit(n);
     }
     if (pr.is_error()) {
-      std::string resp = "HTTP/1.1 " + std::to_string(pr.status) + " Bad\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      std::string resp = "HTTP/1.1 " + std::to_string(pr.status) +
+                         " Bad\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
       co_await asio::async_write(socket, asio::buffer(resp), kNoThrow);
       co_return;
     }
@@ -115,7 +117,8 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
     if (path.rfind("/echo", 0) == 0) {
       echo = std::string(req.method) + " " + std::string(req.target) + " HTTP/1." +
              std::to_string(req.version_minor) + "\n";
-      for (const auto& h : req.headers) echo += std::string(h.name) + ": " + std::string(h.value) + "\n";
+      for (const auto& h : req.headers)
+        echo += std::string(h.name) + ": " + std::string(h.value) + "\n";
     }
     const auto body_kind = req.framing.body;
     uint64_t remaining = req.framing.content_length;
@@ -129,7 +132,8 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
       while (remaining > 0) {
         if (in.empty()) {
           auto space = in.prepare(16 * 1024);
-          auto [ec, n] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+          auto [ec, n] =
+              co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
           if (ec) co_return;
           in.commit(n);
         }
@@ -144,7 +148,8 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
       while (true) {
         if (in.empty()) {
           auto space = in.prepare(16 * 1024);
-          auto [ec, n] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+          auto [ec, n] =
+              co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
           if (ec) co_return;
           in.commit(n);
         }
@@ -159,7 +164,8 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
         }
         if (step.consumed == 0) {
           auto space = in.prepare(16 * 1024);
-          auto [ec, n] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+          auto [ec, n] =
+              co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
           if (ec) co_return;
           in.commit(n);
         }
@@ -197,12 +203,14 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
       body = g_name + "\n";
     }
     out.clear();
-    out += "HTTP/1.1 " + std::to_string(status) + " " + std::string(sluice::http::reason_phrase(status)) + "\r\n";
+    out += "HTTP/1.1 " + std::to_string(status) + " " +
+           std::string(sluice::http::reason_phrase(status)) + "\r\n";
     out += "X-Backend: " + g_name + "\r\n";
     if (chunked) {
       out += "Transfer-Encoding: chunked\r\n";
     } else {
-      out += "Content-Length: " + std::to_string(path == "/bytes" ? stream_bytes : body.size()) + "\r\n";
+      out += "Content-Length: " + std::to_string(path == "/bytes" ? stream_bytes : body.size()) +
+             "\r\n";
     }
     if (!keep_alive) out += "Connection: close\r\n";
     out += "\r\n";
@@ -230,7 +238,8 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
       sent += piece;
     }
     if (chunked) {
-      auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(std::string_view("0\r\n\r\n")), kNoThrow);
+      auto [wec, wn] =
+          co_await asio::async_write(socket, asio::buffer(std::string_view("0\r\n\r\n")), kNoThrow);
       if (wec) co_return;
     }
     if (!keep_alive) {
@@ -279,13 +288,16 @@ int main(int argc, char** argv) {
   }
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int) { io.stop(); });
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    while (true) {
-      auto [aec, socket] = co_await acceptor.async_accept(kNoThrow);
-      if (aec) continue;
-      asio::co_spawn(io, serve(std::move(socket)), asio::detached);
-    }
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        while (true) {
+          auto [aec, socket] = co_await acceptor.async_accept(kNoThrow);
+          if (aec) continue;
+          asio::co_spawn(io, serve(std::move(socket)), asio::detached);
+        }
+      },
+      asio::detached);
   std::fprintf(stderr, "demo_backend %s listening on %s\n", g_name.c_str(), listen.c_str());
   io.run();
   return 0;

@@ -39,7 +39,8 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket, AdminHandler& handler)
       response = {431, "text/plain; charset=utf-8", "request too large\n"};
       break;
     }
-    auto [ec, n] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+    auto [ec, n] =
+        co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
     if (ec) {
       deadline.cancel();
       co_return;
@@ -56,8 +57,10 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket, AdminHandler& handler)
     }
   }
   std::string head = fmt::format(
-      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-      response.status, http::reason_phrase(response.status), response.content_type, response.body.size());
+      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: "
+      "no-store\r\nConnection: close\r\n\r\n",
+      response.status, http::reason_phrase(response.status), response.content_type,
+      response.body.size());
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(response.body)};
   co_await asio::async_write(socket, bufs, kNoThrow);
   std::error_code ec;
@@ -80,16 +83,19 @@ std::string AdminServer::start(const core::SocketAddress& address) {
   if (!ec) acceptor_->bind(ep, ec);
   if (!ec) acceptor_->listen(128, ec);
   if (ec) return "admin listen " + address.to_string() + ": " + ec.message();
-  asio::co_spawn(io_, [this]() -> asio::awaitable<void> {
-    while (acceptor_ && acceptor_->is_open()) {
-      auto [ec, socket] = co_await acceptor_->async_accept(kNoThrow);
-      if (ec) {
-        if (ec == asio::error::operation_aborted) co_return;
-        continue;
-      }
-      asio::co_spawn(io_, serve(std::move(socket), handler_), asio::detached);
-    }
-  }, asio::detached);
+  asio::co_spawn(
+      io_,
+      [this]() -> asio::awaitable<void> {
+        while (acceptor_ && acceptor_->is_open()) {
+          auto [ec, socket] = co_await acceptor_->async_accept(kNoThrow);
+          if (ec) {
+            if (ec == asio::error::operation_aborted) co_return;
+            continue;
+          }
+          asio::co_spawn(io_, serve(std::move(socket), handler_), asio::detached);
+        }
+      },
+      asio::detached);
   return {};
 }
 

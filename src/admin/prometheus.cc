@@ -44,7 +44,8 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
                               const ProcessCounters& process) {
   Sums sums;
   for (const auto* w : workers) {
-    w->visit([&](const auto& routes, const auto& clusters, const auto& listeners, const auto& endpoints) {
+    w->visit([&](const auto& routes, const auto& clusters, const auto& listeners,
+                 const auto& endpoints) {
       for (const auto& [key, rs] : routes) {
         auto& s = sums.routes[key];
         for (int i = 1; i <= 5; ++i) s[i] += rs.by_class[i].get();
@@ -74,7 +75,8 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
       }
       for (const auto& [cluster, gauges] : endpoints) {
         for (size_t i = 0; i < gauges->addresses.size(); ++i) {
-          sums.endpoint_active[{cluster, gauges->addresses[i]}] += gauges->active[i].load(std::memory_order_relaxed);
+          sums.endpoint_active[{cluster, gauges->addresses[i]}] +=
+              gauges->active[i].load(std::memory_order_relaxed);
         }
       }
     });
@@ -84,87 +86,130 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
   auto o = std::back_inserter(out);
   fmt::format_to(o, "# HELP sluice_info Build information.\n# TYPE sluice_info gauge\n");
   fmt::format_to(o, "sluice_info{{version=\"{}\"}} 1\n", core::kVersion);
-  fmt::format_to(o, "# HELP sluice_config_reloads_total Config reloads by result.\n# TYPE sluice_config_reloads_total counter\n");
+  fmt::format_to(o,
+                 "# HELP sluice_config_reloads_total Config reloads by result.\n# TYPE "
+                 "sluice_config_reloads_total counter\n");
   fmt::format_to(o, "sluice_config_reloads_total{{result=\"ok\"}} {}\n", process.reloads_ok);
   fmt::format_to(o, "sluice_config_reloads_total{{result=\"error\"}} {}\n", process.reloads_failed);
-  fmt::format_to(o, "# HELP sluice_config_generation Generation of the running config (1 = as started).\n# TYPE sluice_config_generation gauge\n");
+  fmt::format_to(o,
+                 "# HELP sluice_config_generation Generation of the running config (1 = as "
+                 "started).\n# TYPE sluice_config_generation gauge\n");
   fmt::format_to(o, "sluice_config_generation {}\n", process.config_generation);
 
-  fmt::format_to(o, "# HELP sluice_http_requests_total HTTP requests by listener, route, cluster and status class.\n# TYPE sluice_http_requests_total counter\n");
+  fmt::format_to(o,
+                 "# HELP sluice_http_requests_total HTTP requests by listener, route, cluster and "
+                 "status class.\n# TYPE sluice_http_requests_total counter\n");
   static constexpr const char* kClass[] = {"", "1xx", "2xx", "3xx", "4xx", "5xx"};
   for (const auto& [key, s] : sums.routes) {
     const auto& [listener, route, cluster] = key;
     for (int i = 1; i <= 5; ++i) {
       if (s[i] == 0 && i != 2) continue;
-      fmt::format_to(o, "sluice_http_requests_total{{listener=\"{}\",route=\"{}\",cluster=\"{}\",class=\"{}\"}} {}\n",
-                     escape_label(listener), escape_label(route), escape_label(cluster), kClass[i], s[i]);
+      fmt::format_to(o,
+                     "sluice_http_requests_total{{listener=\"{}\",route=\"{}\",cluster=\"{}\","
+                     "class=\"{}\"}} {}\n",
+                     escape_label(listener), escape_label(route), escape_label(cluster), kClass[i],
+                     s[i]);
     }
   }
-  fmt::format_to(o, "# HELP sluice_http_request_body_bytes_total Request body bytes sent upstream.\n# TYPE sluice_http_request_body_bytes_total counter\n");
+  fmt::format_to(o,
+                 "# HELP sluice_http_request_body_bytes_total Request body bytes sent upstream.\n# "
+                 "TYPE sluice_http_request_body_bytes_total counter\n");
   for (const auto& [key, s] : sums.routes) {
-    fmt::format_to(o, "sluice_http_request_body_bytes_total{{listener=\"{}\",route=\"{}\",cluster=\"{}\"}} {}\n",
-                   escape_label(std::get<0>(key)), escape_label(std::get<1>(key)), escape_label(std::get<2>(key)), s[6]);
+    fmt::format_to(
+        o,
+        "sluice_http_request_body_bytes_total{{listener=\"{}\",route=\"{}\",cluster=\"{}\"}} {}\n",
+        escape_label(std::get<0>(key)), escape_label(std::get<1>(key)),
+        escape_label(std::get<2>(key)), s[6]);
   }
-  fmt::format_to(o, "# HELP sluice_http_response_body_bytes_total Response body bytes sent to clients.\n# TYPE sluice_http_response_body_bytes_total counter\n");
+  fmt::format_to(o,
+                 "# HELP sluice_http_response_body_bytes_total Response body bytes sent to "
+                 "clients.\n# TYPE sluice_http_response_body_bytes_total counter\n");
   for (const auto& [key, s] : sums.routes) {
-    fmt::format_to(o, "sluice_http_response_body_bytes_total{{listener=\"{}\",route=\"{}\",cluster=\"{}\"}} {}\n",
-                   escape_label(std::get<0>(key)), escape_label(std::get<1>(key)), escape_label(std::get<2>(key)), s[7]);
+    fmt::format_to(
+        o,
+        "sluice_http_response_body_bytes_total{{listener=\"{}\",route=\"{}\",cluster=\"{}\"}} {}\n",
+        escape_label(std::get<0>(key)), escape_label(std::get<1>(key)),
+        escape_label(std::get<2>(key)), s[7]);
   }
 
-  fmt::format_to(o, "# HELP sluice_downstream_connections_total Accepted client connections.\n# TYPE sluice_downstream_connections_total counter\n");
+  fmt::format_to(o,
+                 "# HELP sluice_downstream_connections_total Accepted client connections.\n# TYPE "
+                 "sluice_downstream_connections_total counter\n");
   for (const auto& [name, s] : sums.listeners) {
-    fmt::format_to(o, "sluice_downstream_connections_total{{listener=\"{}\"}} {}\n", escape_label(name), s.accepted);
+    fmt::format_to(o, "sluice_downstream_connections_total{{listener=\"{}\"}} {}\n",
+                   escape_label(name), s.accepted);
   }
-  fmt::format_to(o, "# HELP sluice_downstream_connections_active Open client connections.\n# TYPE sluice_downstream_connections_active gauge\n");
+  fmt::format_to(o,
+                 "# HELP sluice_downstream_connections_active Open client connections.\n# TYPE "
+                 "sluice_downstream_connections_active gauge\n");
   for (const auto& [name, s] : sums.listeners) {
-    fmt::format_to(o, "sluice_downstream_connections_active{{listener=\"{}\"}} {}\n", escape_label(name), s.active);
+    fmt::format_to(o, "sluice_downstream_connections_active{{listener=\"{}\"}} {}\n",
+                   escape_label(name), s.active);
   }
-  fmt::format_to(o, "# HELP sluice_http_parse_errors_total Requests rejected as malformed.\n# TYPE sluice_http_parse_errors_total counter\n");
+  fmt::format_to(o,
+                 "# HELP sluice_http_parse_errors_total Requests rejected as malformed.\n# TYPE "
+                 "sluice_http_parse_errors_total counter\n");
   for (const auto& [name, s] : sums.listeners) {
-    fmt::format_to(o, "sluice_http_parse_errors_total{{listener=\"{}\"}} {}\n", escape_label(name), s.parse_errors);
+    fmt::format_to(o, "sluice_http_parse_errors_total{{listener=\"{}\"}} {}\n", escape_label(name),
+                   s.parse_errors);
   }
-  fmt::format_to(o, "# HELP sluice_http_local_responses_total Responses generated by sluice itself, by status.\n# TYPE sluice_http_local_responses_total counter\n");
+  fmt::format_to(o,
+                 "# HELP sluice_http_local_responses_total Responses generated by sluice itself, "
+                 "by status.\n# TYPE sluice_http_local_responses_total counter\n");
   for (const auto& [name, s] : sums.listeners) {
     for (const auto& [status, v] : s.local) {
-      fmt::format_to(o, "sluice_http_local_responses_total{{listener=\"{}\",status=\"{}\"}} {}\n", escape_label(name), status, v);
+      fmt::format_to(o, "sluice_http_local_responses_total{{listener=\"{}\",status=\"{}\"}} {}\n",
+                     escape_label(name), status, v);
     }
   }
-  fmt::format_to(o, "# HELP sluice_http_request_duration_seconds Time from request head to last response byte.\n# TYPE sluice_http_request_duration_seconds histogram\n");
+  fmt::format_to(o,
+                 "# HELP sluice_http_request_duration_seconds Time from request head to last "
+                 "response byte.\n# TYPE sluice_http_request_duration_seconds histogram\n");
   for (const auto& [name, s] : sums.listeners) {
     uint64_t cumulative = 0;
     for (size_t i = 0; i < s.buckets.size(); ++i) {
       cumulative += s.buckets[i];
       if (i < l7::LatencyHistogram::kBoundsSeconds.size()) {
-        fmt::format_to(o, "sluice_http_request_duration_seconds_bucket{{listener=\"{}\",le=\"{}\"}} {}\n",
-                       escape_label(name), l7::LatencyHistogram::kBoundsSeconds[i], cumulative);
+        fmt::format_to(
+            o, "sluice_http_request_duration_seconds_bucket{{listener=\"{}\",le=\"{}\"}} {}\n",
+            escape_label(name), l7::LatencyHistogram::kBoundsSeconds[i], cumulative);
       } else {
-        fmt::format_to(o, "sluice_http_request_duration_seconds_bucket{{listener=\"{}\",le=\"+Inf\"}} {}\n",
-                       escape_label(name), cumulative);
+        fmt::format_to(
+            o, "sluice_http_request_duration_seconds_bucket{{listener=\"{}\",le=\"+Inf\"}} {}\n",
+            escape_label(name), cumulative);
       }
     }
-    fmt::format_to(o, "sluice_http_request_duration_seconds_sum{{listener=\"{}\"}} {:.6f}\n", escape_label(name),
-                   static_cast<double>(s.sum_micros) / 1e6);
-    fmt::format_to(o, "sluice_http_request_duration_seconds_count{{listener=\"{}\"}} {}\n", escape_label(name), s.count);
+    fmt::format_to(o, "sluice_http_request_duration_seconds_sum{{listener=\"{}\"}} {:.6f}\n",
+                   escape_label(name), static_cast<double>(s.sum_micros) / 1e6);
+    fmt::format_to(o, "sluice_http_request_duration_seconds_count{{listener=\"{}\"}} {}\n",
+                   escape_label(name), s.count);
   }
 
   static constexpr const char* kClusterMetrics[][2] = {
       {"sluice_upstream_connections_total", "Upstream connections opened."},
       {"sluice_upstream_reused_total", "Requests sent on a pooled keep-alive upstream connection."},
       {"sluice_upstream_connect_errors_total", "Failed upstream connection attempts."},
-      {"sluice_upstream_bad_gateway_total", "Requests answered 502 (upstream broke or sent a bad response)."},
-      {"sluice_upstream_unavailable_total", "Requests answered 503 (no endpoint could be reached)."},
-      {"sluice_upstream_timeouts_total", "Requests answered 504 (upstream did not answer in time)."},
+      {"sluice_upstream_bad_gateway_total",
+       "Requests answered 502 (upstream broke or sent a bad response)."},
+      {"sluice_upstream_unavailable_total",
+       "Requests answered 503 (no endpoint could be reached)."},
+      {"sluice_upstream_timeouts_total",
+       "Requests answered 504 (upstream did not answer in time)."},
   };
   for (size_t m = 0; m < 6; ++m) {
-    fmt::format_to(o, "# HELP {} {}\n# TYPE {} counter\n", kClusterMetrics[m][0], kClusterMetrics[m][1], kClusterMetrics[m][0]);
+    fmt::format_to(o, "# HELP {} {}\n# TYPE {} counter\n", kClusterMetrics[m][0],
+                   kClusterMetrics[m][1], kClusterMetrics[m][0]);
     for (const auto& [name, s] : sums.clusters) {
-      fmt::format_to(o, "{}{{cluster=\"{}\"}} {}\n", kClusterMetrics[m][0], escape_label(name), s[m]);
+      fmt::format_to(o, "{}{{cluster=\"{}\"}} {}\n", kClusterMetrics[m][0], escape_label(name),
+                     s[m]);
     }
   }
-  fmt::format_to(o, "# HELP sluice_endpoint_active_requests Requests in flight per endpoint.\n# TYPE sluice_endpoint_active_requests gauge\n");
+  fmt::format_to(o,
+                 "# HELP sluice_endpoint_active_requests Requests in flight per endpoint.\n# TYPE "
+                 "sluice_endpoint_active_requests gauge\n");
   for (const auto& [key, v] : sums.endpoint_active) {
-    fmt::format_to(o, "sluice_endpoint_active_requests{{cluster=\"{}\",endpoint=\"{}\"}} {}\n", escape_label(key.first),
-                   escape_label(key.second), v);
+    fmt::format_to(o, "sluice_endpoint_active_requests{{cluster=\"{}\",endpoint=\"{}\"}} {}\n",
+                   escape_label(key.first), escape_label(key.second), v);
   }
   return out;
 }

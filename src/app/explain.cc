@@ -58,7 +58,9 @@ int explain(const config::Config& config, const ExplainRequest& request) {
   }
   const auto& listener = config.listeners[li];
   fmt::print("listener: {} ({}){}\n", listener.name, listener.listen.to_string(),
-             listener.listen.port == port ? "" : fmt::format(" - no listener on port {}, using the first", port));
+             listener.listen.port == port
+                 ? ""
+                 : fmt::format(" - no listener on port {}, using the first", port));
 
   std::string path;
   http::normalize_path(head.path, &path);
@@ -91,13 +93,17 @@ int explain(const config::Config& config, const ExplainRequest& request) {
   auto balancer = balance::make_balancer(cluster.balance, specs);
   balance::PickContext ctx;
   if (balance::uses_hash(cluster.balance)) {
-    ctx.hash = l7::request_hash(cluster.hash_on, cluster.balance == "source_ip", head, path, *source);
+    ctx.hash =
+        l7::request_hash(cluster.hash_on, cluster.balance == "source_ip", head, path, *source);
   }
   int index = balancer->pick(ctx);
-  fmt::print("cluster: {} (balance {}, {} endpoints)\n", cluster.name, cluster.balance, specs.size());
+  fmt::print("cluster: {} (balance {}, {} endpoints)\n", cluster.name, cluster.balance,
+             specs.size());
   if (balance::uses_hash(cluster.balance)) {
-    fmt::print("endpoint: {} (consistent hash of the request key: always this one while the endpoint set is unchanged)\n",
-               specs[index].key);
+    fmt::print(
+        "endpoint: {} (consistent hash of the request key: always this one while the endpoint set "
+        "is unchanged)\n",
+        specs[index].key);
   } else {
     fmt::print("endpoint: {} would be first on a fresh worker ({} depends on load and order)\n",
                specs[index].key, cluster.balance);

@@ -7,7 +7,7 @@
 namespace sluice::app {
 
 struct ExplainRequest {
-  std::string url;                   // http://host[:port]/path?query
+  std::string url;  // http://host[:port]/path?query
   std::string method = "GET";
   std::vector<std::string> headers;  // "Name: value"
   std::string source = "127.0.0.1";

@@ -1,6 +1,6 @@
 // sluice: run | check | explain | --version. See DESIGN.md, "CLI contract".
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "app/explain.h"
 #include "app/runtime.h"
@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
   check->add_option("-c,--config", config_path, "config file")->required();
 
   sluice::app::ExplainRequest req;
-  auto* explain = app.add_subcommand("explain", "show which route, cluster and endpoint a request gets");
+  auto* explain =
+      app.add_subcommand("explain", "show which route, cluster and endpoint a request gets");
   explain->add_option("-c,--config", config_path, "config file")->required();
   explain->add_option("url", req.url, "http://host[:port]/path?query")->required();
   explain->add_option("-H,--header", req.headers, "request header 'Name: value' (repeatable)");

@@ -110,7 +110,8 @@ std::string Runtime::apply(std::shared_ptr<const config::Config> config) {
     core::log_warn("config: 'workers' changes take effect at the next restart");
   }
   auto snapshot = l7::Snapshot::build(config, std::move(log), ++counters_.config_generation);
-  for (size_t w = 0; w < workers_.size(); ++w) workers_[w]->apply(snapshot, std::move(per_worker[w]));
+  for (size_t w = 0; w < workers_.size(); ++w)
+    workers_[w]->apply(snapshot, std::move(per_worker[w]));
   snapshot_ = std::move(snapshot);
   bound_ = std::move(bound);
   return {};
@@ -142,7 +143,8 @@ std::string Runtime::clusters_json() const {
     w->stats().visit([&](const auto&, const auto&, const auto&, const auto& endpoints) {
       for (const auto& [cluster, gauges] : endpoints) {
         for (size_t i = 0; i < gauges->addresses.size(); ++i) {
-          active[{cluster, gauges->addresses[i]}] += gauges->active[i].load(std::memory_order_relaxed);
+          active[{cluster, gauges->addresses[i]}] +=
+              gauges->active[i].load(std::memory_order_relaxed);
         }
       }
     });
@@ -172,15 +174,18 @@ admin::AdminResponse Runtime::handle_admin(std::string_view method, std::string_
   if (path == "/metrics" && get) {
     std::vector<const l7::WorkerStats*> stats;
     for (const auto& w : workers_) stats.push_back(&w->stats());
-    return {200, "text/plain; version=0.0.4; charset=utf-8", admin::render_prometheus(stats, counters_)};
+    return {200, "text/plain; version=0.0.4; charset=utf-8",
+            admin::render_prometheus(stats, counters_)};
   }
   if (path == "/clusters" && get) return {200, "application/json", clusters_json()};
   if (path == "/config" && get) {
-    return {200, "application/yaml", "# " + snapshot_->config->file + " (generation " +
-                                         std::to_string(snapshot_->generation) + ")\n" +
-                                         snapshot_->config->source_text};
+    return {200, "application/yaml",
+            "# " + snapshot_->config->file + " (generation " +
+                std::to_string(snapshot_->generation) + ")\n" + snapshot_->config->source_text};
   }
-  if (path == "/ready" && get) return {shutting_down_ ? 503 : 200, "text/plain; charset=utf-8", shutting_down_ ? "draining\n" : "ready\n"};
+  if (path == "/ready" && get)
+    return {shutting_down_ ? 503 : 200, "text/plain; charset=utf-8",
+            shutting_down_ ? "draining\n" : "ready\n"};
   if (path == "/" && get) return {200, "text/html; charset=utf-8", std::string(kDashboard)};
   if (path == "/reload") {
     if (method != "POST") return {405, "text/plain; charset=utf-8", "use POST\n"};
@@ -188,7 +193,8 @@ admin::AdminResponse Runtime::handle_admin(std::string_view method, std::string_
     if (error.empty()) return {200, "text/plain; charset=utf-8", "ok\n"};
     return {400, "text/plain; charset=utf-8", error};
   }
-  if (path == "/metrics" || path == "/clusters" || path == "/config" || path == "/" || path == "/ready") {
+  if (path == "/metrics" || path == "/clusters" || path == "/config" || path == "/" ||
+      path == "/ready") {
     return {405, "text/plain; charset=utf-8", "method not allowed\n"};
   }
   return {404, "text/plain; charset=utf-8", "not found\n"};
@@ -201,7 +207,8 @@ void Runtime::wait_signals() {
       core::log_info("SIGHUP: reloading {}", config_path_);
       reload();
     } else {
-      core::log_info("{}: draining (up to {} ms), then exiting", signo == SIGTERM ? "SIGTERM" : "SIGINT",
+      core::log_info("{}: draining (up to {} ms), then exiting",
+                     signo == SIGTERM ? "SIGTERM" : "SIGINT",
                      snapshot_->config->shutdown_timeout.count());
       if (!shutting_down_) {
         begin_shutdown();
@@ -246,7 +253,8 @@ void Runtime::check_drained() {
 
 int Runtime::run(std::shared_ptr<const config::Config> config) {
   ::signal(SIGPIPE, SIG_IGN);
-  uint32_t n = config->workers ? config->workers : std::max(1u, std::thread::hardware_concurrency());
+  uint32_t n =
+      config->workers ? config->workers : std::max(1u, std::thread::hardware_concurrency());
   for (uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<l7::Worker>(i));
   if (auto error = apply(config); !error.empty()) {
     core::log_error("{}", error);

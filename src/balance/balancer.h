@@ -19,11 +19,11 @@ struct EndpointSpec {
 };
 
 struct PickContext {
-  uint64_t hash = 0;                    // request key hash (ring_hash, maglev, source_ip)
-  uint64_t random = 0;                  // fresh random bits (random, p2c, tie breaks)
+  uint64_t hash = 0;    // request key hash (ring_hash, maglev, source_ip)
+  uint64_t random = 0;  // fresh random bits (random, p2c, tie breaks)
   // Active requests per endpoint (this worker's view), or null when the caller tracks none.
   const std::atomic<uint32_t>* active = nullptr;
-  std::span<const uint32_t> excluded;   // endpoint indices that must not be picked
+  std::span<const uint32_t> excluded;  // endpoint indices that must not be picked
 
   uint32_t active_of(uint32_t i) const {
     return active ? active[i].load(std::memory_order_relaxed) : 0;

@@ -17,7 +17,8 @@ class LeastConn final : public Balancer {
 };
 
 // Shared with p2c: is a (active, weight) strictly less loaded than b?
-inline bool less_loaded(uint32_t active_a, uint32_t weight_a, uint32_t active_b, uint32_t weight_b) {
+inline bool less_loaded(uint32_t active_a, uint32_t weight_a, uint32_t active_b,
+                        uint32_t weight_b) {
   return uint64_t{active_a} * weight_b < uint64_t{active_b} * weight_a;
 }
 

@@ -12,7 +12,9 @@ int P2c::pick(const PickContext& ctx) {
   if (b == a || !ctx.active) return a;
   auto ua = static_cast<uint32_t>(a);
   auto ub = static_cast<uint32_t>(b);
-  return less_loaded(ctx.active_of(ub), picker_.weight(ub), ctx.active_of(ua), picker_.weight(ua)) ? b : a;
+  return less_loaded(ctx.active_of(ub), picker_.weight(ub), ctx.active_of(ua), picker_.weight(ua))
+             ? b
+             : a;
 }
 
 }  // namespace sluice::balance

@@ -7,7 +7,8 @@
 
 namespace sluice::balance {
 
-RingHash::RingHash(const std::vector<EndpointSpec>& eps) : endpoints_(static_cast<uint32_t>(eps.size())) {
+RingHash::RingHash(const std::vector<EndpointSpec>& eps)
+    : endpoints_(static_cast<uint32_t>(eps.size())) {
   uint64_t total_weight = 0;
   for (const auto& e : eps) total_weight += e.weight;
   // Enough points that the smallest-weight endpoint still has many; bounded for memory.

@@ -50,16 +50,16 @@ struct Route {
 };
 
 struct HttpLimits {
-  uint32_t max_request_line = 8 * 1024;     // 414 beyond
-  uint32_t max_header_bytes = 64 * 1024;    // 431 beyond (whole head incl. request line)
-  uint32_t max_headers = 100;               // 431 beyond
+  uint32_t max_request_line = 8 * 1024;        // 414 beyond
+  uint32_t max_header_bytes = 64 * 1024;       // 431 beyond (whole head incl. request line)
+  uint32_t max_headers = 100;                  // 431 beyond
   uint64_t max_body_size = uint64_t{1} << 30;  // 413 beyond; 0 = unlimited
 };
 
 struct ListenerTimeouts {
-  Millis request_header = 10s;  // whole request head must arrive within this (408, slowloris)
+  Millis request_header = 10s;     // whole request head must arrive within this (408, slowloris)
   Millis request_body_idle = 30s;  // no body byte for this long (408)
-  Millis keepalive_idle = 60s;  // idle downstream keep-alive connection is closed
+  Millis keepalive_idle = 60s;     // idle downstream keep-alive connection is closed
 };
 
 struct Listener {
@@ -95,7 +95,7 @@ struct HealthCheck {
 
 struct ClusterTimeouts {
   Millis connect = 5s;
-  Millis response = 60s;  // first response byte, and then between response reads (504)
+  Millis response = 60s;   // first response byte, and then between response reads (504)
   Millis pool_idle = 30s;  // idle pooled upstream connection is closed
 };
 

@@ -69,8 +69,8 @@ class Reader {
       if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
         std::string list;
         for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-        error(kv.first, "unknown key '" + key + "' in " + std::string(what) + " (expected one of: " +
-                            list + ")");
+        error(kv.first, "unknown key '" + key + "' in " + std::string(what) +
+                            " (expected one of: " + list + ")");
       }
     }
     return true;
@@ -220,8 +220,9 @@ class Reader {
 
 Match read_match(Reader& r, const YAML::Node& node) {
   Match m;
-  if (!r.expect_map(node, "match", {"host", "path_prefix", "path_exact", "path_regex", "method",
-                                    "headers", "query", "cookie", "source"})) {
+  if (!r.expect_map(node, "match",
+                    {"host", "path_prefix", "path_exact", "path_regex", "method", "headers",
+                     "query", "cookie", "source"})) {
     return m;
   }
   if (node["host"]) {
@@ -290,8 +291,8 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
       static const std::set<std::string> kKnown = {"http", "https", "tcp", "tls_passthrough",
                                                    "udp"};
       if (!kKnown.count(*s)) {
-        r.error(node["protocol"], "protocol '" + *s +
-                                      "' is not one of http, https, tcp, tls_passthrough, udp");
+        r.error(node["protocol"],
+                "protocol '" + *s + "' is not one of http, https, tcp, tls_passthrough, udp");
       } else if (*s != "http") {
         r.error(node["protocol"], "protocol '" + *s + "' is not supported by this build yet");
       }
@@ -299,7 +300,8 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
     }
   }
   if (node["tls"]) r.error(node["tls"], "tls is not supported by this build yet");
-  if (node["cluster"]) r.error(node["cluster"], "an http listener routes with 'routes', not 'cluster'");
+  if (node["cluster"])
+    r.error(node["cluster"], "an http listener routes with 'routes', not 'cluster'");
   if (!node["listen"]) {
     r.error(node, "listener '" + l.name + "' needs 'listen: IP:PORT'");
   } else if (auto a = r.address(node["listen"], "listen")) {
@@ -308,12 +310,15 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   if (auto lim = node["limits"]) {
     if (r.expect_map(lim, "limits",
                      {"max_request_line", "max_header_bytes", "max_headers", "max_body_size"})) {
-      if (lim["max_request_line"]) r.size(lim["max_request_line"], "max_request_line", &l.limits.max_request_line);
-      if (lim["max_header_bytes"]) r.size(lim["max_header_bytes"], "max_header_bytes", &l.limits.max_header_bytes);
+      if (lim["max_request_line"])
+        r.size(lim["max_request_line"], "max_request_line", &l.limits.max_request_line);
+      if (lim["max_header_bytes"])
+        r.size(lim["max_header_bytes"], "max_header_bytes", &l.limits.max_header_bytes);
       if (lim["max_headers"]) {
         if (auto v = r.uint(lim["max_headers"], "max_headers", 1, 10000)) l.limits.max_headers = *v;
       }
-      if (lim["max_body_size"]) r.size(lim["max_body_size"], "max_body_size", &l.limits.max_body_size);
+      if (lim["max_body_size"])
+        r.size(lim["max_body_size"], "max_body_size", &l.limits.max_body_size);
       if (l.limits.max_request_line < 64 || l.limits.max_header_bytes < 256) {
         r.error(lim, "max_request_line must be at least 64 and max_header_bytes at least 256");
       }
@@ -324,9 +329,12 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   }
   if (auto t = node["timeouts"]) {
     if (r.expect_map(t, "timeouts", {"request_header", "request_body_idle", "keepalive_idle"})) {
-      if (t["request_header"]) r.duration(t["request_header"], "request_header", &l.timeouts.request_header);
-      if (t["request_body_idle"]) r.duration(t["request_body_idle"], "request_body_idle", &l.timeouts.request_body_idle);
-      if (t["keepalive_idle"]) r.duration(t["keepalive_idle"], "keepalive_idle", &l.timeouts.keepalive_idle);
+      if (t["request_header"])
+        r.duration(t["request_header"], "request_header", &l.timeouts.request_header);
+      if (t["request_body_idle"])
+        r.duration(t["request_body_idle"], "request_body_idle", &l.timeouts.request_body_idle);
+      if (t["keepalive_idle"])
+        r.duration(t["keepalive_idle"], "keepalive_idle", &l.timeouts.keepalive_idle);
     }
   }
   if (node["forwarded"]) {
@@ -377,8 +385,8 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
   }
   if (node["balance"]) {
     if (auto s = r.string(node["balance"], "balance")) {
-      static const std::set<std::string> kKnown = {"round_robin", "least_conn", "p2c", "random",
-                                                   "ring_hash", "maglev", "source_ip"};
+      static const std::set<std::string> kKnown = {
+          "round_robin", "least_conn", "p2c", "random", "ring_hash", "maglev", "source_ip"};
       if (!kKnown.count(*s)) {
         r.error(node["balance"], "balance '" + *s +
                                      "' is not one of round_robin, least_conn, p2c, random, "
@@ -398,7 +406,8 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
         c.hash_on.kind = HashOn::Kind::kCookie;
         if (auto s = r.string(h["cookie"], "cookie")) c.hash_on.name = *s;
       } else if (h["source_ip"]) {
-        if (auto b = r.boolean(h["source_ip"], "source_ip"); b && *b) c.hash_on.kind = HashOn::Kind::kSourceIp;
+        if (auto b = r.boolean(h["source_ip"], "source_ip"); b && *b)
+          c.hash_on.kind = HashOn::Kind::kSourceIp;
       } else if (h["path"]) {
         if (auto b = r.boolean(h["path"], "path"); b && *b) c.hash_on.kind = HashOn::Kind::kPath;
       }
@@ -412,7 +421,8 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
     if (r.expect_map(hc, "health_check",
                      {"type", "path", "interval", "timeout", "healthy", "unhealthy"})) {
       if (auto s = hc["type"] ? r.string(hc["type"], "type") : std::optional<std::string>("http")) {
-        if (*s != "http" && *s != "tcp") r.error(hc["type"], "health_check type must be http or tcp");
+        if (*s != "http" && *s != "tcp")
+          r.error(hc["type"], "health_check type must be http or tcp");
         check.type = *s;
       }
       if (hc["path"]) {
@@ -462,7 +472,8 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
       }
       for (const auto& other : c.endpoints) {
         if (other.address == e.address) {
-          r.error(en, "duplicate endpoint " + e.address.to_string() + " in cluster '" + c.name + "'");
+          r.error(en,
+                  "duplicate endpoint " + e.address.to_string() + " in cluster '" + c.name + "'");
         }
       }
       c.endpoints.push_back(e);
@@ -551,8 +562,8 @@ void read_root(Reader& r, const YAML::Node& root, Config& cfg) {
       }
     }
     if (cfg.admin_listen && *cfg.admin_listen == l.listen) {
-      r.error(listeners_node[i]["listen"], "listen address " + l.listen.to_string() +
-                                               " is already used by the admin listener");
+      r.error(listeners_node[i]["listen"],
+              "listen address " + l.listen.to_string() + " is already used by the admin listener");
     }
   }
 }
@@ -587,7 +598,8 @@ LoadResult load_config_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;
-    result.errors.push_back({path, 1, 1, "cannot open the config file: " + std::string(std::strerror(errno))});
+    result.errors.push_back(
+        {path, 1, 1, "cannot open the config file: " + std::string(std::strerror(errno))});
     return result;
   }
   std::stringstream ss;

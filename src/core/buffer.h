@@ -12,7 +12,8 @@ namespace sluice::core {
 class Buffer {
  public:
   Buffer(size_t initial_capacity, size_t max_capacity)
-      : initial_(initial_capacity), max_(max_capacity < initial_capacity ? initial_capacity : max_capacity) {}
+      : initial_(initial_capacity),
+        max_(max_capacity < initial_capacity ? initial_capacity : max_capacity) {}
 
   std::string_view data() const { return {data_.get() + begin_, end_ - begin_}; }
   size_t size() const { return end_ - begin_; }

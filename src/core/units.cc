@@ -13,7 +13,9 @@ std::optional<std::pair<uint64_t, std::string_view>> split_number(std::string_vi
   return std::pair{value, text.substr(end - text.data())};
 }
 
-bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_mul_overflow(a, b, out); }
+bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) {
+  return __builtin_mul_overflow(a, b, out);
+}
 
 }  // namespace
 

@@ -87,8 +87,9 @@ ChunkedDecoder::Step ChunkedDecoder::step(std::string_view in) {
         if (trailers_.size() >= max_trailer_bytes_) return fail("trailer section too large");
         trailers_.push_back(c);
         ++i;
-        bool end = trailers_ == "\r\n" ||
-                   (trailers_.size() >= 4 && trailers_.compare(trailers_.size() - 4, 4, "\r\n\r\n") == 0);
+        bool end =
+            trailers_ == "\r\n" ||
+            (trailers_.size() >= 4 && trailers_.compare(trailers_.size() - 4, 4, "\r\n\r\n") == 0);
         if (end) {
           trailers_.resize(trailers_.size() - 2);  // drop the empty line
           std::vector<Header> fields;

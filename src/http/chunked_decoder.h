@@ -15,9 +15,9 @@ class ChunkedDecoder {
       : max_trailer_bytes_(max_trailer_bytes) {}
 
   struct Step {
-    size_t consumed = 0;     // bytes of input used by this step
-    std::string_view data;   // payload bytes (a view into the input), possibly empty
-    bool done = false;       // the last chunk and trailer section were read
+    size_t consumed = 0;    // bytes of input used by this step
+    std::string_view data;  // payload bytes (a view into the input), possibly empty
+    bool done = false;      // the last chunk and trailer section were read
     bool error = false;
     const char* reason = "";
   };

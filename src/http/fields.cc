@@ -22,9 +22,10 @@ ParseResult parse_field_lines(std::string_view block, uint32_t max_fields,
     while (colon < line.size() && is_token_char(line[colon])) ++colon;
     if (colon == line.size() || line[colon] != ':') {
       // Covers "Name : v" (whitespace before colon, RFC 9112 5.1) and non-token name bytes.
-      return ParseResult::error(400, colon < line.size() && (line[colon] == ' ' || line[colon] == '\t')
-                                         ? "whitespace between header name and colon"
-                                         : "invalid header name");
+      return ParseResult::error(400,
+                                colon < line.size() && (line[colon] == ' ' || line[colon] == '\t')
+                                    ? "whitespace between header name and colon"
+                                    : "invalid header name");
     }
     if (colon == 0) return ParseResult::error(400, "empty header name");
     std::string_view value = line.substr(colon + 1);
@@ -46,7 +47,8 @@ bool parse_content_length(std::string_view value, uint64_t* out) {
   size_t pos = 0;
   while (true) {
     size_t comma = value.find(',', pos);
-    std::string_view item = trim_ows(value.substr(pos, comma == std::string_view::npos ? value.npos : comma - pos));
+    std::string_view item =
+        trim_ows(value.substr(pos, comma == std::string_view::npos ? value.npos : comma - pos));
     if (item.empty() || item.size() > 19) return false;
     uint64_t v = 0;
     for (char c : item) {
@@ -72,7 +74,8 @@ bool for_each_list_item(std::string_view value, Fn&& fn) {
   size_t pos = 0;
   while (pos <= value.size()) {
     size_t comma = value.find(',', pos);
-    auto item = trim_ows(value.substr(pos, comma == std::string_view::npos ? value.npos : comma - pos));
+    auto item =
+        trim_ows(value.substr(pos, comma == std::string_view::npos ? value.npos : comma - pos));
     if (!item.empty() && !fn(item)) return false;
     if (comma == std::string_view::npos) break;
     pos = comma + 1;
@@ -95,7 +98,8 @@ ParseResult derive_framing(const FramingInput& in, Framing* f) {
     const auto& n = h.name;
     if (iequals(n, "content-length")) {
       uint64_t v = 0;
-      if (!parse_content_length(h.value, &v)) return ParseResult::error(400, "invalid Content-Length");
+      if (!parse_content_length(h.value, &v))
+        return ParseResult::error(400, "invalid Content-Length");
       if (have_cl && v != cl) return ParseResult::error(400, "conflicting Content-Length values");
       cl = v;
       have_cl = true;

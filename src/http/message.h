@@ -20,7 +20,7 @@ struct Framing {
   BodyKind body = BodyKind::kNone;
   uint64_t content_length = 0;
   bool has_content_length = false;
-  bool keep_alive = true;       // after this message, per version and Connection
+  bool keep_alive = true;  // after this message, per version and Connection
   bool expect_continue = false;
   bool has_upgrade = false;
   std::vector<std::string_view> connection_tokens;  // extra hop-by-hop header names
@@ -28,11 +28,11 @@ struct Framing {
 
 struct RequestHead {
   std::string_view method;
-  std::string_view target;     // as received
-  std::string_view path;       // target's path (origin-form), before normalisation
-  std::string_view query;      // without '?', empty if none
-  std::string_view host;       // Host header, or authority of an absolute-form target
-  int version_minor = 1;       // HTTP/1.x
+  std::string_view target;  // as received
+  std::string_view path;    // target's path (origin-form), before normalisation
+  std::string_view query;   // without '?', empty if none
+  std::string_view host;    // Host header, or authority of an absolute-form target
+  int version_minor = 1;    // HTTP/1.x
   std::vector<Header> headers;
   Framing framing;
 

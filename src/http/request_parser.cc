@@ -94,7 +94,8 @@ ParseResult RequestParser::parse_head(std::string_view head, RequestHead* out) {
   size_t eol = head.find('\n');
   if (eol == 0 || head[eol - 1] != '\r') return ParseResult::error(400, "bare LF in request line");
   std::string_view line = head.substr(0, eol - 1);
-  if (line.size() > limits_.max_request_line) return ParseResult::error(414, "request line too long");
+  if (line.size() > limits_.max_request_line)
+    return ParseResult::error(414, "request line too long");
 
   size_t sp1 = line.find(' ');
   if (sp1 == std::string_view::npos) return ParseResult::error(400, "malformed request line");
@@ -126,8 +127,10 @@ ParseResult RequestParser::parse_head(std::string_view head, RequestHead* out) {
     }
   }
   if (host_count > 1) return ParseResult::error(400, "duplicate Host header");
-  if (host_count == 0 && out->version_minor == 1) return ParseResult::error(400, "missing Host header");
-  if (host_count == 1 && !valid_host(out->host) && !(out->host.empty() && out->version_minor == 0)) {
+  if (host_count == 0 && out->version_minor == 1)
+    return ParseResult::error(400, "missing Host header");
+  if (host_count == 1 && !valid_host(out->host) &&
+      !(out->host.empty() && out->version_minor == 0)) {
     return ParseResult::error(400, "invalid Host header");
   }
 
@@ -136,7 +139,8 @@ ParseResult RequestParser::parse_head(std::string_view head, RequestHead* out) {
   if (t.front() == '/') {
     // origin-form
   } else if (t == "*") {
-    if (out->method != "OPTIONS") return ParseResult::error(400, "asterisk-form is only for OPTIONS");
+    if (out->method != "OPTIONS")
+      return ParseResult::error(400, "asterisk-form is only for OPTIONS");
   } else if (out->method == "CONNECT") {
     return ParseResult::error(405, "CONNECT is not supported");
   } else {

@@ -8,9 +8,9 @@
 namespace sluice::l7 {
 
 struct AccessEntry {
-  std::string_view client;    // "ip:port"
+  std::string_view client;  // "ip:port"
   std::string_view method;
-  std::string_view path;      // as forwarded (normalised) plus query
+  std::string_view path;  // as forwarded (normalised) plus query
   int status = 0;
   uint64_t bytes = 0;         // response body bytes sent
   std::string_view upstream;  // endpoint address or "-"

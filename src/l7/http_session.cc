@@ -33,10 +33,13 @@ void append_header(std::string* out, std::string_view name, std::string_view val
 
 void HttpSession::spawn(Worker& worker, asio::ip::tcp::socket socket, std::string listener_name) {
   auto* session = new HttpSession(worker, std::move(socket), std::move(listener_name));
-  asio::co_spawn(worker.io(), [session]() -> asio::awaitable<void> {
-    std::unique_ptr<HttpSession> owner(session);
-    co_await owner->run();
-  }, asio::detached);
+  asio::co_spawn(
+      worker.io(),
+      [session]() -> asio::awaitable<void> {
+        std::unique_ptr<HttpSession> owner(session);
+        co_await owner->run();
+      },
+      asio::detached);
 }
 
 HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket, std::string listener_name)
@@ -56,18 +59,21 @@ HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket, std::stri
     client_ip_ = core::IpAddress::from_sockaddr(ep.data());
     client_ip_text_ = client_ip_.to_string();
     client_text_ = client_ip_.is_v4 ? client_ip_text_ + ":" + std::to_string(ep.port())
-                                     : "[" + client_ip_text_ + "]:" + std::to_string(ep.port());
+                                    : "[" + client_ip_text_ + "]:" + std::to_string(ep.port());
   }
   refresh_view();
   if (view_ && listener_index_ >= 0) {
     const auto& l = view_->snapshot->config->listeners[listener_index_];
-    parser_ = http::RequestParser({l.limits.max_request_line, l.limits.max_header_bytes, l.limits.max_headers});
-    in_ = core::Buffer(kIoChunk, std::max<size_t>(kBodyBufferMax, l.limits.max_header_bytes + 4096));
+    parser_ = http::RequestParser(
+        {l.limits.max_request_line, l.limits.max_header_bytes, l.limits.max_headers});
+    in_ =
+        core::Buffer(kIoChunk, std::max<size_t>(kBodyBufferMax, l.limits.max_header_bytes + 4096));
   }
 }
 
 HttpSession::~HttpSession() {
-  if (view_ && listener_index_ >= 0) view_->listener_stats[listener_index_]->active_connections.dec();
+  if (view_ && listener_index_ >= 0)
+    view_->listener_stats[listener_index_]->active_connections.dec();
   worker_.unlink(this);
 }
 
@@ -76,7 +82,8 @@ void HttpSession::refresh_view() {
   if (latest == view_ || !latest) return;
   int index = latest->snapshot->listener_index(listener_name_);
   if (index < 0 && view_) return;  // listener removed: finish on the config we started with
-  if (view_ && listener_index_ >= 0) view_->listener_stats[listener_index_]->active_connections.dec();
+  if (view_ && listener_index_ >= 0)
+    view_->listener_stats[listener_index_]->active_connections.dec();
   view_ = latest;
   listener_index_ = index;
   if (index >= 0) view_->listener_stats[index]->active_connections.inc();
@@ -112,7 +119,8 @@ void HttpSession::on_abort() {
 }
 
 asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_view b) {
-  arm(Deadline::kClientWrite, view_->snapshot->config->listeners[listener_index_].timeouts.request_body_idle);
+  arm(Deadline::kClientWrite,
+      view_->snapshot->config->listeners[listener_index_].timeouts.request_body_idle);
   std::array<asio::const_buffer, 2> bufs{asio::buffer(a), asio::buffer(b)};
   auto [ec, n] = co_await asio::async_write(down_, bufs, kNoThrow);
   disarm();
@@ -133,9 +141,10 @@ asio::awaitable<void> HttpSession::send_local(int status, bool close, std::strin
   std::string body = fmt::format("{} {}\n", status, reason);
   if (!detail.empty()) body = fmt::format("{} {}: {}\n", status, reason, detail);
   out_.clear();
-  fmt::format_to(std::back_inserter(out_),
-                 "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}\r\n",
-                 status, reason, body.size(), close ? "Connection: close\r\n" : "");
+  fmt::format_to(
+      std::back_inserter(out_),
+      "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}\r\n",
+      status, reason, body.size(), close ? "Connection: close\r\n" : "");
   if (method_ == "HEAD") body.clear();
   if (listener_index_ >= 0) view_->listener_stats[listener_index_]->local_responses[status].add();
   bytes_sent_ = body.size();
@@ -167,7 +176,8 @@ asio::awaitable<void> HttpSession::run() {
         pr = http::ParseResult::error(431, "request header section too large");
         break;
       }
-      auto [ec, n] = co_await down_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      auto [ec, n] =
+          co_await down_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
       if (ec) {
         disarm();
         auto fired = take_fired();
@@ -179,7 +189,8 @@ asio::awaitable<void> HttpSession::run() {
       }
       in_.commit(n);
       idle_ = false;
-      if (deadline_kind_ == Deadline::kKeepalive) arm(Deadline::kRequestHead, listener.timeouts.request_header);
+      if (deadline_kind_ == Deadline::kKeepalive)
+        arm(Deadline::kRequestHead, listener.timeouts.request_header);
     }
     disarm();
     if (pr.is_error()) {
@@ -217,8 +228,9 @@ void HttpSession::build_upstream_head(const config::Listener& listener) {
   for (const auto& h : req_.headers) {
     const auto n = h.name;
     if (http::is_hop_by_hop(n, req_.framing)) continue;
-    if (http::iequals(n, "host") || http::iequals(n, "content-length") || http::iequals(n, "expect") ||
-        http::iequals(n, "x-forwarded-proto") || http::iequals(n, "x-forwarded-host")) {
+    if (http::iequals(n, "host") || http::iequals(n, "content-length") ||
+        http::iequals(n, "expect") || http::iequals(n, "x-forwarded-proto") ||
+        http::iequals(n, "x-forwarded-host")) {
       continue;
     }
     if (http::iequals(n, "x-forwarded-for")) {
@@ -313,8 +325,8 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   const ClusterRuntime& cluster = view_->clusters[route->cluster_index];
   cluster_config_ = cluster.config;
   cluster_stats_ = cluster.stats;
-  const uint64_t hash = cluster.hashed ? request_hash(cluster.config->hash_on, cluster.source_ip, req_,
-                                                      path_, client_ip_)
+  const uint64_t hash = cluster.hashed ? request_hash(cluster.config->hash_on, cluster.source_ip,
+                                                      req_, path_, client_ip_)
                                        : 0;
   build_upstream_head(listener);
   in_.consume(head_len);  // the head's views are dead from here on
@@ -345,7 +357,8 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       if (!co_await connect(cluster.config->endpoints[index].address, *cluster.config)) {
         cluster.stats->connect_errors.add();
         outcome = Outcome::kConnectFailed;
-        if (excluded_count < excluded.size()) excluded[excluded_count++] = static_cast<uint32_t>(index);
+        if (excluded_count < excluded.size())
+          excluded[excluded_count++] = static_cast<uint32_t>(index);
         if (excluded_count >= excluded.size()) break;
         continue;
       }
@@ -400,7 +413,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
     rs[route->index]->bytes_received.add(bytes_received_);
   }
   log_request(status);
-  co_return client_keep_alive_ && outcome != Outcome::kAborted;
+  co_return client_keep_alive_&& outcome != Outcome::kAborted;
 }
 
 asio::awaitable<bool> HttpSession::connect(const core::SocketAddress& address,
@@ -426,11 +439,12 @@ asio::awaitable<bool> HttpSession::connect(const core::SocketAddress& address,
 }
 
 asio::awaitable<HttpSession::Outcome> HttpSession::exchange(const ClusterRuntime& cluster,
-                                                             bool reused, bool* body_started) {
+                                                            bool reused, bool* body_started) {
   (void)cluster;
   std::string_view prefix;
   if (req_framing_.body == http::BodyKind::kContentLength) {
-    prefix = in_.data().substr(0, static_cast<size_t>(std::min<uint64_t>(in_.size(), req_framing_.content_length)));
+    prefix = in_.data().substr(
+        0, static_cast<size_t>(std::min<uint64_t>(in_.size(), req_framing_.content_length)));
   }
   if (!co_await write_upstream(out_, prefix)) {
     if (take_fired() == Deadline::kResponse) {
@@ -475,7 +489,8 @@ asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
     }
     auto space = in_.prepare(kIoChunk);
     arm(Deadline::kBodyIdle, listener.timeouts.request_body_idle);
-    auto [ec, n] = co_await down_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+    auto [ec, n] =
+        co_await down_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
     disarm();
     if (ec) {
       if (take_fired() == Deadline::kBodyIdle) {
@@ -500,7 +515,8 @@ asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
     uint64_t remaining = req_framing_.content_length - sent;
     while (remaining > 0) {
       if (in_.empty() && !co_await read_more()) co_return false;
-      auto chunk = in_.data().substr(0, static_cast<size_t>(std::min<uint64_t>(in_.size(), remaining)));
+      auto chunk =
+          in_.data().substr(0, static_cast<size_t>(std::min<uint64_t>(in_.size(), remaining)));
       if (!co_await write_upstream(chunk)) co_return upstream_failed();
       in_.consume(chunk.size());
       remaining -= chunk.size();
@@ -555,17 +571,20 @@ void HttpSession::build_client_head(const http::ResponseHead& resp, bool chunk_t
   fmt::format_to(std::back_inserter(out_), "HTTP/1.1 {} ", resp.status);
   out_.append(resp.reason.empty() ? http::reason_phrase(resp.status) : resp.reason).append("\r\n");
   for (const auto& h : resp.headers) {
-    if (http::is_hop_by_hop(h.name, resp.framing) || http::iequals(h.name, "content-length")) continue;
+    if (http::is_hop_by_hop(h.name, resp.framing) || http::iequals(h.name, "content-length"))
+      continue;
     append_header(&out_, h.name, h.value);
   }
   switch (resp.framing.body) {
     case http::BodyKind::kNone:
       if (resp.framing.has_content_length && resp.status != 204 && resp.status >= 200) {
-        fmt::format_to(std::back_inserter(out_), "Content-Length: {}\r\n", resp.framing.content_length);
+        fmt::format_to(std::back_inserter(out_), "Content-Length: {}\r\n",
+                       resp.framing.content_length);
       }
       break;
     case http::BodyKind::kContentLength:
-      fmt::format_to(std::back_inserter(out_), "Content-Length: {}\r\n", resp.framing.content_length);
+      fmt::format_to(std::back_inserter(out_), "Content-Length: {}\r\n",
+                     resp.framing.content_length);
       break;
     case http::BodyKind::kChunked:
     case http::BodyKind::kUntilClose:
@@ -597,7 +616,8 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response() {
         pr = http::ParseResult::error(502, "response head too large");
         break;
       }
-      auto [ec, n] = co_await up_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      auto [ec, n] =
+          co_await up_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
       if (ec) {
         disarm();
         if (take_fired() == Deadline::kResponse) {
@@ -630,9 +650,11 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response() {
   }
 
   const auto body = resp_.framing.body;
-  const bool delimited_by_chunks = body == http::BodyKind::kChunked || body == http::BodyKind::kUntilClose;
+  const bool delimited_by_chunks =
+      body == http::BodyKind::kChunked || body == http::BodyKind::kUntilClose;
   const bool chunk_to_client = delimited_by_chunks && req_version_minor_ == 1;
-  if (delimited_by_chunks && !chunk_to_client) client_keep_alive_ = false;  // HTTP/1.0: close ends it
+  if (delimited_by_chunks && !chunk_to_client)
+    client_keep_alive_ = false;  // HTTP/1.0: close ends it
   if (worker_.draining()) client_keep_alive_ = false;
   if (!request_body_done_) client_keep_alive_ = false;
   build_client_head(resp_, chunk_to_client);
@@ -645,9 +667,10 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response() {
   auto release_upstream = [&] {
     if (upstream_released) return;
     upstream_released = true;
-    if (upstream_keep_alive && body != http::BodyKind::kUntilClose && up_in_.empty() && request_body_done_) {
-      worker_.pool().give_back(*upstream_key_, std::move(up_), cluster_config_->max_idle_per_endpoint,
-                               Clock::now());
+    if (upstream_keep_alive && body != http::BodyKind::kUntilClose && up_in_.empty() &&
+        request_body_done_) {
+      worker_.pool().give_back(*upstream_key_, std::move(up_),
+                               cluster_config_->max_idle_per_endpoint, Clock::now());
       up_ = asio::ip::tcp::socket(worker_.io());
     } else {
       std::error_code ec;
@@ -656,10 +679,12 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response() {
   };
   std::string_view prefix;
   if (body == http::BodyKind::kContentLength) {
-    prefix = up_in_.data().substr(0, static_cast<size_t>(std::min<uint64_t>(up_in_.size(), resp_.framing.content_length)));
+    prefix = up_in_.data().substr(
+        0, static_cast<size_t>(std::min<uint64_t>(up_in_.size(), resp_.framing.content_length)));
   }
-  const bool complete = body == http::BodyKind::kNone ||
-                        (body == http::BodyKind::kContentLength && prefix.size() == resp_.framing.content_length);
+  const bool complete =
+      body == http::BodyKind::kNone ||
+      (body == http::BodyKind::kContentLength && prefix.size() == resp_.framing.content_length);
   if (complete) {
     // consume() only moves the cursor: `prefix` stays valid while the connection is pooled.
     up_in_.consume(prefix.size());
@@ -700,7 +725,8 @@ asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
     uint64_t remaining = resp_.framing.content_length - bytes_sent_;
     while (remaining > 0) {
       if (up_in_.empty() && !co_await read_more(false)) co_return false;
-      auto chunk = up_in_.data().substr(0, static_cast<size_t>(std::min<uint64_t>(up_in_.size(), remaining)));
+      auto chunk = up_in_.data().substr(
+          0, static_cast<size_t>(std::min<uint64_t>(up_in_.size(), remaining)));
       if (!co_await write_client(chunk)) co_return false;
       up_in_.consume(chunk.size());
       remaining -= chunk.size();
@@ -762,8 +788,10 @@ asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
 
 void HttpSession::log_request(int status) {
   auto& log = worker_.access_log();
-  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_).count();
-  if (listener_index_ >= 0) view_->listener_stats[listener_index_]->latency.observe(static_cast<uint64_t>(elapsed));
+  auto elapsed =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_).count();
+  if (listener_index_ >= 0)
+    view_->listener_stats[listener_index_]->latency.observe(static_cast<uint64_t>(elapsed));
   if (!log.enabled()) return;
   AccessEntry e;
   e.client = client_text_;

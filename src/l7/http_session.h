@@ -24,7 +24,14 @@ class HttpSession {
  public:
   using Clock = std::chrono::steady_clock;
   enum class Deadline : uint8_t {
-    kNone, kRequestHead, kKeepalive, kBodyIdle, kConnect, kResponse, kClientWrite, kDrain
+    kNone,
+    kRequestHead,
+    kKeepalive,
+    kBodyIdle,
+    kConnect,
+    kResponse,
+    kClientWrite,
+    kDrain
   };
 
   static void spawn(Worker& worker, asio::ip::tcp::socket socket, std::string listener_name);
@@ -41,11 +48,11 @@ class HttpSession {
  private:
   // How an exchange with the upstream ended.
   enum class Outcome : uint8_t {
-    kDone,             // response relayed
-    kStale,            // pooled connection was dead before any response byte: retry is safe
+    kDone,   // response relayed
+    kStale,  // pooled connection was dead before any response byte: retry is safe
     kConnectFailed,
-    kLocalResponse,    // sluice must answer with `local_status_`
-    kAborted,          // a side broke after response bytes went out: close the client
+    kLocalResponse,  // sluice must answer with `local_status_`
+    kAborted,        // a side broke after response bytes went out: close the client
   };
 
   HttpSession(Worker& worker, asio::ip::tcp::socket socket, std::string listener_name);
@@ -81,9 +88,9 @@ class HttpSession {
   std::string client_ip_text_;
   std::string client_text_;  // ip:port for the log
 
-  core::Buffer in_;      // downstream bytes: request heads and bodies
-  core::Buffer up_in_;   // upstream bytes: response heads and bodies
-  std::string out_;      // heads being written, and re-encoded chunks
+  core::Buffer in_;     // downstream bytes: request heads and bodies
+  core::Buffer up_in_;  // upstream bytes: response heads and bodies
+  std::string out_;     // heads being written, and re-encoded chunks
   http::RequestParser parser_;
   http::ResponseParser resp_parser_;
   http::RequestHead req_;

@@ -30,7 +30,8 @@ uint64_t request_hash(const config::HashOn& hash_on, bool source_ip_balance,
                       const http::RequestHead& req, std::string_view normalized_path,
                       const core::IpAddress& source) {
   auto ip_hash = [&] {
-    return core::hash_bytes(std::string_view(reinterpret_cast<const char*>(source.bytes.data()), 16));
+    return core::hash_bytes(
+        std::string_view(reinterpret_cast<const char*>(source.bytes.data()), 16));
   };
   if (source_ip_balance) return ip_hash();
   switch (hash_on.kind) {

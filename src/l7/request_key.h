@@ -11,7 +11,8 @@
 namespace sluice::l7 {
 
 // The value of cookie `name` in the request's Cookie headers, if any.
-std::optional<std::string_view> find_cookie(const std::vector<http::Header>& headers, std::string_view name);
+std::optional<std::string_view> find_cookie(const std::vector<http::Header>& headers,
+                                            std::string_view name);
 
 // Hash of the request's key per `hash_on` (source_ip balance always hashes the client IP).
 // A request without the key (no such header or cookie) hashes its source IP, so one client

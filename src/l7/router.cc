@@ -41,12 +41,14 @@ template <typename Each>
 bool pairs_match(const ValueMatch& m, const RE2* re, Each&& each) {
   bool found = false;
   bool matched = false;
-  each([&](std::string_view name, std::string_view value) {
-    if (matched) return;
-    found = true;
-    if (value_ok(m, re, value)) matched = true;
-    (void)name;
-  }, m.name);
+  each(
+      [&](std::string_view name, std::string_view value) {
+        if (matched) return;
+        found = true;
+        if (value_ok(m, re, value)) matched = true;
+        (void)name;
+      },
+      m.name);
   if (m.kind == ValueMatch::Kind::kAbsent) return !found;
   return matched;
 }
@@ -75,7 +77,8 @@ void canonical_host(std::string_view host, std::string* out) {
   } else if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
     host = host.substr(0, colon);
   }
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);  // "example.com." is the same host
+  if (!host.empty() && host.back() == '.')
+    host.remove_suffix(1);  // "example.com." is the same host
   for (char c : host) out->push_back(http::ascii_lower(c));
 }
 
@@ -132,7 +135,8 @@ const char* Router::mismatch(const CompiledRoute& route, const RouteInput& in) c
     if (!ok) return "method";
   }
   if (m.path_exact && in.path != *m.path_exact) return "path_exact";
-  if (m.path_prefix && in.path.substr(0, m.path_prefix->size()) != *m.path_prefix) return "path_prefix";
+  if (m.path_prefix && in.path.substr(0, m.path_prefix->size()) != *m.path_prefix)
+    return "path_prefix";
   if (route.path_regex &&
       !RE2::FullMatch(re2::StringPiece(in.path.data(), in.path.size()), *route.path_regex)) {
     return "path_regex";
@@ -161,8 +165,10 @@ const char* Router::mismatch(const CompiledRoute& route, const RouteInput& in) c
           auto pair = q.substr(0, amp);
           q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
           auto eq = pair.find('=');
-          if (!percent_decode(pair.substr(0, eq), true, &decoded_name) || decoded_name != name) continue;
-          std::string_view raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+          if (!percent_decode(pair.substr(0, eq), true, &decoded_name) || decoded_name != name)
+            continue;
+          std::string_view raw =
+              eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
           if (!percent_decode(raw, true, &decoded_value)) continue;
           fn(decoded_name, decoded_value);
         }

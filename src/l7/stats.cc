@@ -18,7 +18,8 @@ ListenerStats* WorkerStats::listener(const std::string& name) {
   return &listeners_[name];
 }
 
-void WorkerStats::set_endpoints(const std::string& cluster, std::shared_ptr<EndpointGauges> gauges) {
+void WorkerStats::set_endpoints(const std::string& cluster,
+                                std::shared_ptr<EndpointGauges> gauges) {
   std::lock_guard lock(mu_);
   endpoints_[cluster] = std::move(gauges);
 }

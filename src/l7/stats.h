@@ -17,7 +17,9 @@ namespace sluice::l7 {
 
 class Counter {
  public:
-  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -35,9 +37,8 @@ class Gauge {
 };
 
 struct LatencyHistogram {
-  static constexpr std::array<double, 14> kBoundsSeconds = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                            0.025,  0.05,  0.1,    0.25,  0.5,
-                                                            1,      2.5,   5,      10};
+  static constexpr std::array<double, 14> kBoundsSeconds = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   std::array<Counter, kBoundsSeconds.size() + 1> buckets;  // last is +Inf
   Counter sum_micros;
   Counter count;
@@ -61,9 +62,9 @@ struct ClusterStats {
   Counter upstream_connections;  // connections opened
   Counter upstream_reused;       // requests sent on a pooled connection
   Counter connect_errors;
-  Counter bad_gateway;           // 502s
-  Counter unavailable;           // 503s
-  Counter timeouts;              // 504s
+  Counter bad_gateway;  // 502s
+  Counter unavailable;  // 503s
+  Counter timeouts;     // 504s
 };
 
 struct ListenerStats {
@@ -88,7 +89,8 @@ class WorkerStats {
  public:
   using RouteKey = std::tuple<std::string, std::string, std::string>;  // listener, route, cluster
 
-  RouteStats* route(const std::string& listener, const std::string& route, const std::string& cluster);
+  RouteStats* route(const std::string& listener, const std::string& route,
+                    const std::string& cluster);
   ClusterStats* cluster(const std::string& name);
   ListenerStats* listener(const std::string& name);
   void set_endpoints(const std::string& cluster, std::shared_ptr<EndpointGauges> gauges);

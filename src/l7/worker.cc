@@ -1,11 +1,11 @@
 #include "l7/worker.h"
 
+#include <unistd.h>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
-#include <unistd.h>
 
 #include "core/log.h"
 #include "l7/http_session.h"
@@ -103,26 +103,29 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
 void Worker::start_accepting(Acceptor& a) {
   asio::ip::tcp::acceptor* acceptor = a.acceptor.get();
   std::string name = a.name;
-  asio::co_spawn(io_, [this, acceptor, name]() -> asio::awaitable<void> {
-    constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
-    asio::steady_timer backoff(io_);
-    while (acceptor->is_open()) {
-      auto [ec, socket] = co_await acceptor->async_accept(kNoThrow);
-      if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
-        // EMFILE and friends: log once per burst and back off instead of spinning.
-        core::log_warn("listener {}: accept failed: {}", name, ec.message());
-        backoff.expires_after(std::chrono::milliseconds(100));
-        co_await backoff.async_wait(kNoThrow);
-        continue;
-      }
-      if (view_) {
-        int index = view_->snapshot->listener_index(name);
-        if (index >= 0) view_->listener_stats[index]->accepted.add();
-      }
-      HttpSession::spawn(*this, std::move(socket), name);
-    }
-  }, asio::detached);
+  asio::co_spawn(
+      io_,
+      [this, acceptor, name]() -> asio::awaitable<void> {
+        constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+        asio::steady_timer backoff(io_);
+        while (acceptor->is_open()) {
+          auto [ec, socket] = co_await acceptor->async_accept(kNoThrow);
+          if (ec) {
+            if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+            // EMFILE and friends: log once per burst and back off instead of spinning.
+            core::log_warn("listener {}: accept failed: {}", name, ec.message());
+            backoff.expires_after(std::chrono::milliseconds(100));
+            co_await backoff.async_wait(kNoThrow);
+            continue;
+          }
+          if (view_) {
+            int index = view_->snapshot->listener_index(name);
+            if (index >= 0) view_->listener_stats[index]->accepted.add();
+          }
+          HttpSession::spawn(*this, std::move(socket), name);
+        }
+      },
+      asio::detached);
   // The acceptor object must outlive the coroutine: acceptors_ erases only after close(), and
   // the coroutine returns on the aborted accept without touching it again.
 }
@@ -139,7 +142,8 @@ void Worker::tick() {
     }
     if (view_) {
       std::chrono::milliseconds max_idle{30'000};
-      for (const auto& c : view_->snapshot->config->clusters) max_idle = std::min(max_idle, c.timeouts.pool_idle);
+      for (const auto& c : view_->snapshot->config->clusters)
+        max_idle = std::min(max_idle, c.timeouts.pool_idle);
       pool_.sweep(now_, max_idle);
     }
     access_log_.flush();

@@ -36,7 +36,7 @@ struct ClusterRuntime {
 // Everything a request needs from the current config, resolved once per snapshot per worker.
 struct WorkerView {
   std::shared_ptr<const Snapshot> snapshot;
-  std::vector<ClusterRuntime> clusters;                // parallel to config->clusters
+  std::vector<ClusterRuntime> clusters;               // parallel to config->clusters
   std::vector<std::vector<RouteStats*>> route_stats;  // [listener][route]
   std::vector<RouteStats*> no_route_stats;            // [listener], requests that matched no route
   std::vector<ListenerStats*> listener_stats;         // [listener]
@@ -115,7 +115,6 @@ class Worker {
   uint64_t rng_;
   HttpSession* sessions_ = nullptr;  // intrusive list, for the timeout sweep and draining
   std::atomic<size_t> session_count_{0};
-
 };
 
 }  // namespace sluice::l7

@@ -29,7 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   step = incremental.parse(input.substr(0, split), &head2);
   if (step.state == ParseResult::State::kIncomplete) step = incremental.parse(input, &head2);
   if (step.state != whole.state || step.status != whole.status || step.consumed != whole.consumed) {
-    if (!(step.is_error() && whole.is_error())) std::abort();  // limits may trip earlier on a prefix
+    if (!(step.is_error() && whole.is_error()))
+      std::abort();  // limits may trip earlier on a prefix
   }
 
   if (whole.ok()) {

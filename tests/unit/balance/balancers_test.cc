@@ -43,12 +43,13 @@ TEST_P(EvenSpread, WithinFivePercent) {
   auto b = make_balancer(GetParam(), eps);
   ASSERT_TRUE(b);
   auto c = counts(*b, eps.size(), 60000, uses_hash(GetParam()));
-  for (size_t i = 0; i < c.size(); ++i) EXPECT_NEAR(c[i], 10000, 500) << GetParam() << " endpoint " << i;
+  for (size_t i = 0; i < c.size(); ++i)
+    EXPECT_NEAR(c[i], 10000, 500) << GetParam() << " endpoint " << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(All, EvenSpread,
-                         ::testing::Values("round_robin", "least_conn", "p2c", "random", "ring_hash",
-                                           "maglev", "source_ip"));
+                         ::testing::Values("round_robin", "least_conn", "p2c", "random",
+                                           "ring_hash", "maglev", "source_ip"));
 
 TEST(RoundRobin, SmoothWeightedOrder) {
   auto b = make_balancer("round_robin", endpoints(3, {5, 1, 1}));

@@ -44,7 +44,8 @@ TEST(ConfigLoader, LoadsAValidConfigWithDefaults) {
   ASSERT_EQ(c.listeners.size(), 1u);
   const auto& l = c.listeners[0];
   EXPECT_EQ(l.routes.size(), 3u);
-  EXPECT_EQ(l.routes[0].match.hosts, (std::vector<std::string>{"api.example.com", "*.api.example.com"}));
+  EXPECT_EQ(l.routes[0].match.hosts,
+            (std::vector<std::string>{"api.example.com", "*.api.example.com"}));
   EXPECT_EQ(l.routes[1].name, "web/1");
   EXPECT_EQ(l.routes[1].match.headers.size(), 3u);
   EXPECT_EQ(l.limits.max_header_bytes, 64u * 1024);  // default
@@ -57,8 +58,9 @@ TEST(ConfigLoader, LoadsAValidConfigWithDefaults) {
 }
 
 TEST(ConfigLoader, UnknownKeyIsAnErrorWithPosition) {
-  auto errors = errors_of("workers: 1\nlisteners:\n  - name: a\n    listen: 127.0.0.1:1\n    rotues: []\n"
-                          "clusters:\n  - name: c\n    endpoints: [127.0.0.1:2]\n");
+  auto errors = errors_of(
+      "workers: 1\nlisteners:\n  - name: a\n    listen: 127.0.0.1:1\n    rotues: []\n"
+      "clusters:\n  - name: c\n    endpoints: [127.0.0.1:2]\n");
   ASSERT_FALSE(errors.empty());
   EXPECT_EQ(errors[0].substr(0, 12), "t.yaml:3:5: ") << errors[0];  // the listener needs routes
   bool found = false;
@@ -121,7 +123,8 @@ clusters:
 TEST(ConfigLoader, DuplicateYamlKeyIsAnError) {
   auto errors = errors_of("workers: 1\nworkers: 2\nlisteners: []\nclusters: []\n");
   bool found = false;
-  for (const auto& e : errors) found = found || e.find("duplicate key 'workers'") != std::string::npos;
+  for (const auto& e : errors)
+    found = found || e.find("duplicate key 'workers'") != std::string::npos;
   EXPECT_TRUE(found);
 }
 

@@ -16,8 +16,8 @@ TEST(Address, ParsesIpv4AndIpv6) {
 }
 
 TEST(Address, RejectsBadAddresses) {
-  for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "::1:80", "[127.0.0.1]:80",
-                          "localhost:80", "1.2.3:80", "127.0.0.1:8o"}) {
+  for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "::1:80",
+                          "[127.0.0.1]:80", "localhost:80", "1.2.3:80", "127.0.0.1:8o"}) {
     EXPECT_FALSE(SocketAddress::parse(bad)) << bad;
   }
 }

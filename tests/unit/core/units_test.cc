@@ -14,7 +14,8 @@ TEST(Units, Durations) {
 }
 
 TEST(Units, BadDurations) {
-  for (const char* bad : {"", "5", "s", "-1s", "1.5s", "1 s", "1sec", "99999999999999999999h", "1d"}) {
+  for (const char* bad :
+       {"", "5", "s", "-1s", "1.5s", "1 s", "1sec", "99999999999999999999h", "1d"}) {
     EXPECT_FALSE(parse_duration(bad).has_value()) << bad;
   }
 }

@@ -7,7 +7,8 @@ namespace sluice::http {
 namespace {
 
 // Feeds `input` in pieces of `piece` bytes; returns decoded payload, or "ERROR".
-std::string decode(std::string_view input, size_t piece = 1 << 20, ChunkedDecoder* out_dec = nullptr) {
+std::string decode(std::string_view input, size_t piece = 1 << 20,
+                   ChunkedDecoder* out_dec = nullptr) {
   ChunkedDecoder local;
   ChunkedDecoder& dec = out_dec ? *out_dec : local;
   std::string buffered;
@@ -45,15 +46,15 @@ TEST(ChunkedDecoder, Trailers) {
 }
 
 TEST(ChunkedDecoder, RejectsBadFraming) {
-  EXPECT_EQ(decode("g\r\n"), "ERROR");                       // not hex
-  EXPECT_EQ(decode("\r\n"), "ERROR");                        // empty size
+  EXPECT_EQ(decode("g\r\n"), "ERROR");  // not hex
+  EXPECT_EQ(decode("\r\n"), "ERROR");   // empty size
   EXPECT_EQ(decode("-1\r\n"), "ERROR");
   EXPECT_EQ(decode("0x5\r\nhello\r\n0\r\n\r\n"), "ERROR");
-  EXPECT_EQ(decode("5\nhello\r\n0\r\n\r\n"), "ERROR");        // bare LF after size
-  EXPECT_EQ(decode("5\r\nhelloXX0\r\n\r\n"), "ERROR");       // no CRLF after data
-  EXPECT_EQ(decode("1000000000000000\r\n"), "ERROR");        // size overflow guard
+  EXPECT_EQ(decode("5\nhello\r\n0\r\n\r\n"), "ERROR");                 // bare LF after size
+  EXPECT_EQ(decode("5\r\nhelloXX0\r\n\r\n"), "ERROR");                 // no CRLF after data
+  EXPECT_EQ(decode("1000000000000000\r\n"), "ERROR");                  // size overflow guard
   EXPECT_EQ(decode("5;" + std::string(5000, 'a') + "\r\n"), "ERROR");  // unbounded extension
-  EXPECT_EQ(decode("1\r\na\r\n0\r\nX: 1\n\r\n"), "ERROR");   // bare LF in trailers
+  EXPECT_EQ(decode("1\r\na\r\n0\r\nX: 1\n\r\n"), "ERROR");             // bare LF in trailers
 }
 
 TEST(ChunkedDecoder, ChunkSizeLine) {

@@ -39,8 +39,11 @@ TEST(ResponseParser, Rfc9112_6_3_BodyRules) {
 
 TEST(ResponseParser, AmbiguousResponsesAre502) {
   ResponseHead h;
-  EXPECT_EQ(parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", &h).status, 502);
-  EXPECT_EQ(parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", &h).status, 502);
+  EXPECT_EQ(parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", &h)
+                .status,
+            502);
+  EXPECT_EQ(parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", &h).status,
+            502);
   EXPECT_EQ(parse("HTTP/1.1 2000 OK\r\n\r\n", &h).status, 502);
   EXPECT_EQ(parse("HTTP/1.1 099 Low\r\n\r\n", &h).status, 502);
   EXPECT_EQ(parse("HTTP/2.0 200 OK\r\n\r\n", &h).status, 502);
