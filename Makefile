@@ -24,7 +24,7 @@ run: build
 	@scripts/quickstart.sh
 
 # Every test: unit + integration on the release build, then all of them again under ASan+UBSan.
-test: build asan
+test: build asan format-check tidy
 	@ctest --preset release -j 2
 	@ctest --preset asan -j $(JOBS)
 

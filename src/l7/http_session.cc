@@ -25,14 +25,20 @@ constexpr size_t kIoChunk = 16 * 1024;
 constexpr size_t kBodyBufferMax = 64 * 1024;
 constexpr int kMaxConnectAttempts = 3;
 
+bool is_idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+         method == "PUT" || method == "DELETE";
+}
+
 void append_header(std::string* out, std::string_view name, std::string_view value) {
   out->append(name).append(": ").append(value).append("\r\n");
 }
 
 }  // namespace
 
-void HttpSession::spawn(Worker& worker, asio::ip::tcp::socket socket, std::string listener_name) {
-  auto* session = new HttpSession(worker, std::move(socket), std::move(listener_name));
+void HttpSession::spawn(Worker& worker, asio::ip::tcp::socket socket,
+                        const asio::ip::tcp::endpoint& peer, std::string listener_name) {
+  auto* session = new HttpSession(worker, std::move(socket), peer, std::move(listener_name));
   asio::co_spawn(
       worker.io(),
       [session]() -> asio::awaitable<void> {
@@ -42,7 +48,8 @@ void HttpSession::spawn(Worker& worker, asio::ip::tcp::socket socket, std::strin
       asio::detached);
 }
 
-HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket, std::string listener_name)
+HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket,
+                         const asio::ip::tcp::endpoint& peer, std::string listener_name)
     : worker_(worker),
       down_(std::move(socket)),
       up_(worker.io()),
@@ -54,13 +61,11 @@ HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket, std::stri
   worker_.link(this);
   std::error_code ec;
   down_.set_option(asio::ip::tcp::no_delay(true), ec);
-  auto ep = down_.remote_endpoint(ec);
-  if (!ec) {
-    client_ip_ = core::IpAddress::from_sockaddr(ep.data());
-    client_ip_text_ = client_ip_.to_string();
-    client_text_ = client_ip_.is_v4 ? client_ip_text_ + ":" + std::to_string(ep.port())
-                                    : "[" + client_ip_text_ + "]:" + std::to_string(ep.port());
-  }
+  // The peer address comes from accept(), saving a getpeername() per connection.
+  client_ip_ = core::IpAddress::from_sockaddr(peer.data());
+  client_ip_text_ = client_ip_.to_string();
+  client_text_ = client_ip_.is_v4 ? client_ip_text_ : "[" + client_ip_text_ + "]";
+  client_text_.append(":").append(std::to_string(peer.port()));
   refresh_view();
   if (view_ && listener_index_ >= 0) {
     const auto& l = view_->snapshot->config->listeners[listener_index_];
@@ -208,8 +213,13 @@ asio::awaitable<void> HttpSession::run() {
     if (!keep) break;
     first = false;
   }
-  std::error_code ec;
-  down_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  // Bytes the client sent that we will not read would turn close() into a reset, which can
+  // destroy the response in the client's receive queue: send FIN first in that case. Otherwise
+  // close() alone ends the connection cleanly, one syscall cheaper.
+  if (!in_.empty()) {
+    std::error_code ec;
+    down_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  }
 }
 
 void HttpSession::build_upstream_head(const config::Listener& listener) {
@@ -334,6 +344,11 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   std::array<uint32_t, kMaxConnectAttempts> excluded{};
   size_t excluded_count = 0;
   bool retried_stale = false;
+  // A pooled connection the backend closed while idle fails before any response byte. For an
+  // idempotent request without a body, resending it on a fresh connection is safe (RFC 9110
+  // 9.2.2), so the pool skips its liveness probe (a syscall) and we retry instead. Anything else
+  // is probed before it is sent, and never resent.
+  const bool retry_if_stale = req_framing_.body == http::BodyKind::kNone && is_idempotent(method_);
   bool body_started = false;
   int status = 0;
   int index = -1;
@@ -349,7 +364,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       index = cluster.balancer->pick(ctx);
       if (index < 0) break;
       upstream_key_ = &cluster.endpoint_keys[index];
-      reused = worker_.pool().take(*upstream_key_, &up_);
+      reused = worker_.pool().take(*upstream_key_, &up_, /*probe=*/!retry_if_stale);
     } else {
       reused = false;  // the retry of a stale pooled connection uses a fresh one
     }
@@ -369,7 +384,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
     active.store(active.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     outcome = co_await exchange(cluster, reused, &body_started);
     active.store(active.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    if (outcome == Outcome::kStale && !retried_stale && !body_started) {
+    if (outcome == Outcome::kStale && retry_if_stale && !retried_stale && !body_started) {
       retried_stale = true;
       continue;
     }

@@ -34,7 +34,8 @@ class HttpSession {
     kDrain
   };
 
-  static void spawn(Worker& worker, asio::ip::tcp::socket socket, std::string listener_name);
+  static void spawn(Worker& worker, asio::ip::tcp::socket socket,
+                    const asio::ip::tcp::endpoint& peer, std::string listener_name);
   ~HttpSession();
 
   // Called by the worker, on its thread.
@@ -55,7 +56,8 @@ class HttpSession {
     kAborted,        // a side broke after response bytes went out: close the client
   };
 
-  HttpSession(Worker& worker, asio::ip::tcp::socket socket, std::string listener_name);
+  HttpSession(Worker& worker, asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
+              std::string listener_name);
   asio::awaitable<void> run();
   asio::awaitable<bool> handle_request(size_t head_len);
   asio::awaitable<Outcome> exchange(const ClusterRuntime& cluster, bool reused, bool* body_started);

@@ -4,16 +4,20 @@
 
 namespace sluice::l7 {
 
-bool UpstreamPool::take(const std::string& endpoint, asio::ip::tcp::socket* out) {
+bool UpstreamPool::take(const std::string& endpoint, asio::ip::tcp::socket* out, bool probe) {
   auto it = idle_.find(endpoint);
   if (it == idle_.end()) return false;
   while (!it->second.empty()) {
     Idle idle = std::move(it->second.back());
     it->second.pop_back();
+    if (!probe) {
+      *out = std::move(idle.socket);
+      return true;
+    }
     // A peer that closed while idle shows as readable (EOF); pending bytes on an idle HTTP/1
     // connection are a protocol error. Either way the connection is not reusable.
-    char probe;
-    ssize_t n = ::recv(idle.socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    char byte;
+    ssize_t n = ::recv(idle.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       *out = std::move(idle.socket);
       return true;

@@ -15,8 +15,9 @@ class UpstreamPool {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // A pooled connection, or a closed socket if none is idle.
-  bool take(const std::string& endpoint, asio::ip::tcp::socket* out);
+  // Moves an idle connection to `out`; false if there is none. With `probe`, a connection the
+  // peer closed while idle is detected (one recv with MSG_PEEK) and skipped.
+  bool take(const std::string& endpoint, asio::ip::tcp::socket* out, bool probe);
   void give_back(const std::string& endpoint, asio::ip::tcp::socket socket, uint32_t max_idle,
                  Clock::time_point now);
   // Closes connections idle longer than `max_idle_time`, and any the peer has closed.

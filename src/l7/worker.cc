@@ -109,7 +109,8 @@ void Worker::start_accepting(Acceptor& a) {
         constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
         asio::steady_timer backoff(io_);
         while (acceptor->is_open()) {
-          auto [ec, socket] = co_await acceptor->async_accept(kNoThrow);
+          asio::ip::tcp::endpoint peer;
+          auto [ec, socket] = co_await acceptor->async_accept(peer, kNoThrow);
           if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
             // EMFILE and friends: log once per burst and back off instead of spinning.
@@ -122,7 +123,7 @@ void Worker::start_accepting(Acceptor& a) {
             int index = view_->snapshot->listener_index(name);
             if (index >= 0) view_->listener_stats[index]->accepted.add();
           }
-          HttpSession::spawn(*this, std::move(socket), name);
+          HttpSession::spawn(*this, std::move(socket), peer, name);
         }
       },
       asio::detached);

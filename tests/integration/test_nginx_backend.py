@@ -60,5 +60,34 @@ def test_keepalive_to_nginx():
     assert s.metric("sluice_upstream_reused_total") >= 190
 
 
+def close_wait_to(port):
+    """Connections to `port` that the peer closed and we did not yet (state CLOSE-WAIT)."""
+    out = subprocess.run(["ss", "-Htn", "state", "close-wait", "dport", f"= :{port}"],
+                         capture_output=True, text=True).stdout
+    return len(out.strip().splitlines())
+
+
+def test_pooled_connection_closed_by_backend_is_not_an_error():
+    n = Nginx("""    keepalive_timeout 300ms;
+    location = /small { return 200 "hello from nginx\\n"; }
+    location = /post { client_body_buffer_size 1k; return 200 "posted\\n"; }
+""")
+    s = Sluice(f"""
+workers: 1
+admin: {{ listen: 127.0.0.1:{{admin}} }}
+access_log: false
+listeners:
+  - listen: 127.0.0.1:{{port}}
+    routes: [{{ cluster: web }}]
+clusters:
+{cluster_yaml("web", [n])}""")
+    for method, path, body in [("GET", "/small", None), ("POST", "/post", b"payload")]:
+        assert request(s.port, "GET", "/small")[0] == 200  # leaves one pooled connection
+        wait_for(lambda: close_wait_to(n.port) == 1, what="nginx to close the idle pooled connection")
+        status, _, data = request(s.port, method, path, body=body)
+        assert status == 200, (method, status, data)  # GET: resent on a fresh one; POST: probed first
+    assert s.metric("sluice_upstream_bad_gateway_total") == 0
+
+
 if __name__ == "__main__":
     run_tests(globals())
