@@ -22,7 +22,9 @@ clusters:
 def test_reload_under_load_drops_nothing():
     b = [Backend(f"b{i}") for i in range(3)]
     s = Sluice(config(b[:2]))
-    wrk = subprocess.Popen(["wrk", "-t1", "-c16", "-d4s", f"http://127.0.0.1:{s.port}/"],
+    # wrk runs until told to stop (SIGINT makes it print its summary), so a slow machine cannot
+    # end the load before the reloads are done.
+    wrk = subprocess.Popen(["wrk", "-t1", "-c16", "-d60s", f"http://127.0.0.1:{s.port}/"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wait_for(lambda: s.metric("sluice_http_requests_total") > 500, what="load to start")
     for i in range(6):
@@ -37,6 +39,7 @@ def test_reload_under_load_drops_nothing():
         # requests keep flowing between reloads
         before = s.metric("sluice_http_requests_total")
         wait_for(lambda: s.metric("sluice_http_requests_total") > before + 200, what="traffic after reload")
+    wrk.send_signal(signal.SIGINT)
     out, _ = wrk.communicate(timeout=30)
     total = int(re.search(r"(\d+) requests in", out).group(1))
     assert total > 1000, out
