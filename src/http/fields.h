@@ -24,6 +24,10 @@ struct FramingInput {
 // ambiguous combination (RFC 9112 6.1, 6.3; RFC 9110 8.6).
 ParseResult derive_framing(const FramingInput& in, Framing* framing);
 
+// Position just after the first "\r\n\r\n" at or after `from`, or npos. Walks line ends with
+// memchr (vectorised in libc), which is cheaper than memmem for a head of a few short lines.
+size_t find_head_end(std::string_view buf, size_t from);
+
 // Content-Length value: 1*DIGIT, or a list of identical such values; no sign, no overflow.
 bool parse_content_length(std::string_view value, uint64_t* out);
 

@@ -9,15 +9,56 @@ const Header* RequestHead::find(std::string_view lower_name) const {
   return nullptr;
 }
 
-bool is_hop_by_hop(std::string_view name, const Framing& framing) {
-  static constexpr std::string_view kHopByHop[] = {
-      "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "upgrade",
-  };
-  for (auto h : kHopByHop) {
-    if (iequals(name, h)) return true;
+HeaderId classify_header(std::string_view n) {
+  // Dispatch on length first: most names are rejected by one integer compare.
+  switch (n.size()) {
+    case 2:
+      return iequals(n, "te") ? HeaderId::kTe : HeaderId::kOther;
+    case 4:
+      return iequals(n, "host") ? HeaderId::kHost : HeaderId::kOther;
+    case 6:
+      if (iequals(n, "expect")) return HeaderId::kExpect;
+      if (iequals(n, "cookie")) return HeaderId::kCookie;
+      return HeaderId::kOther;
+    case 7:
+      return iequals(n, "upgrade") ? HeaderId::kUpgrade : HeaderId::kOther;
+    case 9:
+      return iequals(n, "forwarded") ? HeaderId::kForwarded : HeaderId::kOther;
+    case 10:
+      if (iequals(n, "connection")) return HeaderId::kConnection;
+      if (iequals(n, "keep-alive")) return HeaderId::kKeepAlive;
+      return HeaderId::kOther;
+    case 14:
+      return iequals(n, "content-length") ? HeaderId::kContentLength : HeaderId::kOther;
+    case 15:
+      return iequals(n, "x-forwarded-for") ? HeaderId::kXForwardedFor : HeaderId::kOther;
+    case 16:
+      if (iequals(n, "proxy-connection")) return HeaderId::kProxyConnection;
+      if (iequals(n, "x-forwarded-host")) return HeaderId::kXForwardedHost;
+      return HeaderId::kOther;
+    case 17:
+      if (iequals(n, "transfer-encoding")) return HeaderId::kTransferEncoding;
+      if (iequals(n, "x-forwarded-proto")) return HeaderId::kXForwardedProto;
+      return HeaderId::kOther;
+    default:
+      return HeaderId::kOther;
+  }
+}
+
+bool is_hop_by_hop(const Header& header, const Framing& framing) {
+  switch (header.id) {
+    case HeaderId::kConnection:
+    case HeaderId::kKeepAlive:
+    case HeaderId::kProxyConnection:
+    case HeaderId::kTransferEncoding:
+    case HeaderId::kTe:
+    case HeaderId::kUpgrade:
+      return true;
+    default:
+      break;
   }
   for (auto t : framing.connection_tokens) {
-    if (iequals(name, t)) return true;
+    if (iequals(header.name, t)) return true;
   }
   return false;
 }

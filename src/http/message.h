@@ -8,10 +8,33 @@
 
 namespace sluice::http {
 
+// Header names the codecs and the proxy act on, recognised once while parsing so that later
+// stages switch on an id instead of comparing strings again.
+enum class HeaderId : uint8_t {
+  kOther,
+  kHost,
+  kContentLength,
+  kTransferEncoding,
+  kConnection,
+  kKeepAlive,
+  kProxyConnection,
+  kTe,
+  kUpgrade,
+  kExpect,
+  kXForwardedFor,
+  kXForwardedProto,
+  kXForwardedHost,
+  kForwarded,
+  kCookie,
+};
+
 struct Header {
   std::string_view name;   // as received; compare with iequals
   std::string_view value;  // OWS trimmed
+  HeaderId id = HeaderId::kOther;
 };
+
+HeaderId classify_header(std::string_view name);
 
 enum class BodyKind : uint8_t { kNone, kContentLength, kChunked, kUntilClose };
 
@@ -73,6 +96,6 @@ inline bool iequals(std::string_view a, std::string_view b) {
 
 // True for headers that only concern one connection (RFC 9110 7.6.1) plus those named in
 // Connection; a proxy must not forward them.
-bool is_hop_by_hop(std::string_view name, const Framing& framing);
+bool is_hop_by_hop(const Header& header, const Framing& framing);
 
 }  // namespace sluice::http

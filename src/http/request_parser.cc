@@ -56,10 +56,8 @@ ParseResult RequestParser::parse(std::string_view buf, RequestHead* out) {
   if (start > 0 && start == buf.size()) return ParseResult::incomplete();
 
   size_t from = scanned_ > start + 3 ? scanned_ - 3 : start;
-  const char* found = nullptr;
-  if (buf.size() > from) {
-    found = static_cast<const char*>(memmem(buf.data() + from, buf.size() - from, "\r\n\r\n", 4));
-  }
+  size_t head_end = find_head_end(buf, from);
+  const bool found = head_end != std::string_view::npos;
   if (!found) {
     scanned_ = buf.size();
     std::string_view pending = buf.substr(start);
@@ -78,7 +76,6 @@ ParseResult RequestParser::parse(std::string_view buf, RequestHead* out) {
     }
     return ParseResult::incomplete();
   }
-  size_t head_end = static_cast<size_t>(found - buf.data()) + 4;
   if (head_end - start > limits_.max_header_bytes) {
     return ParseResult::error(431, "request header section too large");
   }
@@ -121,7 +118,7 @@ ParseResult RequestParser::parse_head(std::string_view head, RequestHead* out) {
   // Host (RFC 9112 3.2): exactly one in HTTP/1.1; its value must be a valid authority.
   int host_count = 0;
   for (const auto& h : out->headers) {
-    if (iequals(h.name, "host")) {
+    if (h.id == HeaderId::kHost) {
       ++host_count;
       out->host = h.value;
     }

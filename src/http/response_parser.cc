@@ -9,17 +9,14 @@ namespace sluice::http {
 ParseResult ResponseParser::parse(std::string_view buf, std::string_view request_method,
                                   ResponseHead* out) {
   size_t from = scanned_ > 3 ? scanned_ - 3 : 0;
-  const char* found = nullptr;
-  if (buf.size() > from) {
-    found = static_cast<const char*>(memmem(buf.data() + from, buf.size() - from, "\r\n\r\n", 4));
-  }
+  size_t head_end = find_head_end(buf, from);
+  const bool found = head_end != std::string_view::npos;
   if (!found) {
     scanned_ = buf.size();
     if (buf.size() > max_header_bytes_) return ParseResult::error(502, "response head too large");
     return ParseResult::incomplete();
   }
   scanned_ = 0;
-  size_t head_end = static_cast<size_t>(found - buf.data()) + 4;
   if (head_end > max_header_bytes_) return ParseResult::error(502, "response head too large");
   std::string_view head = buf.substr(0, head_end - 2);
   out->clear();

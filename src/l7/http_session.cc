@@ -237,13 +237,13 @@ void HttpSession::build_upstream_head(const config::Listener& listener) {
   std::string_view fwd_prev;
   for (const auto& h : req_.headers) {
     const auto n = h.name;
-    if (http::is_hop_by_hop(n, req_.framing)) continue;
-    if (http::iequals(n, "host") || http::iequals(n, "content-length") ||
-        http::iequals(n, "expect") || http::iequals(n, "x-forwarded-proto") ||
-        http::iequals(n, "x-forwarded-host")) {
+    if (http::is_hop_by_hop(h, req_.framing)) continue;
+    using http::HeaderId;
+    if (h.id == HeaderId::kHost || h.id == HeaderId::kContentLength || h.id == HeaderId::kExpect ||
+        h.id == HeaderId::kXForwardedProto || h.id == HeaderId::kXForwardedHost) {
       continue;
     }
-    if (http::iequals(n, "x-forwarded-for")) {
+    if (h.id == HeaderId::kXForwardedFor) {
       if (xff_prev.empty()) {
         xff_prev = h.value;
       } else {
@@ -253,7 +253,7 @@ void HttpSession::build_upstream_head(const config::Listener& listener) {
       }
       continue;
     }
-    if (listener.add_forwarded && http::iequals(n, "forwarded")) {
+    if (listener.add_forwarded && h.id == HeaderId::kForwarded) {
       fwd_prev = h.value;
       continue;
     }
@@ -586,7 +586,7 @@ void HttpSession::build_client_head(const http::ResponseHead& resp, bool chunk_t
   fmt::format_to(std::back_inserter(out_), "HTTP/1.1 {} ", resp.status);
   out_.append(resp.reason.empty() ? http::reason_phrase(resp.status) : resp.reason).append("\r\n");
   for (const auto& h : resp.headers) {
-    if (http::is_hop_by_hop(h.name, resp.framing) || http::iequals(h.name, "content-length"))
+    if (http::is_hop_by_hop(h, resp.framing) || h.id == http::HeaderId::kContentLength)
       continue;
     append_header(&out_, h.name, h.value);
   }

@@ -8,7 +8,7 @@ namespace sluice::l7 {
 std::optional<std::string_view> find_cookie(const std::vector<http::Header>& headers,
                                             std::string_view name) {
   for (const auto& h : headers) {
-    if (!http::iequals(h.name, "cookie")) continue;
+    if (h.id != http::HeaderId::kCookie) continue;
     std::string_view c = h.value;
     while (!c.empty()) {
       auto semi = c.find(';');

@@ -101,7 +101,10 @@ class Worker {
   void tick();
 
   uint32_t id_;
-  asio::io_context io_{1};
+  // UNSAFE_IO: only this thread touches the worker's sockets and timers, so the reactor's
+  // per-descriptor locks are pure cost; the scheduler still locks, which keeps post() from the
+  // main thread (apply, drain, stop) safe.
+  asio::io_context io_{ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
   std::thread thread_;
   std::shared_ptr<WorkerView> view_;

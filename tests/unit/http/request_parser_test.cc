@@ -175,9 +175,23 @@ TEST(RequestParser, Rfc9112_9_3_PersistenceByVersionAndConnection) {
   auto p = parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: x-secret, keep-alive\r\n\r\n");
   ASSERT_EQ(p.head.framing.connection_tokens.size(), 1u);
   EXPECT_EQ(p.head.framing.connection_tokens[0], "x-secret");
-  EXPECT_TRUE(is_hop_by_hop("X-Secret", p.head.framing));
-  EXPECT_TRUE(is_hop_by_hop("Keep-Alive", p.head.framing));
-  EXPECT_FALSE(is_hop_by_hop("Accept", p.head.framing));
+  auto header = [](std::string_view name) { return Header{name, "", classify_header(name)}; };
+  EXPECT_TRUE(is_hop_by_hop(header("X-Secret"), p.head.framing));
+  EXPECT_TRUE(is_hop_by_hop(header("Keep-Alive"), p.head.framing));
+  EXPECT_TRUE(is_hop_by_hop(header("TE"), p.head.framing));
+  EXPECT_FALSE(is_hop_by_hop(header("Accept"), p.head.framing));
+}
+
+TEST(Headers, ClassifiedOnceCaseInsensitively) {
+  EXPECT_EQ(classify_header("CONTENT-length"), HeaderId::kContentLength);
+  EXPECT_EQ(classify_header("Transfer-Encoding"), HeaderId::kTransferEncoding);
+  EXPECT_EQ(classify_header("x-forwarded-for"), HeaderId::kXForwardedFor);
+  EXPECT_EQ(classify_header("Content-Lengthx"), HeaderId::kOther);
+  EXPECT_EQ(classify_header("Host"), HeaderId::kHost);
+  auto p = parse("GET / HTTP/1.1\r\nhOsT: a\r\nCookie: c=1\r\n\r\n");
+  ASSERT_TRUE(p.result.ok());
+  EXPECT_EQ(p.head.headers[0].id, HeaderId::kHost);
+  EXPECT_EQ(p.head.headers[1].id, HeaderId::kCookie);
 }
 
 TEST(RequestParser, Rfc9110_10_1_1_Expect) {

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Repeatable cost of one proxied keep-alive request: sluice (1 worker) under callgrind serves
+# N requests from one keep-alive client to nginx; prints instructions per request and the
+# top functions. Instruction counts do not depend on machine noise, so this is the number to
+# compare before and after a change to the request path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-5000}
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+bport=$(port); sport=$(port)
+mkdir -p "$tmp/ng"
+cat > "$tmp/nginx.conf" <<NGX
+daemon off; master_process off; worker_processes 1; pid $tmp/ng/pid; error_log $tmp/ng/err error;
+events { worker_connections 1024; }
+http { access_log off; keepalive_requests 100000000; client_body_temp_path $tmp/ng/b; proxy_temp_path $tmp/ng/p;
+  fastcgi_temp_path $tmp/ng/f; uwsgi_temp_path $tmp/ng/u; scgi_temp_path $tmp/ng/s;
+  server { listen 127.0.0.1:$bport; location / { return 200 "hello, world\n"; } } }
+NGX
+nginx -c "$tmp/nginx.conf" & pids+=($!)
+cat > "$tmp/sluice.yaml" <<YML
+workers: 1
+access_log: false
+listeners:
+  - listen: 127.0.0.1:$sport
+    routes: [{ cluster: c }]
+clusters:
+  - { name: c, endpoints: [127.0.0.1:$bport] }
+YML
+wait_port "$bport"
+valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
+  build/release/src/sluice run -c "$tmp/sluice.yaml" 2>"$tmp/vg.log" & pids+=($!)
+wait_port "$sport"
+/usr/bin/python3 - "$sport" "$N" <<'PY'
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port))
+req = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+buf = b""
+for _ in range(n):
+    s.sendall(req)
+    while b"hello, world\n" not in buf:
+        buf += s.recv(65536)
+    buf = buf.split(b"hello, world\n", 1)[1]
+s.close()
+PY
+kill -TERM "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
+total=$(grep -E "^summary:|^totals:" "$tmp/cg.out" | head -1 | awk '{print $2}')
+echo "requests: $N  instructions (whole process, user space, startup included): $total  per request: $((total / N))"
+if [ -n "${KEEP:-}" ]; then cp "$tmp/cg.out" "$KEEP"; fi
+callgrind_annotate --inclusive=no "$tmp/cg.out" 2>/dev/null | grep -E "^ *[0-9,]+ " | head -"${TOP:-25}" || true
