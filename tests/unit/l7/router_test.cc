@@ -63,6 +63,7 @@ class RouterTest : public ::testing::Test {
   std::string route(std::string_view method, std::string_view host, std::string_view path,
                     std::vector<http::Header> headers = {}, std::string_view query = {},
                     std::string_view source = "127.0.0.1") {
+    for (auto& h : headers) h.id = http::classify_header(h.name);  // as the parser does
     RouteInput in{method, host, path, query, &headers, *core::IpAddress::parse(source)};
     auto* r = router_->match(in);
     return r ? r->route->name : "404";
