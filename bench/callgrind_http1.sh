@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Repeatable cost of one proxied keep-alive request: sluice (1 worker) under callgrind serves
-# N requests from one keep-alive client to nginx; prints instructions per request and the
+# Repeatable cost of one proxied request: sluice (1 worker) under callgrind serves N requests
+# to nginx, from one keep-alive client (default) or a new connection per request (MODE=close); prints instructions per request and the
 # top functions. Instruction counts do not depend on machine noise, so this is the number to
 # compare before and after a change to the request path.
 set -euo pipefail
@@ -35,9 +35,17 @@ wait_port "$bport"
 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
   build/release/src/sluice run -c "$tmp/sluice.yaml" 2>"$tmp/vg.log" & pids+=($!)
 wait_port "$sport"
-/usr/bin/python3 - "$sport" "$N" <<'PY'
+/usr/bin/python3 - "$sport" "$N" "${MODE:-keep-alive}" <<'PY'
 import socket, sys
-port, n = int(sys.argv[1]), int(sys.argv[2])
+port, n, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+if mode == "close":  # a new connection per request, as wrk -H 'Connection: close'
+    req = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+    for _ in range(n):
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(req)
+            while s.recv(65536):
+                pass
+    sys.exit(0)
 s = socket.create_connection(("127.0.0.1", port))
 req = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
 buf = b""

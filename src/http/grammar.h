@@ -30,6 +30,13 @@ inline constexpr auto kHostChar = detail::make_table("-._~!$&'()*+,;=:[]%", true
 inline bool is_token_char(char c) { return kTokenChar[static_cast<uint8_t>(c)]; }
 
 // field-vchar / SP / HTAB / obs-text (RFC 9110 5.5): everything but CTLs other than HTAB, and DEL.
+inline constexpr auto kFieldValueChar = [] {
+  std::array<bool, 256> t{};
+  t['\t'] = true;
+  for (int c = 0x20; c < 256; ++c) t[c] = c != 0x7f;
+  return t;
+}();
+
 inline bool is_field_value_char(char c) {
   auto u = static_cast<uint8_t>(c);
   return u == '\t' || (u >= 0x20 && u != 0x7f);

@@ -59,8 +59,13 @@ HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket,
       parser_({}),
       resp_parser_(64 * 1024, 200) {
   worker_.link(this);
-  std::error_code ec;
-  down_.set_option(asio::ip::tcp::no_delay(true), ec);
+  // One allocation each up front instead of a doubling series on the first request.
+  out_.reserve(2048);
+  path_.reserve(128);
+  log_target_.reserve(128);
+  req_.headers.reserve(32);
+  resp_.headers.reserve(32);
+  // TCP_NODELAY is inherited from the listening socket (see open_listener).
   // The peer address comes from accept(), saving a getpeername() per connection.
   client_ip_ = core::IpAddress::from_sockaddr(peer.data());
   client_ip_text_ = client_ip_.to_string();

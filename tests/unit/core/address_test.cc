@@ -15,6 +15,12 @@ TEST(Address, ParsesIpv4AndIpv6) {
   EXPECT_EQ(b->to_string(), "[::1]:443");
 }
 
+TEST(Address, FormatsIpv4ByHand) {
+  for (const char* text : {"0.0.0.0", "10.0.0.1", "127.0.0.1", "192.168.100.254", "255.255.255.255", "8.80.9.100"}) {
+    EXPECT_EQ(IpAddress::parse(text)->to_string(), text);
+  }
+}
+
 TEST(Address, RejectsBadAddresses) {
   for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "::1:80",
                           "[127.0.0.1]:80", "localhost:80", "1.2.3:80", "127.0.0.1:8o"}) {
