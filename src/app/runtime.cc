@@ -116,9 +116,10 @@ std::string Runtime::apply(std::shared_ptr<const config::Config> config) {
   }
   for (const auto& c : config->clusters) {
     if (c.health_check) {
-      core::log_warn("cluster '{}': health_check is validated but active health checking is not in "
-                     "this build yet; all endpoints are treated as healthy",
-                     c.name);
+      core::log_warn(
+          "cluster '{}': health_check is validated but active health checking is not in "
+          "this build yet; all endpoints are treated as healthy",
+          c.name);
     }
   }
   auto snapshot = l7::Snapshot::build(config, std::move(log), ++counters_.config_generation);

@@ -80,6 +80,10 @@ class Buffer {
     std::memcpy(span.data(), s.data(), n);
     end_ += n;
   }
+  // Changes the bound for future growth; storage already grown beyond it is kept.
+  void set_max_capacity(size_t max_capacity) {
+    max_ = max_capacity < initial_ ? initial_ : max_capacity;
+  }
   // Returns to the initial capacity (e.g. after a large head), keeping unread bytes.
   void shrink() {
     if (capacity_ <= initial_ || size() > initial_) return;

@@ -13,22 +13,24 @@ ParseResult parse_field_lines(std::string_view block, uint32_t max_fields,
   const char* p = block.data();
   const char* const end = p + block.size();
   while (p < end) {
-    if (*p == ' ' || *p == '\t') return ParseResult::error(400, "obsolete line folding");  // 9112 5.2
+    if (*p == ' ' || *p == '\t')
+      return ParseResult::error(400, "obsolete line folding");  // 9112 5.2
     const char* name_start = p;
     while (p < end && is_token_char(*p)) ++p;
     if (p == end || *p != ':') {
       // Covers "Name : v" (whitespace before the colon, RFC 9112 5.1) and non-token bytes.
       bool space = p < end && (*p == ' ' || *p == '\t');
       return ParseResult::error(400, space ? "whitespace between header name and colon"
-                                           : (p < end && *p == '\n') ? "bare LF in header section"
-                                                                     : "invalid header name");
+                                     : (p < end && *p == '\n') ? "bare LF in header section"
+                                                               : "invalid header name");
     }
     if (p == name_start) return ParseResult::error(400, "empty header name");
     std::string_view name(name_start, static_cast<size_t>(p - name_start));
     const char* value_start = ++p;
     while (p < end && kFieldValueChar[static_cast<uint8_t>(*p)]) ++p;
     if (p + 1 >= end || p[0] != '\r' || p[1] != '\n') {
-      if (p < end && *p == '\n') return ParseResult::error(400, "bare LF in header section");  // 9112 2.2
+      if (p < end && *p == '\n')
+        return ParseResult::error(400, "bare LF in header section");        // 9112 2.2
       return ParseResult::error(400, "control character in header value");  // RFC 9110 5.5
     }
     std::string_view value(value_start, static_cast<size_t>(p - value_start));

@@ -72,13 +72,6 @@ HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket,
   client_text_ = client_ip_.is_v4 ? client_ip_text_ : "[" + client_ip_text_ + "]";
   client_text_.append(":").append(std::to_string(peer.port()));
   refresh_view();
-  if (view_ && listener_index_ >= 0) {
-    const auto& l = view_->snapshot->config->listeners[listener_index_];
-    parser_ = http::RequestParser(
-        {l.limits.max_request_line, l.limits.max_header_bytes, l.limits.max_headers});
-    in_ =
-        core::Buffer(kIoChunk, std::max<size_t>(kBodyBufferMax, l.limits.max_header_bytes + 4096));
-  }
 }
 
 HttpSession::~HttpSession() {
@@ -96,7 +89,13 @@ void HttpSession::refresh_view() {
     view_->listener_stats[listener_index_]->active_connections.dec();
   view_ = latest;
   listener_index_ = index;
-  if (index >= 0) view_->listener_stats[index]->active_connections.inc();
+  if (index < 0) return;
+  view_->listener_stats[index]->active_connections.inc();
+  // A reload may change the limits: the next head is parsed with the new ones.
+  const auto& l = view_->snapshot->config->listeners[index];
+  parser_ = http::RequestParser(
+      {l.limits.max_request_line, l.limits.max_header_bytes, l.limits.max_headers});
+  in_.set_max_capacity(std::max<size_t>(kBodyBufferMax, l.limits.max_header_bytes + 4096));
 }
 
 void HttpSession::arm(Deadline kind, std::chrono::milliseconds timeout) {
@@ -166,6 +165,7 @@ asio::awaitable<void> HttpSession::run() {
   bool first = true;
   while (true) {
     if (worker_.draining() && in_.empty()) break;
+    refresh_view();
     const auto& listener = view_->snapshot->config->listeners[listener_index_];
     parser_.reset();
     idle_ = in_.empty();
@@ -591,8 +591,7 @@ void HttpSession::build_client_head(const http::ResponseHead& resp, bool chunk_t
   fmt::format_to(std::back_inserter(out_), "HTTP/1.1 {} ", resp.status);
   out_.append(resp.reason.empty() ? http::reason_phrase(resp.status) : resp.reason).append("\r\n");
   for (const auto& h : resp.headers) {
-    if (http::is_hop_by_hop(h, resp.framing) || h.id == http::HeaderId::kContentLength)
-      continue;
+    if (http::is_hop_by_hop(h, resp.framing) || h.id == http::HeaderId::kContentLength) continue;
     append_header(&out_, h.name, h.value);
   }
   switch (resp.framing.body) {

@@ -16,7 +16,8 @@ TEST(Address, ParsesIpv4AndIpv6) {
 }
 
 TEST(Address, FormatsIpv4ByHand) {
-  for (const char* text : {"0.0.0.0", "10.0.0.1", "127.0.0.1", "192.168.100.254", "255.255.255.255", "8.80.9.100"}) {
+  for (const char* text :
+       {"0.0.0.0", "10.0.0.1", "127.0.0.1", "192.168.100.254", "255.255.255.255", "8.80.9.100"}) {
     EXPECT_EQ(IpAddress::parse(text)->to_string(), text);
   }
 }

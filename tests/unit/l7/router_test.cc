@@ -117,3 +117,55 @@ TEST(CanonicalHost, StripsPortAndLowercases) {
 
 }  // namespace
 }  // namespace sluice::l7
+
+#include "l7/request_key.h"
+
+namespace sluice::l7 {
+namespace {
+
+http::RequestHead head_with(std::vector<http::Header> headers) {
+  http::RequestHead h;
+  for (auto& x : headers) x.id = http::classify_header(x.name);
+  h.headers = std::move(headers);
+  return h;
+}
+
+TEST(RequestHash, KeysAndFallbackToSourceIp) {
+  auto ip1 = *core::IpAddress::parse("10.0.0.1");
+  auto ip2 = *core::IpAddress::parse("10.0.0.2");
+  config::HashOn header{config::HashOn::Kind::kHeader, "x-user"};
+  config::HashOn cookie{config::HashOn::Kind::kCookie, "sid"};
+  config::HashOn path{config::HashOn::Kind::kPath, ""};
+  auto alice = head_with({{"X-User", "alice"}});
+  // same key, different clients: same hash; different keys: different hashes
+  EXPECT_EQ(request_hash(header, false, alice, "/", ip1),
+            request_hash(header, false, alice, "/", ip2));
+  EXPECT_NE(request_hash(header, false, alice, "/", ip1),
+            request_hash(header, false, head_with({{"x-user", "bob"}}), "/", ip1));
+  auto with_cookie = head_with({{"Cookie", "a=1; sid=\"s1\""}});
+  EXPECT_EQ(request_hash(cookie, false, with_cookie, "/", ip1),
+            request_hash(cookie, false, with_cookie, "/", ip2));
+  EXPECT_EQ(request_hash(path, false, alice, "/a", ip1),
+            request_hash(path, false, alice, "/a", ip2));
+  EXPECT_NE(request_hash(path, false, alice, "/a", ip1),
+            request_hash(path, false, alice, "/b", ip1));
+  // no key: the client's address decides, so one client still sticks
+  auto none = head_with({});
+  EXPECT_EQ(request_hash(header, false, none, "/", ip1),
+            request_hash(cookie, false, none, "/x", ip1));
+  EXPECT_NE(request_hash(header, false, none, "/", ip1),
+            request_hash(header, false, none, "/", ip2));
+  // source_ip balance ignores hash_on
+  EXPECT_EQ(request_hash(header, true, alice, "/", ip1),
+            request_hash(header, true, none, "/", ip1));
+}
+
+TEST(FindCookie, ParsesPairsAndQuotes) {
+  auto h = head_with({{"Cookie", "a=1;b=2"}, {"cookie", " c = 3; d=\"4\""}});
+  EXPECT_EQ(find_cookie(h.headers, "b"), "2");
+  EXPECT_EQ(find_cookie(h.headers, "d"), "4");
+  EXPECT_FALSE(find_cookie(h.headers, "e"));
+}
+
+}  // namespace
+}  // namespace sluice::l7
