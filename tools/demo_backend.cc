@@ -82,6 +82,16 @@ class Sha256 {
   EVP_MD_CTX* ctx_;
 };
 
+// Appends what the peer sent next to `in`; false when the connection ended.
+asio::awaitable<bool> read_more(asio::ip::tcp::socket& socket, sluice::core::Buffer& in) {
+  auto space = in.prepare(16 * 1024);
+  auto [ec, n] =
+      co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+  if (ec) co_return false;
+  in.commit(n);
+  co_return true;
+}
+
 asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
   ++g_connections;
   socket.set_option(asio::ip::tcp::no_delay(true));
@@ -97,11 +107,7 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
         pr = parser.parse(in.data(), &req);
         if (pr.state != sluice::http::ParseResult::State::kIncomplete) break;
       }
-      auto space = in.prepare(4096);
-      auto [ec, n] =
-          co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
-      if (ec) co_return;
-      in.commit(n);
+      if (!co_await read_more(socket, in)) co_return;
     }
     if (pr.is_error()) {
       std::string resp = "HTTP/1.1 " + std::to_string(pr.status) +
@@ -131,11 +137,7 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
     if (body_kind == sluice::http::BodyKind::kContentLength) {
       while (remaining > 0) {
         if (in.empty()) {
-          auto space = in.prepare(16 * 1024);
-          auto [ec, n] =
-              co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
-          if (ec) co_return;
-          in.commit(n);
+          if (!co_await read_more(socket, in)) co_return;
         }
         auto piece = in.data().substr(0, std::min<uint64_t>(in.size(), remaining));
         sha.add(piece);
@@ -147,11 +149,7 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
       ChunkedDecoder dec;
       while (true) {
         if (in.empty()) {
-          auto space = in.prepare(16 * 1024);
-          auto [ec, n] =
-              co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
-          if (ec) co_return;
-          in.commit(n);
+          if (!co_await read_more(socket, in)) co_return;
         }
         auto step = dec.step(in.data());
         if (step.error) co_return;
@@ -163,11 +161,7 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
           break;
         }
         if (step.consumed == 0) {
-          auto space = in.prepare(16 * 1024);
-          auto [ec, n] =
-              co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
-          if (ec) co_return;
-          in.commit(n);
+          if (!co_await read_more(socket, in)) co_return;
         }
       }
     }

@@ -55,6 +55,14 @@ def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):
     raise AssertionError(f"port {port} did not open within {timeout}s")
 
 
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def start(args, stdout=None, stderr=None):
     p = subprocess.Popen(args, stdout=stdout or subprocess.DEVNULL, stderr=stderr or subprocess.DEVNULL)
     _procs.append(p)
@@ -216,6 +224,20 @@ def run_tests(module_globals):
             _procs.clear()
     print(f"{len(tests) - len(failed)} passed, {len(failed)} failed")
     sys.exit(1 if failed else 0)
+
+
+def proxy_yaml(cluster, top="", listener=""):
+    """A config with an admin API, one listener named web with one catch-all route to `cluster`
+    (YAML of clusters, e.g. from cluster_yaml), `top` extra top-level keys and `listener` extra
+    listener keys (each line indented by 4)."""
+    return f"""
+admin: {{ listen: 127.0.0.1:{{admin}} }}
+{top}listeners:
+  - name: web
+    listen: 127.0.0.1:{{port}}
+{listener}    routes: [{{ cluster: c }}]
+clusters:
+{cluster}"""
 
 
 def cluster_yaml(name, backends, balance="round_robin", extra=""):

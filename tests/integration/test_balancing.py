@@ -8,15 +8,8 @@ from harness import *
 
 
 def proxy(backends, balance="round_robin", extra="", workers=2):
-    return Sluice(f"""
-workers: {workers}
-admin: {{ listen: 127.0.0.1:{{admin}} }}
-access_log: false
-listeners:
-  - listen: 127.0.0.1:{{port}}
-    routes: [{{ cluster: c }}]
-clusters:
-{cluster_yaml("c", backends, balance, extra)}""")
+    return Sluice(proxy_yaml(cluster_yaml("c", backends, balance, extra),
+                             top=f"workers: {workers}\naccess_log: false\n"))
 
 
 def spread(s, n, headers=None):
@@ -46,19 +39,11 @@ def test_every_balancer_uses_every_endpoint():
 
 def test_weights():
     backends = [Backend("heavy"), Backend("light")]
-    s = Sluice(f"""
-workers: 1
-admin: {{ listen: 127.0.0.1:{{admin}} }}
-access_log: false
-listeners:
-  - listen: 127.0.0.1:{{port}}
-    routes: [{{ cluster: c }}]
-clusters:
-  - name: c
+    s = Sluice(proxy_yaml(f"""  - name: c
     endpoints:
       - {{ address: {backends[0].address}, weight: 3 }}
       - {{ address: {backends[1].address}, weight: 1 }}
-""")
+""", top="workers: 1\naccess_log: false\n"))
     c = spread(s, 200)
     assert c["heavy"] == 150 and c["light"] == 50, c
 
@@ -111,7 +96,7 @@ def test_wrk_load_spreads_with_no_errors():
     per_backend = [b.stats()["requests"] for b in backends]
     assert min(per_backend) > total / 6, (per_backend, total)
     # wrk stops counting at its deadline; requests still in flight then finish at sluice too
-    counted = s.metric('sluice_http_requests_total{listener="listener0",route="listener0/0",cluster="c",class="2xx"}')
+    counted = s.metric('sluice_http_requests_total{listener="web",route="web/0",cluster="c",class="2xx"}')
     assert total <= counted <= total + 16, (counted, total)
 
 

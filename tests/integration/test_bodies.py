@@ -10,14 +10,7 @@ MB = 1024 * 1024
 
 
 def proxy(backends, extra_listener=""):
-    return Sluice(f"""
-admin: {{ listen: 127.0.0.1:{{admin}} }}
-access_log: false
-listeners:
-  - listen: 127.0.0.1:{{port}}
-{extra_listener}    routes: [{{ cluster: c }}]
-clusters:
-{cluster_yaml("c", backends)}""")
+    return Sluice(proxy_yaml(cluster_yaml("c", backends), top="access_log: false\n", listener=extra_listener))
 
 
 def pattern(n):

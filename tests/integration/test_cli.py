@@ -83,13 +83,7 @@ def test_explain():
 
 def test_sigterm_drains_in_flight_requests_then_exits_0():
     b = Backend("slow")
-    s = Sluice(f"""
-admin: {{ listen: 127.0.0.1:{{admin}} }}
-listeners:
-  - listen: 127.0.0.1:{{port}}
-    routes: [{{ cluster: c }}]
-clusters:
-{cluster_yaml("c", [b])}""")
+    s = Sluice(proxy_yaml(cluster_yaml("c", [b])))
     result = {}
 
     def slow():
@@ -99,19 +93,11 @@ clusters:
     t.start()
     wait_for(lambda: s.metric("sluice_endpoint_active_requests") == 1, what="request in flight")
     s.proc.send_signal(signal.SIGTERM)
-    wait_for(lambda: not can_connect(s.port), what="listener to close")
+    wait_for(lambda: not port_open(s.port), what="listener to close")
     t.join(timeout=10)
     assert result["r"][0] == 200 and result["r"][2] == b"slow\n", result
     assert s.proc.wait(timeout=10) == 0
     assert "draining" in s.logs()
-
-
-def can_connect(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

@@ -5,14 +5,7 @@ from harness import *
 
 
 def proxy(backends, cluster_extra="", listener_extra=""):
-    return Sluice(f"""
-admin: {{ listen: 127.0.0.1:{{admin}} }}
-listeners:
-  - name: web
-    listen: 127.0.0.1:{{port}}
-{listener_extra}    routes: [{{ cluster: c }}]
-clusters:
-{cluster_yaml("c", backends, extra=cluster_extra)}""")
+    return Sluice(proxy_yaml(cluster_yaml("c", backends, extra=cluster_extra), listener=listener_extra))
 
 
 def only_status(s, data):

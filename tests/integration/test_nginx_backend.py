@@ -16,14 +16,7 @@ def setup():
     n = Nginx("""    location = /small { return 200 "hello from nginx\\n"; }
     location = /teapot { return 418; }
 """, root=root)
-    s = Sluice(f"""
-admin: {{ listen: 127.0.0.1:{{admin}} }}
-access_log: false
-listeners:
-  - listen: 127.0.0.1:{{port}}
-    routes: [{{ cluster: web }}]
-clusters:
-{cluster_yaml("web", [n])}""")
+    s = Sluice(proxy_yaml(cluster_yaml("c", [n]), top="access_log: false\n"))
     return s, n, data
 
 
@@ -72,15 +65,7 @@ def test_pooled_connection_closed_by_backend_is_not_an_error():
     location = /small { return 200 "hello from nginx\\n"; }
     location = /post { client_body_buffer_size 1k; return 200 "posted\\n"; }
 """)
-    s = Sluice(f"""
-workers: 1
-admin: {{ listen: 127.0.0.1:{{admin}} }}
-access_log: false
-listeners:
-  - listen: 127.0.0.1:{{port}}
-    routes: [{{ cluster: web }}]
-clusters:
-{cluster_yaml("web", [n])}""")
+    s = Sluice(proxy_yaml(cluster_yaml("c", [n]), top="workers: 1\naccess_log: false\n"))
     for method, path, body in [("GET", "/small", None), ("POST", "/post", b"payload")]:
         assert request(s.port, "GET", "/small")[0] == 200  # leaves one pooled connection
         wait_for(lambda: close_wait_to(n.port) == 1, what="nginx to close the idle pooled connection")

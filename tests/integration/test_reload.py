@@ -104,13 +104,5 @@ def test_reload_that_cannot_bind_keeps_the_old_config():
     assert request(s.port, "GET", "/")[0] == 200
 
 
-def port_open(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 if __name__ == "__main__":
     run_tests(globals())
