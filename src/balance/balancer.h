@@ -23,11 +23,15 @@ struct PickContext {
   uint64_t random = 0;  // fresh random bits (random, p2c, tie breaks)
   // Active requests per endpoint (this worker's view), or null when the caller tracks none.
   const std::atomic<uint32_t>* active = nullptr;
-  std::span<const uint32_t> excluded;  // endpoint indices that must not be picked
+  std::span<const uint32_t> excluded;  // endpoint indices that must not be picked (tried ones)
+  // Per endpoint, nonzero if it may be picked (healthy); null = all may.
+  const uint8_t* usable = nullptr;
 
   uint32_t active_of(uint32_t i) const {
     return active ? active[i].load(std::memory_order_relaxed) : 0;
   }
+  // Whether endpoint i must be skipped: unhealthy, or already tried.
+  bool blocked(uint32_t i) const;
 };
 
 class Balancer {
@@ -52,6 +56,19 @@ inline bool is_excluded(std::span<const uint32_t> excluded, uint32_t index) {
     if (e == index) return true;
   }
   return false;
+}
+
+inline bool PickContext::blocked(uint32_t i) const {
+  return (usable && !usable[i]) || is_excluded(excluded, i);
+}
+
+// True when every one of `n` endpoints is blocked (the hash balancers check this first so that
+// their probe loops always end on a pickable endpoint).
+inline bool all_blocked(const PickContext& ctx, uint32_t n) {
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!ctx.blocked(i)) return false;
+  }
+  return true;
 }
 
 }  // namespace sluice::balance

@@ -13,7 +13,7 @@ int LeastConn::pick(const PickContext& ctx) {
   start_ = start_ + 1 >= n ? 0 : start_ + 1;
   for (uint32_t k = 0; k < n; ++k) {
     uint32_t i = start_ + k < n ? start_ + k : start_ + k - n;
-    if (is_excluded(ctx.excluded, i)) continue;
+    if (ctx.blocked(i)) continue;
     uint32_t a = ctx.active_of(i);
     if (best < 0 || less_loaded(a, weight_[i], best_active, weight_[best])) {
       best = static_cast<int>(i);

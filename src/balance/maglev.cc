@@ -55,15 +55,11 @@ Maglev::Maglev(const std::vector<EndpointSpec>& eps, std::string_view name)
 
 int Maglev::pick(const PickContext& ctx) {
   const auto m = static_cast<uint32_t>(table_.size());
-  if (ctx.excluded.size() >= endpoints_) {
-    bool all = true;
-    for (uint32_t i = 0; i < endpoints_ && all; ++i) all = is_excluded(ctx.excluded, i);
-    if (all) return -1;
-  }
+  if ((ctx.usable || ctx.excluded.size() >= endpoints_) && all_blocked(ctx, endpoints_)) return -1;
   uint32_t slot = static_cast<uint32_t>(ctx.hash % m);
   for (uint32_t k = 0; k < m; ++k) {
     uint32_t e = table_[slot];
-    if (!is_excluded(ctx.excluded, e)) return static_cast<int>(e);
+    if (!ctx.blocked(e)) return static_cast<int>(e);
     slot = slot + 1 == m ? 0 : slot + 1;
   }
   return -1;

@@ -6,9 +6,9 @@
 namespace sluice::balance {
 
 int P2c::pick(const PickContext& ctx) {
-  int a = picker_.pick(ctx.random, ctx.excluded);
+  int a = picker_.pick(ctx.random, ctx);
   if (a < 0) return -1;
-  int b = picker_.pick(core::mix64(ctx.random), ctx.excluded);
+  int b = picker_.pick(core::mix64(ctx.random), ctx);
   if (b == a || !ctx.active) return a;
   auto ua = static_cast<uint32_t>(a);
   auto ub = static_cast<uint32_t>(b);

@@ -8,7 +8,7 @@ namespace sluice::balance {
 class Random final : public Balancer {
  public:
   explicit Random(const std::vector<EndpointSpec>& eps) : picker_(eps) {}
-  int pick(const PickContext& ctx) override { return picker_.pick(ctx.random, ctx.excluded); }
+  int pick(const PickContext& ctx) override { return picker_.pick(ctx.random, ctx); }
   std::string_view name() const override { return "random"; }
 
  private:

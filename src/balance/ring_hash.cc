@@ -30,17 +30,13 @@ RingHash::RingHash(const std::vector<EndpointSpec>& eps)
 }
 
 int RingHash::pick(const PickContext& ctx) {
-  if (ctx.excluded.size() >= endpoints_) {
-    bool all = true;
-    for (uint32_t i = 0; i < endpoints_ && all; ++i) all = is_excluded(ctx.excluded, i);
-    if (all) return -1;
-  }
+  if ((ctx.usable || ctx.excluded.size() >= endpoints_) && all_blocked(ctx, endpoints_)) return -1;
   auto it = std::lower_bound(ring_.begin(), ring_.end(), ctx.hash,
                              [](const Point& p, uint64_t h) { return p.hash < h; });
   size_t idx = it == ring_.end() ? 0 : static_cast<size_t>(it - ring_.begin());
   for (size_t k = 0; k < ring_.size(); ++k) {
     const auto& p = ring_[(idx + k) % ring_.size()];
-    if (!is_excluded(ctx.excluded, p.endpoint)) return static_cast<int>(p.endpoint);
+    if (!ctx.blocked(p.endpoint)) return static_cast<int>(p.endpoint);
   }
   return -1;
 }

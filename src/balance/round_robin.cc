@@ -17,14 +17,14 @@ int RoundRobin::pick(const PickContext& ctx) {
     for (uint32_t tries = 0; tries < n; ++tries) {
       uint32_t i = next_;
       next_ = next_ + 1 == n ? 0 : next_ + 1;
-      if (!is_excluded(ctx.excluded, i)) return static_cast<int>(i);
+      if (!ctx.blocked(i)) return static_cast<int>(i);
     }
     return -1;
   }
   int best = -1;
   int64_t total = 0;
   for (uint32_t i = 0; i < n; ++i) {
-    if (is_excluded(ctx.excluded, i)) continue;
+    if (ctx.blocked(i)) continue;
     current_[i] += weight_[i];
     total += weight_[i];
     if (best < 0 || current_[i] > current_[best]) best = static_cast<int>(i);

@@ -13,7 +13,7 @@ WeightedPicker::WeightedPicker(const std::vector<EndpointSpec>& eps) {
   }
 }
 
-int WeightedPicker::pick(uint64_t bits, std::span<const uint32_t> excluded) const {
+int WeightedPicker::pick(uint64_t bits, const PickContext& ctx) const {
   const uint64_t total = prefix_.back();
   const uint64_t r = bits % total;
   auto it = std::upper_bound(prefix_.begin(), prefix_.end(), r);
@@ -21,7 +21,7 @@ int WeightedPicker::pick(uint64_t bits, std::span<const uint32_t> excluded) cons
   auto start = static_cast<uint32_t>(it - prefix_.begin());
   for (uint32_t k = 0; k < n; ++k) {
     uint32_t i = (start + k) % n;
-    if (!is_excluded(excluded, i)) return static_cast<int>(i);
+    if (!ctx.blocked(i)) return static_cast<int>(i);
   }
   return -1;
 }

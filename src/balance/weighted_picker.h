@@ -8,8 +8,8 @@ namespace sluice::balance {
 class WeightedPicker {
  public:
   explicit WeightedPicker(const std::vector<EndpointSpec>& eps);
-  // Uses `bits` as the randomness; returns -1 when all are excluded.
-  int pick(uint64_t bits, std::span<const uint32_t> excluded) const;
+  // Uses `bits` as the randomness; returns -1 when all are blocked.
+  int pick(uint64_t bits, const PickContext& ctx) const;
   uint32_t weight(size_t i) const { return weights_[i]; }
   size_t size() const { return weights_.size(); }
 

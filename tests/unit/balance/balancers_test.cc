@@ -170,3 +170,33 @@ TEST(MaglevConsistency, RemovingOneOfNMovesAboutOneNth) {
 
 }  // namespace
 }  // namespace sluice::balance
+
+namespace sluice::balance {
+namespace {
+
+TEST(Usable, EveryBalancerSkipsUnhealthyEndpoints) {
+  for (const char* kind : {"round_robin", "least_conn", "p2c", "random", "ring_hash", "maglev"}) {
+    auto b = make_balancer(kind, endpoints(4));
+    uint8_t usable[4] = {0, 1, 0, 1};
+    std::map<int, int> seen;
+    for (int i = 0; i < 400; ++i) {
+      PickContext ctx;
+      ctx.hash = core::mix64(static_cast<uint64_t>(i));
+      ctx.random = core::mix64(static_cast<uint64_t>(i) + 7);
+      ctx.usable = usable;
+      ++seen[b->pick(ctx)];
+    }
+    EXPECT_EQ(seen.size(), 2u) << kind;
+    EXPECT_GT(seen[1], 100) << kind;
+    EXPECT_GT(seen[3], 100) << kind;
+    // unhealthy and tried together leave nothing
+    std::vector<uint32_t> tried{1, 3};
+    PickContext ctx;
+    ctx.usable = usable;
+    ctx.excluded = tried;
+    EXPECT_EQ(b->pick(ctx), -1) << kind;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::balance
