@@ -24,7 +24,7 @@ std::string escape_label(const std::string& v) {
 
 struct Sums {
   std::map<std::tuple<std::string, std::string, std::string>, std::array<uint64_t, 8>> routes;
-  std::map<std::string, std::array<uint64_t, 6>> clusters;
+  std::map<std::string, std::array<uint64_t, 8>> clusters;
   struct Listener {
     uint64_t accepted = 0;
     int64_t active = 0;
@@ -60,6 +60,8 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
         s[3] += cs.bad_gateway.get();
         s[4] += cs.unavailable.get();
         s[5] += cs.timeouts.get();
+        s[6] += cs.retries.get();
+        s[7] += cs.retries_over_budget.get();
       }
       for (const auto& [name, ls] : listeners) {
         auto& s = sums.listeners[name];
@@ -195,8 +197,11 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
        "Requests answered 503 (no endpoint could be reached)."},
       {"sluice_upstream_timeouts_total",
        "Requests answered 504 (upstream did not answer in time)."},
+      {"sluice_upstream_retries_total", "Tries after the first (retry policy)."},
+      {"sluice_upstream_retries_over_budget_total",
+       "Retries not made because the retry budget was spent."},
   };
-  for (size_t m = 0; m < 6; ++m) {
+  for (size_t m = 0; m < std::size(kClusterMetrics); ++m) {
     fmt::format_to(o, "# HELP {} {}\n# TYPE {} counter\n", kClusterMetrics[m][0],
                    kClusterMetrics[m][1], kClusterMetrics[m][0]);
     for (const auto& [name, s] : sums.clusters) {

@@ -114,19 +114,12 @@ std::string Runtime::apply(std::shared_ptr<const config::Config> config) {
   if (snapshot_ && snapshot_->config->workers != config->workers) {
     core::log_warn("config: 'workers' changes take effect at the next restart");
   }
-  for (const auto& c : config->clusters) {
-    if (c.health_check) {
-      core::log_warn(
-          "cluster '{}': health_check is validated but active health checking is not in "
-          "this build yet; all endpoints are treated as healthy",
-          c.name);
-    }
-  }
   auto snapshot = l7::Snapshot::build(config, std::move(log), ++counters_.config_generation);
   for (size_t w = 0; w < workers_.size(); ++w)
     workers_[w]->apply(snapshot, std::move(per_worker[w]));
   snapshot_ = std::move(snapshot);
   bound_ = std::move(bound);
+  checker_->configure(*config);  // publishes the endpoints' health to the workers
   return {};
 }
 
@@ -172,10 +165,17 @@ std::string Runtime::clusters_json() const {
     cj["endpoints"] = nlohmann::json::array();
     for (const auto& e : c.endpoints) {
       auto address = e.address.to_string();
-      cj["endpoints"].push_back({{"address", address},
-                                 {"weight", e.weight},
-                                 {"state", "healthy"},
-                                 {"active_requests", active[{c.name, address}]}});
+      auto status = checker_->status();
+      nlohmann::json ej = {{"address", address},
+                           {"weight", e.weight},
+                           {"state", status->healthy(c.name, address) ? "healthy" : "unhealthy"},
+                           {"active_requests", active[{c.name, address}]}};
+      if (auto cit = status->clusters.find(c.name); cit != status->clusters.end()) {
+        if (auto eit = cit->second.find(address); eit != cit->second.end()) {
+          ej["health_check"] = eit->second.reason;
+        }
+      }
+      cj["endpoints"].push_back(std::move(ej));
     }
     j["clusters"].push_back(std::move(cj));
   }
@@ -188,7 +188,7 @@ admin::AdminResponse Runtime::handle_admin(std::string_view method, std::string_
     std::vector<const l7::WorkerStats*> stats;
     for (const auto& w : workers_) stats.push_back(&w->stats());
     return {200, "text/plain; version=0.0.4; charset=utf-8",
-            admin::render_prometheus(stats, counters_)};
+            admin::render_prometheus(stats, counters_) + health_metrics()};
   }
   if (path == "/clusters" && get) return {200, "application/json", clusters_json()};
   if (path == "/config" && get) {
@@ -211,6 +211,26 @@ admin::AdminResponse Runtime::handle_admin(std::string_view method, std::string_
     return {405, "text/plain; charset=utf-8", "method not allowed\n"};
   }
   return {404, "text/plain; charset=utf-8", "not found\n"};
+}
+
+std::string Runtime::health_metrics() const {
+  std::string out =
+      "# HELP sluice_endpoint_healthy 1 if the endpoint passes its active health check (or has "
+      "none).\n# TYPE sluice_endpoint_healthy gauge\n";
+  auto status = checker_->status();
+  for (const auto& c : snapshot_->config->clusters) {
+    for (const auto& e : c.endpoints) {
+      auto address = e.address.to_string();
+      out += "sluice_endpoint_healthy{cluster=\"" + c.name + "\",endpoint=\"" + address + "\"} " +
+             (status->healthy(c.name, address) ? "1" : "0") + "\n";
+    }
+  }
+  out += "# HELP sluice_health_checks_total Active health checks by result.\n# TYPE sluice_health_checks_total counter\n";
+  for (const auto& [cluster, counts] : checker_->counts()) {
+    out += "sluice_health_checks_total{cluster=\"" + cluster + "\",result=\"ok\"} " + std::to_string(counts.ok) + "\n";
+    out += "sluice_health_checks_total{cluster=\"" + cluster + "\",result=\"failed\"} " + std::to_string(counts.failed) + "\n";
+  }
+  return out;
 }
 
 void Runtime::wait_signals() {
@@ -236,6 +256,7 @@ void Runtime::wait_signals() {
 void Runtime::begin_shutdown() {
   shutting_down_ = true;
   if (admin_) admin_->stop();
+  checker_->stop();
   for (auto& w : workers_) w->begin_drain();
   drain_deadline_ = std::chrono::steady_clock::now() + snapshot_->config->shutdown_timeout;
   check_drained();
@@ -269,6 +290,10 @@ int Runtime::run(std::shared_ptr<const config::Config> config) {
   uint32_t n =
       config->workers ? config->workers : std::max(1u, std::thread::hardware_concurrency());
   for (uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<l7::Worker>(i));
+  checker_ = std::make_unique<health::HealthChecker>(
+      io_, [this](std::shared_ptr<const health::HealthStatus> status) {
+        for (auto& w : workers_) w->apply_health(status);
+      });
   if (auto error = apply(config); !error.empty()) {
     core::log_error("{}", error);
     return 1;

@@ -13,6 +13,7 @@
 #include "admin/admin_server.h"
 #include "admin/prometheus.h"
 #include "config/loader.h"
+#include "health/checker.h"
 #include "l7/snapshot.h"
 #include "l7/worker.h"
 
@@ -31,6 +32,7 @@ class Runtime {
   std::string reload();
   admin::AdminResponse handle_admin(std::string_view method, std::string_view path);
   std::string clusters_json() const;
+  std::string health_metrics() const;
   void wait_signals();
   void begin_shutdown();
   void check_drained();
@@ -46,6 +48,7 @@ class Runtime {
   std::shared_ptr<const l7::Snapshot> snapshot_;
   std::map<std::string, std::string> bound_;  // listener name -> address it is bound to
   std::unique_ptr<admin::AdminServer> admin_;
+  std::unique_ptr<health::HealthChecker> checker_;
   admin::ProcessCounters counters_;
 };
 

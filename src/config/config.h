@@ -84,13 +84,38 @@ struct Endpoint {
   uint32_t weight = 1;
 };
 
+// An inclusive range of expected status codes.
+struct StatusRange {
+  int low = 200;
+  int high = 399;
+};
+
 struct HealthCheck {
-  std::string type;  // http | tcp
+  std::string type = "http";  // http | tcp
+  // http
+  std::string method = "GET";
   std::string path = "/healthz";
+  std::string host;  // Host header; default: the endpoint address
+  std::vector<StatusRange> expect_status = {{200, 399}};
+  std::string expect_body;  // substring that must appear in the first 64 KiB of the body
+  // tcp
+  std::string send;    // bytes to send after connecting
+  std::string expect;  // bytes that must appear in what the endpoint answers
   Millis interval = 5s;
   Millis timeout = 1s;
-  uint32_t healthy = 2;
-  uint32_t unhealthy = 3;
+  uint32_t healthy = 2;    // consecutive successes to become healthy
+  uint32_t unhealthy = 3;  // consecutive failures to become unhealthy
+};
+
+// Which failures a request may be retried on; see Cluster::retries.
+struct RetryPolicy {
+  uint32_t attempts = 2;  // retries after the first try
+  bool on_connect_failure = true;
+  bool on_reset = false;  // upstream closed or reset before any response byte
+  std::vector<int> on_status;  // e.g. 502, 503, 504 (504 = the try's timeout passed)
+  std::optional<Millis> per_try_timeout;  // default: timeouts.response
+  uint32_t budget_percent = 20;  // retries in flight at most this % of requests in flight...
+  uint32_t min_retry_concurrency = 3;  // ...but always allow this many
 };
 
 struct ClusterTimeouts {
@@ -105,6 +130,10 @@ struct Cluster {
   HashOn hash_on;
   std::vector<Endpoint> endpoints;
   std::optional<HealthCheck> health_check;
+  // Below this % of healthy endpoints, balance over all of them (Envoy's panic mode); at 0, a
+  // cluster with no healthy endpoint answers 503 at once.
+  uint32_t panic_threshold = 0;
+  RetryPolicy retries;
   ClusterTimeouts timeouts;
   uint32_t max_idle_per_endpoint = 64;  // per worker
   SourceMark mark;

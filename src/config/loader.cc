@@ -370,12 +370,134 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   return l;
 }
 
+// "200", 204, "200-399"
+std::optional<StatusRange> read_status_range(Reader& r, const YAML::Node& node) {
+  auto text = r.string(node, "status");
+  if (!text) return std::nullopt;
+  int low = 0, high = 0;
+  auto dash = text->find('-');
+  auto parse = [](std::string_view s, int* out) {
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+    return ec == std::errc() && end == s.data() + s.size() && !s.empty();
+  };
+  bool ok = dash == std::string::npos
+                ? parse(*text, &low) && (high = low, true)
+                : parse(std::string_view(*text).substr(0, dash), &low) &&
+                      parse(std::string_view(*text).substr(dash + 1), &high);
+  if (!ok || low < 100 || high > 599 || low > high) {
+    r.error(node, "bad status '" + *text + "' (a code like 200 or a range like 200-399)");
+    return std::nullopt;
+  }
+  return StatusRange{low, high};
+}
+
+HealthCheck read_health_check(Reader& r, const YAML::Node& hc) {
+  HealthCheck check;
+  if (!r.expect_map(hc, "health_check",
+                    {"type", "method", "path", "host", "expect_status", "expect_body", "send",
+                     "expect", "interval", "timeout", "healthy", "unhealthy"})) {
+    return check;
+  }
+  if (hc["type"]) {
+    if (auto s = r.string(hc["type"], "type")) {
+      if (*s != "http" && *s != "tcp") r.error(hc["type"], "health_check type must be http or tcp");
+      check.type = *s;
+    }
+  }
+  const bool http = check.type == "http";
+  for (const char* key : {"method", "path", "host", "expect_status", "expect_body"}) {
+    if (!http && hc[key]) r.error(hc[key], std::string(key) + " only applies to type: http");
+  }
+  for (const char* key : {"send", "expect"}) {
+    if (http && hc[key]) r.error(hc[key], std::string(key) + " only applies to type: tcp");
+  }
+  if (hc["method"]) {
+    if (auto s = r.string(hc["method"], "method")) {
+      if (!is_token(*s)) r.error(hc["method"], "method '" + *s + "' is not a valid HTTP method");
+      check.method = *s;
+    }
+  }
+  if (hc["path"]) {
+    if (auto s = r.string(hc["path"], "path")) {
+      if (s->empty() || s->front() != '/' || s->find_first_of(" \r\n") != std::string::npos) {
+        r.error(hc["path"], "path must start with '/' and contain no spaces");
+      }
+      check.path = *s;
+    }
+  }
+  if (hc["host"]) {
+    if (auto s = r.string(hc["host"], "host")) check.host = *s;
+  }
+  if (auto es = hc["expect_status"]) {
+    check.expect_status.clear();
+    if (es.IsSequence()) {
+      for (const auto& item : es) {
+        if (auto range = read_status_range(r, item)) check.expect_status.push_back(*range);
+      }
+    } else if (auto range = read_status_range(r, es)) {
+      check.expect_status.push_back(*range);
+    }
+    if (check.expect_status.empty()) r.error(es, "expect_status needs at least one status");
+  }
+  if (hc["expect_body"]) {
+    if (auto s = r.string(hc["expect_body"], "expect_body")) check.expect_body = *s;
+  }
+  if (hc["send"]) {
+    if (auto s = r.string(hc["send"], "send")) check.send = *s;
+  }
+  if (hc["expect"]) {
+    if (auto s = r.string(hc["expect"], "expect")) check.expect = *s;
+  }
+  if (hc["interval"]) r.duration(hc["interval"], "interval", &check.interval);
+  if (hc["timeout"]) r.duration(hc["timeout"], "timeout", &check.timeout);
+  if (check.interval.count() < 10) r.error(hc["interval"] ? hc["interval"] : hc, "interval must be at least 10ms");
+  if (check.timeout.count() < 1) r.error(hc["timeout"] ? hc["timeout"] : hc, "timeout must be at least 1ms");
+  if (hc["healthy"]) {
+    if (auto v = r.uint(hc["healthy"], "healthy", 1, 100)) check.healthy = *v;
+  }
+  if (hc["unhealthy"]) {
+    if (auto v = r.uint(hc["unhealthy"], "unhealthy", 1, 100)) check.unhealthy = *v;
+  }
+  return check;
+}
+
+void read_retries(Reader& r, const YAML::Node& node, RetryPolicy* p) {
+  if (!r.expect_map(node, "retries", {"attempts", "on", "per_try_timeout", "budget_percent"})) return;
+  if (node["attempts"]) {
+    if (auto v = r.uint(node["attempts"], "attempts", 0, 10)) p->attempts = *v;
+  }
+  if (auto on = node["on"]) {
+    p->on_connect_failure = false;
+    p->on_reset = false;
+    p->on_status.clear();
+    for (auto& [item, n] : r.string_list(on, "on")) {
+      if (item == "connect_failure") {
+        p->on_connect_failure = true;
+      } else if (item == "reset") {
+        p->on_reset = true;
+      } else if (item == "502" || item == "503" || item == "504") {
+        p->on_status.push_back(std::stoi(item));
+      } else {
+        r.error(n, "retry condition '" + item + "' is not one of connect_failure, reset, 502, 503, 504");
+      }
+    }
+  }
+  if (node["per_try_timeout"]) {
+    Millis t{};
+    r.duration(node["per_try_timeout"], "per_try_timeout", &t);
+    p->per_try_timeout = t;
+  }
+  if (node["budget_percent"]) {
+    if (auto v = r.uint(node["budget_percent"], "budget_percent", 0, 100)) p->budget_percent = *v;
+  }
+}
+
 Cluster read_cluster(Reader& r, const YAML::Node& node) {
   Cluster c;
   c.mark = r.mark(node);
   if (!r.expect_map(node, "cluster",
                     {"name", "balance", "hash_on", "endpoints", "health_check", "timeouts",
-                     "max_idle_per_endpoint"})) {
+                     "max_idle_per_endpoint", "panic_threshold", "retries"})) {
     return c;
   }
   if (!node["name"]) {
@@ -416,29 +538,11 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
       r.error(h, "hash_on only applies to balance: ring_hash or maglev");
     }
   }
-  if (auto hc = node["health_check"]) {
-    HealthCheck check;
-    if (r.expect_map(hc, "health_check",
-                     {"type", "path", "interval", "timeout", "healthy", "unhealthy"})) {
-      if (auto s = hc["type"] ? r.string(hc["type"], "type") : std::optional<std::string>("http")) {
-        if (*s != "http" && *s != "tcp")
-          r.error(hc["type"], "health_check type must be http or tcp");
-        check.type = *s;
-      }
-      if (hc["path"]) {
-        if (auto s = r.string(hc["path"], "path")) check.path = *s;
-      }
-      if (hc["interval"]) r.duration(hc["interval"], "interval", &check.interval);
-      if (hc["timeout"]) r.duration(hc["timeout"], "timeout", &check.timeout);
-      if (hc["healthy"]) {
-        if (auto v = r.uint(hc["healthy"], "healthy", 1, 100)) check.healthy = *v;
-      }
-      if (hc["unhealthy"]) {
-        if (auto v = r.uint(hc["unhealthy"], "unhealthy", 1, 100)) check.unhealthy = *v;
-      }
-    }
-    c.health_check = check;
+  if (auto hc = node["health_check"]) c.health_check = read_health_check(r, hc);
+  if (node["panic_threshold"]) {
+    if (auto v = r.uint(node["panic_threshold"], "panic_threshold", 0, 100)) c.panic_threshold = *v;
   }
+  if (auto rt = node["retries"]) read_retries(r, rt, &c.retries);
   if (auto t = node["timeouts"]) {
     if (r.expect_map(t, "timeouts", {"connect", "response", "pool_idle"})) {
       if (t["connect"]) r.duration(t["connect"], "connect", &c.timeouts.connect);

@@ -23,7 +23,12 @@ namespace {
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kIoChunk = 16 * 1024;
 constexpr size_t kBodyBufferMax = 64 * 1024;
-constexpr int kMaxConnectAttempts = 3;
+constexpr uint32_t kMaxTries = 11;  // first try + retries.attempts (at most 10)
+
+// Each try waits for the upstream up to retries.per_try_timeout when set, else timeouts.response.
+std::chrono::milliseconds response_timeout_for(const config::Cluster& cluster) {
+  return cluster.retries.per_try_timeout ? *cluster.retries.per_try_timeout : cluster.timeouts.response;
+}
 
 bool is_idempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
@@ -346,30 +351,57 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   build_upstream_head(listener);
   in_.consume(head_len);  // the head's views are dead from here on
 
-  std::array<uint32_t, kMaxConnectAttempts> excluded{};
+  std::array<uint32_t, kMaxTries> excluded{};
   size_t excluded_count = 0;
+  auto exclude = [&](int i) {
+    if (excluded_count < excluded.size()) excluded[excluded_count++] = static_cast<uint32_t>(i);
+  };
+  const auto& policy = cluster.config->retries;
+  // Resending is safe only for an idempotent request without a body (RFC 9110 9.2.2).
+  const bool resendable = req_framing_.body == http::BodyKind::kNone && is_idempotent(method_);
+  // A pooled connection the backend closed while idle fails before any response byte. For a
+  // resendable request the pool skips its liveness probe (a syscall) and we resend on a fresh
+  // connection instead; anything else is probed before it is sent.
   bool retried_stale = false;
-  // A pooled connection the backend closed while idle fails before any response byte. For an
-  // idempotent request without a body, resending it on a fresh connection is safe (RFC 9110
-  // 9.2.2), so the pool skips its liveness probe (a syscall) and we retry instead. Anything else
-  // is probed before it is sent, and never resent.
-  const bool retry_if_stale = req_framing_.body == http::BodyKind::kNone && is_idempotent(method_);
+  uint32_t retries_left = std::min<uint32_t>(policy.attempts, kMaxTries - 1);
+  bool retrying = false;  // holds one unit of the cluster's retry budget
+  auto may_retry = [&] {
+    if (retries_left == 0 || aborting_) return false;
+    if (retrying) return true;
+    uint32_t budget = std::max<uint32_t>(policy.min_retry_concurrency,
+                                         cluster.active_requests * policy.budget_percent / 100);
+    if (cluster.active_retries >= budget) {
+      cluster.stats->retries_over_budget.add();
+      return false;
+    }
+    retrying = true;
+    ++cluster.active_retries;
+    return true;
+  };
+  ++cluster.active_requests;
   bool body_started = false;
   int status = 0;
   int index = -1;
   bool reused = false;
-  Outcome outcome = Outcome::kConnectFailed;
-  for (int attempt = 0; attempt < kMaxConnectAttempts + 1 && !aborting_; ++attempt) {
-    if (!retried_stale || outcome != Outcome::kStale) {
+  Outcome outcome = Outcome::kNoEndpoint;
+  while (!aborting_) {
+    if (outcome != Outcome::kStale) {
       balance::PickContext ctx;
       ctx.hash = hash;
       ctx.random = worker_.next_random();
       ctx.active = cluster.gauges->active.get();
       ctx.excluded = std::span<const uint32_t>(excluded.data(), excluded_count);
+      ctx.usable = cluster.use_usable_mask ? cluster.usable.data() : nullptr;
       index = cluster.balancer->pick(ctx);
-      if (index < 0) break;
+      if (index < 0) {
+        if (outcome != Outcome::kConnectFailed && outcome != Outcome::kReset &&
+            outcome != Outcome::kRetryStatus && outcome != Outcome::kLocalResponse) {
+          outcome = Outcome::kNoEndpoint;
+        }
+        break;
+      }
       upstream_key_ = &cluster.endpoint_keys[index];
-      reused = worker_.pool().take(*upstream_key_, &up_, /*probe=*/!retry_if_stale);
+      reused = worker_.pool().take(*upstream_key_, &up_, /*probe=*/!resendable);
     } else {
       reused = false;  // the retry of a stale pooled connection uses a fresh one
     }
@@ -377,41 +409,73 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       if (!co_await connect(cluster.config->endpoints[index].address, *cluster.config)) {
         cluster.stats->connect_errors.add();
         outcome = Outcome::kConnectFailed;
-        if (excluded_count < excluded.size())
-          excluded[excluded_count++] = static_cast<uint32_t>(index);
-        if (excluded_count >= excluded.size()) break;
-        continue;
+        exclude(index);
+        if (policy.on_connect_failure && may_retry()) {
+          --retries_left;
+          cluster.stats->retries.add();
+          continue;
+        }
+        break;
       }
     } else {
       cluster.stats->upstream_reused.add();
     }
     auto& active = cluster.gauges->active[index];
     active.store(active.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    outcome = co_await exchange(cluster, reused, &body_started);
+    const bool status_retry_possible = resendable && retries_left > 0 && !policy.on_status.empty();
+    outcome = co_await exchange(cluster, reused, &body_started,
+                                status_retry_possible ? &policy.on_status : nullptr);
     active.store(active.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    if (outcome == Outcome::kStale && retry_if_stale && !retried_stale && !body_started) {
+    if (outcome == Outcome::kStale && resendable && !retried_stale) {
       retried_stale = true;
+      continue;
+    }
+    if (outcome == Outcome::kStale) outcome = Outcome::kReset;
+    bool retry_on = false;
+    if (outcome == Outcome::kReset) retry_on = resendable && policy.on_reset;
+    if (outcome == Outcome::kRetryStatus) retry_on = true;
+    if (outcome == Outcome::kLocalResponse && local_status_ == 504 && resendable) {
+      retry_on = std::find(policy.on_status.begin(), policy.on_status.end(), 504) != policy.on_status.end();
+    }
+    if (retry_on && may_retry()) {
+      exclude(index);
+      --retries_left;
+      cluster.stats->retries.add();
+      if (up_.is_open()) up_.close();
       continue;
     }
     break;
   }
+  --cluster.active_requests;
+  if (retrying) --cluster.active_retries;
 
   switch (outcome) {
     case Outcome::kDone:
       status = status_;
       break;
     case Outcome::kConnectFailed:
+    case Outcome::kNoEndpoint:
     case Outcome::kStale:
-      if (outcome == Outcome::kStale) {
+    case Outcome::kReset:
+    case Outcome::kRetryStatus:
+      if (outcome == Outcome::kStale || outcome == Outcome::kReset) {
         cluster.stats->bad_gateway.add();
         status = 502;
+        local_detail_ = "upstream closed the connection before answering";
+      } else if (outcome == Outcome::kRetryStatus) {
+        // Unreachable in practice (a retry status is relayed when no retry is left), but an
+        // answer must still go out.
+        status = status_ ? status_ : 502;
       } else {
         cluster.stats->unavailable.add();
         status = 503;  // no endpoint could be reached (HAProxy and Envoy answer the same)
+        local_detail_ = outcome == Outcome::kNoEndpoint && excluded_count == 0
+                            ? "no healthy endpoint"
+                            : "no endpoint could be reached";
       }
       if (up_.is_open()) up_.close();
-      co_await send_local(status, !request_body_done_ || !client_keep_alive_);
       if (!request_body_done_) client_keep_alive_ = false;
+      co_await send_local(status, !client_keep_alive_, local_detail_);
       break;
     case Outcome::kLocalResponse:
       status = local_status_;
@@ -458,22 +522,24 @@ asio::awaitable<bool> HttpSession::connect(const core::SocketAddress& address,
   co_return true;
 }
 
-asio::awaitable<HttpSession::Outcome> HttpSession::exchange(const ClusterRuntime& cluster,
-                                                            bool reused, bool* body_started) {
+asio::awaitable<HttpSession::Outcome> HttpSession::exchange(
+    const ClusterRuntime& cluster, bool reused, bool* body_started,
+    const std::vector<int>* retry_statuses) {
   (void)cluster;
   std::string_view prefix;
   if (req_framing_.body == http::BodyKind::kContentLength) {
     prefix = in_.data().substr(
         0, static_cast<size_t>(std::min<uint64_t>(in_.size(), req_framing_.content_length)));
   }
+  // Closed before answering: on a pooled connection that is the stale case (safe to resend on
+  // a fresh one), otherwise a reset of this try.
+  const Outcome closed = reused && !*body_started ? Outcome::kStale : Outcome::kReset;
   if (!co_await write_upstream(out_, prefix)) {
     if (take_fired() == Deadline::kResponse) {
       local_status_ = 504;
       co_return Outcome::kLocalResponse;
     }
-    if (reused && !*body_started) co_return Outcome::kStale;
-    local_status_ = 502;
-    co_return Outcome::kLocalResponse;
+    co_return closed;
   }
   if (!prefix.empty()) {
     *body_started = true;
@@ -485,10 +551,9 @@ asio::awaitable<HttpSession::Outcome> HttpSession::exchange(const ClusterRuntime
     *body_started = true;
     if (!co_await send_request_body(&outcome)) co_return outcome;
   }
-  auto outcome = co_await relay_response();
-  if (outcome == Outcome::kStale && (!reused || *body_started)) {
-    local_status_ = 502;
-    outcome = Outcome::kLocalResponse;
+  auto outcome = co_await relay_response(retry_statuses);
+  if (outcome == Outcome::kStale) {
+    outcome = reused && !*body_started ? Outcome::kStale : Outcome::kReset;
   }
   co_return outcome;
 }
@@ -618,9 +683,10 @@ void HttpSession::build_client_head(const http::ResponseHead& resp, bool chunk_t
   out_.append("\r\n");
 }
 
-asio::awaitable<HttpSession::Outcome> HttpSession::relay_response() {
+asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
+    const std::vector<int>* retry_statuses) {
   up_in_.clear();
-  const auto response_timeout = cluster_config_->timeouts.response;
+  const auto response_timeout = response_timeout_for(*cluster_config_);
   while (true) {
     resp_parser_.reset();
     http::ParseResult pr;
@@ -668,6 +734,14 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response() {
     break;
   }
 
+  if (retry_statuses &&
+      std::find(retry_statuses->begin(), retry_statuses->end(), resp_.status) != retry_statuses->end()) {
+    // Another endpoint will be asked; this answer (and its connection) is dropped unseen.
+    status_ = resp_.status;
+    std::error_code ec;
+    up_.close(ec);
+    co_return Outcome::kRetryStatus;
+  }
   const auto body = resp_.framing.body;
   const bool delimited_by_chunks =
       body == http::BodyKind::kChunked || body == http::BodyKind::kUntilClose;
@@ -718,7 +792,7 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response() {
 }
 
 asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
-  const auto response_timeout = cluster_config_->timeouts.response;
+  const auto response_timeout = response_timeout_for(*cluster_config_);
   const auto body = resp_.framing.body;
   if (body == http::BodyKind::kNone) co_return true;
   // Reads more upstream bytes; false on error, timeout, or (unless `eof_ok`) end of stream.

@@ -49,9 +49,12 @@ class HttpSession {
  private:
   // How an exchange with the upstream ended.
   enum class Outcome : uint8_t {
-    kDone,   // response relayed
-    kStale,  // pooled connection was dead before any response byte: retry is safe
-    kConnectFailed,
+    kDone,           // response relayed
+    kStale,          // pooled connection was dead before any response byte: resend is safe
+    kReset,          // upstream closed or reset before any response byte
+    kRetryStatus,    // upstream answered a status the retry policy retries; nothing was relayed
+    kConnectFailed,  // no connection could be made to the last endpoint tried
+    kNoEndpoint,     // the balancer had no (healthy, untried) endpoint
     kLocalResponse,  // sluice must answer with `local_status_`
     kAborted,        // a side broke after response bytes went out: close the client
   };
@@ -60,9 +63,10 @@ class HttpSession {
               std::string listener_name);
   asio::awaitable<void> run();
   asio::awaitable<bool> handle_request(size_t head_len);
-  asio::awaitable<Outcome> exchange(const ClusterRuntime& cluster, bool reused, bool* body_started);
+  asio::awaitable<Outcome> exchange(const ClusterRuntime& cluster, bool reused, bool* body_started,
+                                    const std::vector<int>* retry_statuses);
   asio::awaitable<bool> send_request_body(Outcome* outcome);
-  asio::awaitable<Outcome> relay_response();
+  asio::awaitable<Outcome> relay_response(const std::vector<int>* retry_statuses);
   asio::awaitable<bool> relay_response_body(bool chunk_to_client);
   asio::awaitable<bool> connect(const core::SocketAddress& address, const config::Cluster& cluster);
   asio::awaitable<bool> write_client(std::string_view a, std::string_view b = {});

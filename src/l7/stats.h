@@ -65,6 +65,8 @@ struct ClusterStats {
   Counter bad_gateway;  // 502s
   Counter unavailable;  // 503s
   Counter timeouts;     // 504s
+  Counter retries;              // tries after the first
+  Counter retries_over_budget;  // retries not made because the budget was spent
 };
 
 struct ListenerStats {

@@ -68,6 +68,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
     view->listener_stats.push_back(stats_.listener(l.name));
   }
   view_ = std::move(view);
+  apply_usable();
   access_log_.flush();
   access_log_ = AccessLog(snapshot->access_log ? snapshot->access_log->fd : -1,
                           snapshot->access_log && snapshot->access_log->json);
@@ -150,6 +151,32 @@ void Worker::tick() {
     access_log_.flush();
     tick();
   });
+}
+
+void Worker::apply_health(std::shared_ptr<const health::HealthStatus> health) {
+  asio::post(io_, [this, health = std::move(health)]() mutable {
+    health_ = std::move(health);
+    apply_usable();
+  });
+}
+
+void Worker::apply_usable() {
+  if (!view_) return;
+  for (auto& c : view_->clusters) {
+    const size_t n = c.endpoint_keys.size();
+    c.usable.assign(n, 1);
+    size_t healthy = n;
+    if (health_) {
+      for (size_t i = 0; i < n; ++i) {
+        if (!health_->healthy(c.config->name, c.endpoint_keys[i])) {
+          c.usable[i] = 0;
+          --healthy;
+        }
+      }
+    }
+    const bool panic = c.config->panic_threshold > 0 && healthy * 100 < c.config->panic_threshold * n;
+    c.use_usable_mask = healthy < n && !panic;
+  }
 }
 
 void Worker::begin_drain() {

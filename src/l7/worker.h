@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "balance/balancer.h"
+#include "health/health_status.h"
 #include "l7/access_log.h"
 #include "l7/snapshot.h"
 #include "l7/stats.h"
@@ -31,6 +32,13 @@ struct ClusterRuntime {
   std::vector<std::string> endpoint_keys;  // "ip:port", the pool key and log name
   std::shared_ptr<EndpointGauges> gauges;
   ClusterStats* stats = nullptr;
+  // From the health checker: usable[i] != 0 if endpoint i may be picked. Ignored (all usable)
+  // when every endpoint is healthy, or in panic mode (healthy share below panic_threshold).
+  std::vector<uint8_t> usable;
+  bool use_usable_mask = false;
+  // This worker's requests and retries in flight, for the retry budget.
+  mutable uint32_t active_requests = 0;
+  mutable uint32_t active_retries = 0;
 };
 
 // Everything a request needs from the current config, resolved once per snapshot per worker.
@@ -66,6 +74,8 @@ class Worker {
   void apply(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> add);
   // Thread-safe: stop accepting, close idle connections, let in-flight requests finish.
   void begin_drain();
+  // Thread-safe: new endpoint health from the checker.
+  void apply_health(std::shared_ptr<const health::HealthStatus> health);
   size_t session_count() const { return session_count_.load(); }
   // Thread-safe: close every connection now (the drain timeout passed).
   void abort_all();
@@ -97,6 +107,7 @@ class Worker {
     std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
   };
   void install(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> add);
+  void apply_usable();  // health_ -> view_->clusters[].usable
   void start_accepting(Acceptor& a);
   void tick();
 
@@ -108,6 +119,7 @@ class Worker {
   asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
   std::thread thread_;
   std::shared_ptr<WorkerView> view_;
+  std::shared_ptr<const health::HealthStatus> health_;
   std::vector<Acceptor> acceptors_;
   UpstreamPool pool_;
   AccessLog access_log_;

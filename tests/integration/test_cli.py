@@ -49,7 +49,7 @@ def test_check_ok_and_errors():
     out = sluice("check", "-c", write("good.yaml", GOOD))
     assert out.returncode == 0 and out.stdout == "ok\n", out
     bad = GOOD.replace("127.0.0.1:9003", "127.0.0.1:99999").replace("cluster: users", "cluster: nobody")
-    bad = bad.replace("balance: maglev", "balance: maglev\n    retries: 3")
+    bad = bad.replace("balance: maglev", "balance: maglev\n    retry: 3")
     path = write("bad.yaml", bad)
     out = sluice("check", "-c", path)
     assert out.returncode == 2, out
@@ -58,7 +58,7 @@ def test_check_ok_and_errors():
     for line in lines:
         assert re.match(re.escape(path) + r":\d+:\d+: ", line), line
     assert "unknown cluster 'nobody'" in lines[0]
-    assert "unknown key 'retries'" in lines[1]
+    assert "unknown key 'retry'" in lines[1]
     assert "bad address '127.0.0.1:99999'" in lines[2]
 
 
