@@ -9,7 +9,7 @@
 //   GET /stats       -> {"name":..,"connections":N,"requests":M}
 //   GET /fail        -> closes the connection without answering
 //   any ?delay=MS    -> waits before answering;  ?status=CODE -> answers with that status
-// Usage: demo_backend --name NAME --listen IP:PORT
+// Usage: demo_backend --name NAME --listen IP:PORT [--status CODE]
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -41,6 +41,7 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 std::string g_name = "backend";
 uint64_t g_connections = 0;
 uint64_t g_requests = 0;
+int g_status = 200;  // --status: answer every request but /healthz and /stats with this
 
 uint64_t query_number(std::string_view query, std::string_view key, uint64_t fallback) {
   size_t pos = 0;
@@ -173,7 +174,8 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
     }
     if (path == "/fail") co_return;  // connection closes with no response
 
-    int status = static_cast<int>(query_number(query, "status", 200));
+    int status = static_cast<int>(
+        query_number(query, "status", path == "/healthz" || path == "/stats" ? 200 : g_status));
     std::string body;
     uint64_t stream_bytes = 0;
     bool chunked = false;
@@ -254,8 +256,10 @@ int main(int argc, char** argv) {
       g_name = argv[i + 1];
     } else if (flag == "--listen") {
       listen = argv[i + 1];
+    } else if (flag == "--status") {
+      g_status = std::atoi(argv[i + 1]);
     } else {
-      std::fprintf(stderr, "usage: demo_backend --name NAME --listen IP:PORT\n");
+      std::fprintf(stderr, "usage: demo_backend --name NAME --listen IP:PORT [--status CODE]\n");
       return 2;
     }
   }

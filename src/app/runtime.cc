@@ -225,10 +225,14 @@ std::string Runtime::health_metrics() const {
              (status->healthy(c.name, address) ? "1" : "0") + "\n";
     }
   }
-  out += "# HELP sluice_health_checks_total Active health checks by result.\n# TYPE sluice_health_checks_total counter\n";
+  out +=
+      "# HELP sluice_health_checks_total Active health checks by result.\n# TYPE "
+      "sluice_health_checks_total counter\n";
   for (const auto& [cluster, counts] : checker_->counts()) {
-    out += "sluice_health_checks_total{cluster=\"" + cluster + "\",result=\"ok\"} " + std::to_string(counts.ok) + "\n";
-    out += "sluice_health_checks_total{cluster=\"" + cluster + "\",result=\"failed\"} " + std::to_string(counts.failed) + "\n";
+    out += "sluice_health_checks_total{cluster=\"" + cluster + "\",result=\"ok\"} " +
+           std::to_string(counts.ok) + "\n";
+    out += "sluice_health_checks_total{cluster=\"" + cluster + "\",result=\"failed\"} " +
+           std::to_string(counts.failed) + "\n";
   }
   return out;
 }

@@ -111,11 +111,14 @@ struct HealthCheck {
 struct RetryPolicy {
   uint32_t attempts = 2;  // retries after the first try
   bool on_connect_failure = true;
-  bool on_reset = false;  // upstream closed or reset before any response byte
-  std::vector<int> on_status;  // e.g. 502, 503, 504 (504 = the try's timeout passed)
+  bool on_reset = false;                  // upstream closed or reset before any response byte
+  std::vector<int> on_status;             // e.g. 502, 503, 504 (504 = the try's timeout passed)
   std::optional<Millis> per_try_timeout;  // default: timeouts.response
-  uint32_t budget_percent = 20;  // retries in flight at most this % of requests in flight...
-  uint32_t min_retry_concurrency = 3;  // ...but always allow this many
+  // Retries in flight at most this % of requests in flight, but always min_retry_concurrency
+  // (Envoy's retry budget). Connect failures are retried outside the budget: such a request
+  // never reached a backend.
+  uint32_t budget_percent = 20;
+  uint32_t min_retry_concurrency = 3;
 };
 
 struct ClusterTimeouts {

@@ -380,10 +380,9 @@ std::optional<StatusRange> read_status_range(Reader& r, const YAML::Node& node) 
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
     return ec == std::errc() && end == s.data() + s.size() && !s.empty();
   };
-  bool ok = dash == std::string::npos
-                ? parse(*text, &low) && (high = low, true)
-                : parse(std::string_view(*text).substr(0, dash), &low) &&
-                      parse(std::string_view(*text).substr(dash + 1), &high);
+  bool ok = dash == std::string::npos ? parse(*text, &low) && (high = low, true)
+                                      : parse(std::string_view(*text).substr(0, dash), &low) &&
+                                            parse(std::string_view(*text).substr(dash + 1), &high);
   if (!ok || low < 100 || high > 599 || low > high) {
     r.error(node, "bad status '" + *text + "' (a code like 200 or a range like 200-399)");
     return std::nullopt;
@@ -450,8 +449,10 @@ HealthCheck read_health_check(Reader& r, const YAML::Node& hc) {
   }
   if (hc["interval"]) r.duration(hc["interval"], "interval", &check.interval);
   if (hc["timeout"]) r.duration(hc["timeout"], "timeout", &check.timeout);
-  if (check.interval.count() < 10) r.error(hc["interval"] ? hc["interval"] : hc, "interval must be at least 10ms");
-  if (check.timeout.count() < 1) r.error(hc["timeout"] ? hc["timeout"] : hc, "timeout must be at least 1ms");
+  if (check.interval.count() < 10)
+    r.error(hc["interval"] ? hc["interval"] : hc, "interval must be at least 10ms");
+  if (check.timeout.count() < 1)
+    r.error(hc["timeout"] ? hc["timeout"] : hc, "timeout must be at least 1ms");
   if (hc["healthy"]) {
     if (auto v = r.uint(hc["healthy"], "healthy", 1, 100)) check.healthy = *v;
   }
@@ -462,7 +463,8 @@ HealthCheck read_health_check(Reader& r, const YAML::Node& hc) {
 }
 
 void read_retries(Reader& r, const YAML::Node& node, RetryPolicy* p) {
-  if (!r.expect_map(node, "retries", {"attempts", "on", "per_try_timeout", "budget_percent"})) return;
+  if (!r.expect_map(node, "retries", {"attempts", "on", "per_try_timeout", "budget_percent"}))
+    return;
   if (node["attempts"]) {
     if (auto v = r.uint(node["attempts"], "attempts", 0, 10)) p->attempts = *v;
   }
@@ -478,7 +480,8 @@ void read_retries(Reader& r, const YAML::Node& node, RetryPolicy* p) {
       } else if (item == "502" || item == "503" || item == "504") {
         p->on_status.push_back(std::stoi(item));
       } else {
-        r.error(n, "retry condition '" + item + "' is not one of connect_failure, reset, 502, 503, 504");
+        r.error(n, "retry condition '" + item +
+                       "' is not one of connect_failure, reset, 502, 503, 504");
       }
     }
   }

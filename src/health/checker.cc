@@ -58,7 +58,8 @@ asio::awaitable<Outcome> probe_once(asio::io_context& io, const core::SocketAddr
     attempt->timer.cancel();
     std::error_code ignored;
     attempt->socket.close(ignored);
-    if (attempt->timed_out) return Outcome{false, "timeout after " + std::to_string(check.timeout.count()) + "ms"};
+    if (attempt->timed_out)
+      return Outcome{false, "timeout after " + std::to_string(check.timeout.count()) + "ms"};
     return Outcome{ok, std::move(reason)};
   };
 
@@ -72,8 +73,8 @@ asio::awaitable<Outcome> probe_once(asio::io_context& io, const core::SocketAddr
 
   std::string request;
   if (check.type == "http") {
-    request = check.method + " " + check.path + " HTTP/1.1\r\nHost: " +
-              (check.host.empty() ? address.to_string() : check.host) +
+    request = check.method + " " + check.path +
+              " HTTP/1.1\r\nHost: " + (check.host.empty() ? address.to_string() : check.host) +
               "\r\nUser-Agent: sluice-health-check\r\nConnection: close\r\n\r\n";
   } else {
     request = check.send;
@@ -108,7 +109,8 @@ asio::awaitable<Outcome> probe_once(asio::io_context& io, const core::SocketAddr
   if (!status_ok) co_return finish(false, "status " + std::to_string(status));
   if (!expect.empty()) {
     auto body_start = got.find("\r\n\r\n");
-    bool found = body_start != std::string::npos && got.find(expect, body_start) != std::string::npos;
+    bool found =
+        body_start != std::string::npos && got.find(expect, body_start) != std::string::npos;
     if (!found) co_return finish(false, "body lacks '" + expect + "'");
   }
   co_return finish(true, "status " + std::to_string(status));
@@ -165,20 +167,24 @@ void HealthChecker::configure(const config::Config& config) {
       // many endpoints never get probed in lockstep.
       auto first = std::chrono::milliseconds(rng() % (probe->check.interval.count() / 10 + 1));
       uint64_t seed = rng();
-      asio::co_spawn(io_, [this, probe, first, seed]() -> asio::awaitable<void> {
-        std::mt19937_64 jitter(seed);
-        auto wait = first;
-        while (!probe->stopped) {
-          probe->timer.expires_after(wait);
-          co_await probe->timer.async_wait(kNoThrow);  // cancelled on stop: checked below
-          if (probe->stopped) co_return;
-          auto outcome = co_await probe_once(io_, probe->address, probe->check);
-          if (probe->stopped) co_return;
-          on_result(*probe, outcome.ok, outcome.reason);
-          auto base = probe->check.interval.count();
-          wait = std::chrono::milliseconds(base * 9 / 10 + static_cast<int64_t>(jitter() % (base / 5 + 1)));
-        }
-      }, asio::detached);
+      asio::co_spawn(
+          io_,
+          [this, probe, first, seed]() -> asio::awaitable<void> {
+            std::mt19937_64 jitter(seed);
+            auto wait = first;
+            while (!probe->stopped) {
+              probe->timer.expires_after(wait);
+              co_await probe->timer.async_wait(kNoThrow);  // cancelled on stop: checked below
+              if (probe->stopped) co_return;
+              auto outcome = co_await probe_once(io_, probe->address, probe->check);
+              if (probe->stopped) co_return;
+              on_result(*probe, outcome.ok, outcome.reason);
+              auto base = probe->check.interval.count();
+              wait = std::chrono::milliseconds(base * 9 / 10 +
+                                               static_cast<int64_t>(jitter() % (base / 5 + 1)));
+            }
+          },
+          asio::detached);
     }
   }
   for (auto& [key, probe] : probes_) {  // endpoints no longer checked

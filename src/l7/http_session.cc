@@ -27,7 +27,8 @@ constexpr uint32_t kMaxTries = 11;  // first try + retries.attempts (at most 10)
 
 // Each try waits for the upstream up to retries.per_try_timeout when set, else timeouts.response.
 std::chrono::milliseconds response_timeout_for(const config::Cluster& cluster) {
-  return cluster.retries.per_try_timeout ? *cluster.retries.per_try_timeout : cluster.timeouts.response;
+  return cluster.retries.per_try_timeout ? *cluster.retries.per_try_timeout
+                                         : cluster.timeouts.response;
 }
 
 bool is_idempotent(std::string_view method) {
@@ -400,6 +401,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
         }
         break;
       }
+      if (excluded_count > 0) cluster.stats->retries.add();  // a retry that actually goes out
       upstream_key_ = &cluster.endpoint_keys[index];
       reused = worker_.pool().take(*upstream_key_, &up_, /*probe=*/!resendable);
     } else {
@@ -410,9 +412,10 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
         cluster.stats->connect_errors.add();
         outcome = Outcome::kConnectFailed;
         exclude(index);
-        if (policy.on_connect_failure && may_retry()) {
+        // A request that never reached a backend adds no backend load when sent elsewhere, so
+        // connect failures are retried outside the budget (as HAProxy's `retries` are).
+        if (policy.on_connect_failure && retries_left > 0) {
           --retries_left;
-          cluster.stats->retries.add();
           continue;
         }
         break;
@@ -435,12 +438,12 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
     if (outcome == Outcome::kReset) retry_on = resendable && policy.on_reset;
     if (outcome == Outcome::kRetryStatus) retry_on = true;
     if (outcome == Outcome::kLocalResponse && local_status_ == 504 && resendable) {
-      retry_on = std::find(policy.on_status.begin(), policy.on_status.end(), 504) != policy.on_status.end();
+      retry_on = std::find(policy.on_status.begin(), policy.on_status.end(), 504) !=
+                 policy.on_status.end();
     }
     if (retry_on && may_retry()) {
       exclude(index);
       --retries_left;
-      cluster.stats->retries.add();
       if (up_.is_open()) up_.close();
       continue;
     }
@@ -734,8 +737,8 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
     break;
   }
 
-  if (retry_statuses &&
-      std::find(retry_statuses->begin(), retry_statuses->end(), resp_.status) != retry_statuses->end()) {
+  if (retry_statuses && std::find(retry_statuses->begin(), retry_statuses->end(), resp_.status) !=
+                            retry_statuses->end()) {
     // Another endpoint will be asked; this answer (and its connection) is dropped unseen.
     status_ = resp_.status;
     std::error_code ec;

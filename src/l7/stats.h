@@ -62,9 +62,9 @@ struct ClusterStats {
   Counter upstream_connections;  // connections opened
   Counter upstream_reused;       // requests sent on a pooled connection
   Counter connect_errors;
-  Counter bad_gateway;  // 502s
-  Counter unavailable;  // 503s
-  Counter timeouts;     // 504s
+  Counter bad_gateway;          // 502s
+  Counter unavailable;          // 503s
+  Counter timeouts;             // 504s
   Counter retries;              // tries after the first
   Counter retries_over_budget;  // retries not made because the budget was spent
 };

@@ -174,7 +174,8 @@ void Worker::apply_usable() {
         }
       }
     }
-    const bool panic = c.config->panic_threshold > 0 && healthy * 100 < c.config->panic_threshold * n;
+    const bool panic =
+        c.config->panic_threshold > 0 && healthy * 100 < c.config->panic_threshold * n;
     c.use_usable_mask = healthy < n && !panic;
   }
 }

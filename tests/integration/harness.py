@@ -81,11 +81,22 @@ def stop(p, sig=signal.SIGTERM, timeout=10.0):
 
 
 class Backend:
-    def __init__(self, name):
+    def __init__(self, name, port=None, status=None):
         self.name = name
-        self.port = free_port()
-        self.proc = start([BACKEND, "--name", name, "--listen", f"127.0.0.1:{self.port}"])
+        self.port = port or free_port()
+        self.status = status
+        self.start()
+
+    def start(self):
+        args = [BACKEND, "--name", self.name, "--listen", f"127.0.0.1:{self.port}"]
+        if self.status:
+            args += ["--status", str(self.status)]
+        self.proc = start(args)
         wait_port(self.port, proc=self.proc)
+
+    def kill(self):
+        """SIGKILL: the process dies with its connections, as in a crash."""
+        stop(self.proc, signal.SIGKILL)
 
     @property
     def address(self):

@@ -136,3 +136,69 @@ TEST(ConfigLoader, MissingFile) {
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(ConfigLoader, HealthCheckRetriesAndPanic) {
+  auto r = load_config_text(R"(listeners:
+  - listen: 127.0.0.1:1
+    routes: [{ cluster: c }]
+clusters:
+  - name: c
+    health_check: { type: http, path: /ready, host: svc, expect_status: [200, "300-302"], expect_body: ok, interval: 2s }
+    panic_threshold: 50
+    retries: { attempts: 3, on: [reset, 503], per_try_timeout: 250ms, budget_percent: 30 }
+    endpoints: [127.0.0.1:2]
+  - name: t
+    health_check: { type: tcp, send: "PING\r\n", expect: "+PONG" }
+    endpoints: [127.0.0.1:3]
+)",
+                            "t.yaml");
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
+  const auto& c = r.config->clusters[0];
+  ASSERT_TRUE(c.health_check);
+  EXPECT_EQ(c.health_check->path, "/ready");
+  EXPECT_EQ(c.health_check->host, "svc");
+  ASSERT_EQ(c.health_check->expect_status.size(), 2u);
+  EXPECT_EQ(c.health_check->expect_status[1].low, 300);
+  EXPECT_EQ(c.health_check->expect_status[1].high, 302);
+  EXPECT_EQ(c.panic_threshold, 50u);
+  EXPECT_EQ(c.retries.attempts, 3u);
+  EXPECT_FALSE(c.retries.on_connect_failure);  // the list replaces the default
+  EXPECT_TRUE(c.retries.on_reset);
+  EXPECT_EQ(c.retries.on_status, std::vector<int>{503});
+  EXPECT_EQ(*c.retries.per_try_timeout, Millis(250));
+  EXPECT_EQ(r.config->clusters[1].health_check->expect, "+PONG");
+  // defaults
+  EXPECT_TRUE(r.config->clusters[1].retries.on_connect_failure);
+  EXPECT_EQ(r.config->clusters[1].retries.attempts, 2u);
+}
+
+TEST(ConfigLoader, BadHealthCheckAndRetries) {
+  auto r = load_config_text(R"(listeners:
+  - listen: 127.0.0.1:1
+    routes: [{ cluster: c }]
+clusters:
+  - name: c
+    health_check: { type: udp, expect_status: "600", interval: 1ms }
+    retries: { attempts: 11, on: [timeout] }
+    panic_threshold: 101
+    endpoints: [127.0.0.1:2]
+  - name: d
+    health_check: { type: tcp, path: /x }
+    endpoints: [127.0.0.1:3]
+)",
+                            "t.yaml");
+  std::string all;
+  for (const auto& e : r.errors) all += e.to_string() + "\n";
+  for (const char* want : {"health_check type must be http or tcp", "bad status '600'",
+                           "interval must be at least 10ms", "attempts must be between 0 and 10",
+                           "retry condition 'timeout'", "panic_threshold must be between 0 and 100",
+                           "path only applies to type: http"}) {
+    EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::config

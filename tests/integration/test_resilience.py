@@ -1,0 +1,117 @@
+"""Resilience with real processes: active health checks take a killed backend out and bring it
+back, retries absorb a crash under load, a cluster without healthy endpoints answers 503 at
+once (or balances over all of them in panic mode), retries on statuses, and requests with a
+body are never resent. Every assertion is a count or a state, never a timing."""
+import json
+import subprocess
+
+from harness import *
+
+CHECK = "    health_check: { type: http, path: /healthz, interval: 100ms, timeout: 500ms, healthy: 2, unhealthy: 2 }\n"
+
+
+def states(s):
+    j = json.loads(s.admin("GET", "/clusters")[2])
+    return {e["address"]: e["state"] for c in j["clusters"] for e in c["endpoints"]}
+
+
+def spread(s, n, path="/"):
+    seen = {}
+    for _ in range(n):
+        status, hdrs, _ = request(s.port, "GET", path)
+        key = hdrs.get("x-backend") if status == 200 else status
+        seen[key] = seen.get(key, 0) + 1
+    return seen
+
+
+def test_active_health_check_takes_a_dead_endpoint_out_and_back():
+    b = [Backend(f"b{i}") for i in range(3)]
+    s = Sluice(proxy_yaml(cluster_yaml("c", b, extra=CHECK), top="workers: 1\n"))  # exact rotation
+    assert set(states(s).values()) == {"healthy"}
+    b[1].kill()
+    wait_for(lambda: states(s)[b[1].address] == "unhealthy", what="b1 marked unhealthy")
+    errors_before = s.metric("sluice_upstream_connect_errors_total")
+    seen = spread(s, 60)
+    assert seen == {"b0": 30, "b2": 30}, seen  # round robin over the two healthy ones only
+    assert s.metric("sluice_upstream_connect_errors_total") == errors_before  # b1 not even tried
+    assert s.metric('sluice_endpoint_healthy{cluster="c",endpoint="%s"}' % b[1].address) == 0
+    b[1].start()  # same port
+    wait_for(lambda: states(s)[b[1].address] == "healthy", what="b1 healthy again")
+    assert sorted(spread(s, 60).items()) == [("b0", 20), ("b1", 20), ("b2", 20)]
+    log = s.logs()
+    assert log.count(f"{b[1].address} in cluster 'c' is now unhealthy") == 1, log
+    assert log.count(f"{b[1].address} in cluster 'c' is healthy again") == 1, log
+
+
+def test_kill9_under_load_zero_errors():
+    b = [Backend(f"b{i}") for i in range(3)]
+    # budget 100%: at the instant of the crash up to a third of the 16 requests in flight need a
+    # retry at once; the default 20% budget would (rightly) refuse some of them
+    s = Sluice(proxy_yaml(cluster_yaml("c", b, extra=CHECK + "    retries: { attempts: 2, on: [connect_failure, reset, 502, 503], budget_percent: 100 }\n")))
+    wrk = subprocess.Popen(["wrk", "-t1", "-c16", "-d60s", f"http://127.0.0.1:{s.port}/"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: b[1].stats()["requests"] > 200, what="load on b1")
+        b[1].kill()
+        wait_for(lambda: states(s)[b[1].address] == "unhealthy", what="b1 marked unhealthy")
+        before = s.metric("sluice_http_requests_total")
+        wait_for(lambda: s.metric("sluice_http_requests_total") > before + 500, what="traffic without b1")
+        b[1].start()
+        wait_for(lambda: states(s)[b[1].address] == "healthy", what="b1 healthy again")
+        wait_for(lambda: b[1].stats()["requests"] > 100, what="traffic to the restarted b1")
+    finally:
+        wrk.send_signal(signal.SIGINT)
+        out, _ = wrk.communicate(timeout=30)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    assert total > 1000, out
+    assert "Non-2xx" not in out and "Socket errors" not in out, out  # retries absorbed the crash
+    assert s.metric('sluice_http_local_responses_total{listener="web",status="502"}') == 0
+
+
+def test_no_healthy_endpoint_is_503_at_once_or_panic():
+    b = [Backend(f"b{i}") for i in range(3)]
+    s = Sluice(proxy_yaml(cluster_yaml("c", b[:1], extra=CHECK)))
+    b[0].kill()
+    wait_for(lambda: states(s)[b[0].address] == "unhealthy", what="b0 unhealthy")
+    errors = s.metric("sluice_upstream_connect_errors_total")
+    status, _, body = request(s.port, "GET", "/")
+    assert status == 503 and body == b"503 Service Unavailable: no healthy endpoint\n", (status, body)
+    assert s.metric("sluice_upstream_connect_errors_total") == errors  # answered without trying
+    s.stop()
+    # panic mode: 1 of 3 healthy is below 50%, so all three are balanced over (and retries
+    # carry requests from the dead ones to the live one)
+    s = Sluice(proxy_yaml(cluster_yaml("c", b, extra=CHECK + "    panic_threshold: 50\n")))
+    b[1].kill()
+    wait_for(lambda: list(states(s).values()).count("unhealthy") == 2, what="two unhealthy")
+    seen = spread(s, 30)
+    assert seen == {"b2": 30}, seen
+    assert s.metric("sluice_upstream_connect_errors_total") >= 10  # the dead ones were tried
+
+
+def test_retry_on_status_goes_to_another_endpoint():
+    bad, good = Backend("bad", status=503), Backend("good")
+    s = Sluice(proxy_yaml(cluster_yaml("c", [bad, good], extra="    retries: { attempts: 1, on: [503] }\n"),
+                          top="workers: 1\n"))
+    assert spread(s, 20) == {"good": 20}
+    # each request that met "bad" first was retried once (the retry's pick also advances the
+    # rotation, so that is at least every other request)
+    assert 10 <= s.metric('sluice_upstream_retries_total{cluster="c"}') <= 20
+    s.stop()
+    s = Sluice(proxy_yaml(cluster_yaml("c", [bad, good]), top="workers: 1\n"))  # default: connect failures only
+    assert spread(s, 20) == {"good": 10, 503: 10}
+
+
+def test_requests_with_a_body_are_never_resent():
+    b = [Backend("b0"), Backend("b1")]
+    s = Sluice(proxy_yaml(cluster_yaml("c", b, extra="    retries: { attempts: 3, on: [reset, 502, 503] }\n")))
+    status, _, _ = request(s.port, "POST", "/fail", body=b"x" * 1000)
+    assert status == 502
+    assert sum(x.stats()["requests"] for x in b) == 1 + 2  # the POST once, plus the 2 /stats
+    # the same failure on a GET is retried on the other endpoint, then answered 502
+    status, _, _ = request(s.port, "GET", "/fail")
+    assert status == 502
+    assert s.metric('sluice_upstream_retries_total{cluster="c"}') == 1  # only one other endpoint
+
+
+if __name__ == "__main__":
+    run_tests(globals())
