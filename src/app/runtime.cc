@@ -165,13 +165,13 @@ std::string Runtime::clusters_json() const {
     cj["endpoints"] = nlohmann::json::array();
     for (const auto& e : c.endpoints) {
       auto address = e.address.to_string();
-      auto status = checker_->status();
+      const auto& status = health_;
       nlohmann::json ej = {{"address", address},
                            {"weight", e.weight},
-                           {"state", status->healthy(c.name, address) ? "healthy" : "unhealthy"},
+                           {"state", status->state(c.name, address)},
                            {"active_requests", active[{c.name, address}]}};
       if (auto cit = status->clusters.find(c.name); cit != status->clusters.end()) {
-        if (auto eit = cit->second.find(address); eit != cit->second.end()) {
+        if (auto eit = cit->second.find(address); eit != cit->second.end() && !eit->second.reason.empty()) {
           ej["health_check"] = eit->second.reason;
         }
       }
@@ -200,6 +200,11 @@ admin::AdminResponse Runtime::handle_admin(std::string_view method, std::string_
     return {shutting_down_ ? 503 : 200, "text/plain; charset=utf-8",
             shutting_down_ ? "draining\n" : "ready\n"};
   if (path == "/" && get) return {200, "text/html; charset=utf-8", std::string(kDashboard)};
+  if (path.substr(0, 10) == "/clusters/" &&
+      (path.ends_with("/drain") || path.ends_with("/enable"))) {
+    if (method != "POST") return {405, "text/plain; charset=utf-8", "use POST\n"};
+    return drain_endpoint(path, path.ends_with("/drain"));
+  }
   if (path == "/reload") {
     if (method != "POST") return {405, "text/plain; charset=utf-8", "use POST\n"};
     auto error = reload();
@@ -235,6 +240,42 @@ std::string Runtime::health_metrics() const {
            std::to_string(counts.failed) + "\n";
   }
   return out;
+}
+
+void Runtime::publish_health() {
+  auto merged = std::make_shared<health::HealthStatus>(*checker_->status());
+  for (const auto& [cluster, address] : drained_) merged->clusters[cluster][address].draining = true;
+  health_ = merged;
+  for (auto& w : workers_) w->apply_health(merged);
+}
+
+// POST /clusters/{cluster}/endpoints/{address}/drain | enable
+admin::AdminResponse Runtime::drain_endpoint(std::string_view path, bool drain) {
+  constexpr std::string_view kText = "text/plain; charset=utf-8";
+  auto rest = path.substr(std::string_view("/clusters/").size());
+  auto slash = rest.find('/');
+  std::string cluster(rest.substr(0, slash));
+  rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  constexpr std::string_view kEndpoints = "/endpoints/";
+  auto action_at = rest.rfind('/');
+  if (rest.substr(0, kEndpoints.size()) != kEndpoints || action_at <= kEndpoints.size()) {
+    return {404, std::string(kText), "not found\n"};
+  }
+  std::string address(rest.substr(kEndpoints.size(), action_at - kEndpoints.size()));
+  const auto* c = snapshot_->config->find_cluster(cluster);
+  if (!c) return {404, std::string(kText), "no cluster '" + cluster + "'\n"};
+  bool found = false;
+  for (const auto& e : c->endpoints) found = found || e.address.to_string() == address;
+  if (!found) return {404, std::string(kText), "no endpoint " + address + " in cluster '" + cluster + "'\n"};
+  if (drain) {
+    drained_.insert({cluster, address});
+    core::log_info("admin: draining {} in cluster '{}': no new requests, in-flight ones finish", address, cluster);
+  } else {
+    drained_.erase({cluster, address});
+    core::log_info("admin: {} in cluster '{}' takes new requests again", address, cluster);
+  }
+  publish_health();
+  return {200, std::string(kText), drain ? "draining\n" : "enabled\n"};
 }
 
 void Runtime::wait_signals() {
@@ -295,9 +336,7 @@ int Runtime::run(std::shared_ptr<const config::Config> config) {
       config->workers ? config->workers : std::max(1u, std::thread::hardware_concurrency());
   for (uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<l7::Worker>(i));
   checker_ = std::make_unique<health::HealthChecker>(
-      io_, [this](std::shared_ptr<const health::HealthStatus> status) {
-        for (auto& w : workers_) w->apply_health(status);
-      });
+      io_, [this](std::shared_ptr<const health::HealthStatus>) { publish_health(); });
   if (auto error = apply(config); !error.empty()) {
     core::log_error("{}", error);
     return 1;

@@ -6,6 +6,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ class Runtime {
   admin::AdminResponse handle_admin(std::string_view method, std::string_view path);
   std::string clusters_json() const;
   std::string health_metrics() const;
+  // Health from the checker plus the operator's drains, to the workers.
+  void publish_health();
+  admin::AdminResponse drain_endpoint(std::string_view path, bool drain);
   void wait_signals();
   void begin_shutdown();
   void check_drained();
@@ -49,6 +53,8 @@ class Runtime {
   std::map<std::string, std::string> bound_;  // listener name -> address it is bound to
   std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<health::HealthChecker> checker_;
+  std::set<std::pair<std::string, std::string>> drained_;  // (cluster, endpoint address)
+  std::shared_ptr<const health::HealthStatus> health_ = std::make_shared<health::HealthStatus>();
   admin::ProcessCounters counters_;
 };
 

@@ -9,7 +9,8 @@ namespace sluice::health {
 
 struct EndpointHealth {
   bool healthy = true;
-  std::string reason;  // why it is in this state, e.g. "connect: Connection refused"
+  bool draining = false;  // an operator took it out of rotation (admin API); in-flight requests finish
+  std::string reason;     // why it is in this state, e.g. "connect: Connection refused"
 };
 
 struct HealthStatus {
@@ -17,11 +18,27 @@ struct HealthStatus {
   // (no check configured, or not checked yet).
   std::map<std::string, std::map<std::string, EndpointHealth>> clusters;
 
-  bool healthy(const std::string& cluster, const std::string& address) const {
+  const EndpointHealth* find(const std::string& cluster, const std::string& address) const {
     auto c = clusters.find(cluster);
-    if (c == clusters.end()) return true;
+    if (c == clusters.end()) return nullptr;
     auto e = c->second.find(address);
-    return e == c->second.end() || e->second.healthy;
+    return e == c->second.end() ? nullptr : &e->second;
+  }
+  bool healthy(const std::string& cluster, const std::string& address) const {
+    const auto* e = find(cluster, address);
+    return !e || e->healthy;
+  }
+  // May new requests go to it?
+  bool usable(const std::string& cluster, const std::string& address) const {
+    const auto* e = find(cluster, address);
+    return !e || (e->healthy && !e->draining);
+  }
+  // "healthy", "unhealthy" or "draining"
+  const char* state(const std::string& cluster, const std::string& address) const {
+    const auto* e = find(cluster, address);
+    if (!e) return "healthy";
+    if (e->draining) return "draining";
+    return e->healthy ? "healthy" : "unhealthy";
   }
 };
 

@@ -168,7 +168,7 @@ void Worker::apply_usable() {
     size_t healthy = n;
     if (health_) {
       for (size_t i = 0; i < n; ++i) {
-        if (!health_->healthy(c.config->name, c.endpoint_keys[i])) {
+        if (!health_->usable(c.config->name, c.endpoint_keys[i])) {
           c.usable[i] = 0;
           --healthy;
         }

@@ -113,5 +113,33 @@ def test_requests_with_a_body_are_never_resent():
     assert s.metric('sluice_upstream_retries_total{cluster="c"}') == 1  # only one other endpoint
 
 
+def test_drain_lets_in_flight_finish_and_sends_nothing_new():
+    b = [Backend("b0"), Backend("b1")]
+    names = {x.address: x.name for x in b}
+    s = Sluice(proxy_yaml(cluster_yaml("c", b), top="workers: 1\n"))
+    size = 64 * 1024 * 1024
+    out = tmp_path("download.bin")
+    # a download that takes a few seconds: curl reads at 20 MB/s
+    curl = subprocess.Popen(["curl", "-sS", "--fail", "--limit-rate", "20M", "-o", out,
+                             f"http://127.0.0.1:{s.port}/bytes?n={size}"])
+
+    def endpoints():
+        return json.loads(s.admin("GET", "/clusters")[2])["clusters"][0]["endpoints"]
+
+    wait_for(lambda: any(e["active_requests"] == 1 for e in endpoints()), what="download in flight")
+    busy = next(e["address"] for e in endpoints() if e["active_requests"] == 1)
+    other = next(a for a in names if a != busy)
+    status, _, body = s.admin("POST", f"/clusters/c/endpoints/{busy}/drain")
+    assert status == 200 and body == b"draining\n", body
+    assert states(s)[busy] == "draining"
+    assert spread(s, 20) == {names[other]: 20}  # nothing new goes to the drained endpoint
+    assert curl.wait(timeout=120) == 0 and os.path.getsize(out) == size  # the download completed
+    assert s.admin("POST", f"/clusters/c/endpoints/{busy}/enable")[0] == 200
+    assert spread(s, 20) == {names[busy]: 10, names[other]: 10}
+    assert s.admin("POST", "/clusters/nope/endpoints/1.2.3.4:5/drain")[0] == 404
+    assert s.admin("POST", "/clusters/c/endpoints/127.0.0.1:1/drain")[0] == 404
+    assert s.admin("GET", f"/clusters/c/endpoints/{busy}/drain")[0] == 405
+
+
 if __name__ == "__main__":
     run_tests(globals())
