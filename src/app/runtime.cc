@@ -171,7 +171,8 @@ std::string Runtime::clusters_json() const {
                            {"state", status->state(c.name, address)},
                            {"active_requests", active[{c.name, address}]}};
       if (auto cit = status->clusters.find(c.name); cit != status->clusters.end()) {
-        if (auto eit = cit->second.find(address); eit != cit->second.end() && !eit->second.reason.empty()) {
+        if (auto eit = cit->second.find(address);
+            eit != cit->second.end() && !eit->second.reason.empty()) {
           ej["health_check"] = eit->second.reason;
         }
       }
@@ -231,6 +232,14 @@ std::string Runtime::health_metrics() const {
     }
   }
   out +=
+      "# HELP sluice_upstream_overloaded_total Requests refused by the circuit breaker.\n"
+      "# TYPE sluice_upstream_overloaded_total counter\n";
+  for (const auto& c : snapshot_->config->clusters) {
+    if (c.max_requests == 0) continue;
+    out += "sluice_upstream_overloaded_total{cluster=\"" + c.name + "\"} " +
+           std::to_string(l7::ClusterShared::for_cluster(c.name)->overloaded.load()) + "\n";
+  }
+  out +=
       "# HELP sluice_health_checks_total Active health checks by result.\n# TYPE "
       "sluice_health_checks_total counter\n";
   for (const auto& [cluster, counts] : checker_->counts()) {
@@ -244,7 +253,8 @@ std::string Runtime::health_metrics() const {
 
 void Runtime::publish_health() {
   auto merged = std::make_shared<health::HealthStatus>(*checker_->status());
-  for (const auto& [cluster, address] : drained_) merged->clusters[cluster][address].draining = true;
+  for (const auto& [cluster, address] : drained_)
+    merged->clusters[cluster][address].draining = true;
   health_ = merged;
   for (auto& w : workers_) w->apply_health(merged);
 }
@@ -266,10 +276,12 @@ admin::AdminResponse Runtime::drain_endpoint(std::string_view path, bool drain) 
   if (!c) return {404, std::string(kText), "no cluster '" + cluster + "'\n"};
   bool found = false;
   for (const auto& e : c->endpoints) found = found || e.address.to_string() == address;
-  if (!found) return {404, std::string(kText), "no endpoint " + address + " in cluster '" + cluster + "'\n"};
+  if (!found)
+    return {404, std::string(kText), "no endpoint " + address + " in cluster '" + cluster + "'\n"};
   if (drain) {
     drained_.insert({cluster, address});
-    core::log_info("admin: draining {} in cluster '{}': no new requests, in-flight ones finish", address, cluster);
+    core::log_info("admin: draining {} in cluster '{}': no new requests, in-flight ones finish",
+                   address, cluster);
   } else {
     drained_.erase({cluster, address});
     core::log_info("admin: {} in cluster '{}' takes new requests again", address, cluster);

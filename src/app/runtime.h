@@ -6,8 +6,8 @@
 #include <asio/steady_timer.hpp>
 
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 

@@ -139,6 +139,10 @@ struct Cluster {
   RetryPolicy retries;
   ClusterTimeouts timeouts;
   uint32_t max_idle_per_endpoint = 64;  // per worker
+  // Circuit breaker: requests in flight to this cluster, across all workers; beyond it sluice
+  // answers 503 with `x-sluice-overloaded: true` at once. 0 = no limit (the default: the check
+  // is an atomic shared by the workers, paid only where a limit is set).
+  uint32_t max_requests = 0;
   SourceMark mark;
 };
 

@@ -500,7 +500,7 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
   c.mark = r.mark(node);
   if (!r.expect_map(node, "cluster",
                     {"name", "balance", "hash_on", "endpoints", "health_check", "timeouts",
-                     "max_idle_per_endpoint", "panic_threshold", "retries"})) {
+                     "max_idle_per_endpoint", "panic_threshold", "retries", "circuit_breaker"})) {
     return c;
   }
   if (!node["name"]) {
@@ -551,6 +551,11 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
       if (t["connect"]) r.duration(t["connect"], "connect", &c.timeouts.connect);
       if (t["response"]) r.duration(t["response"], "response", &c.timeouts.response);
       if (t["pool_idle"]) r.duration(t["pool_idle"], "pool_idle", &c.timeouts.pool_idle);
+    }
+  }
+  if (auto cb = node["circuit_breaker"]) {
+    if (r.expect_map(cb, "circuit_breaker", {"max_requests"}) && cb["max_requests"]) {
+      if (auto v = r.uint(cb["max_requests"], "max_requests", 0, 1000000)) c.max_requests = *v;
     }
   }
   if (node["max_idle_per_endpoint"]) {

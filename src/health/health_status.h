@@ -9,8 +9,9 @@ namespace sluice::health {
 
 struct EndpointHealth {
   bool healthy = true;
-  bool draining = false;  // an operator took it out of rotation (admin API); in-flight requests finish
-  std::string reason;     // why it is in this state, e.g. "connect: Connection refused"
+  bool draining =
+      false;           // an operator took it out of rotation (admin API); in-flight requests finish
+  std::string reason;  // why it is in this state, e.g. "connect: Connection refused"
 };
 
 struct HealthStatus {

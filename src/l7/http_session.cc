@@ -158,8 +158,10 @@ asio::awaitable<void> HttpSession::send_local(int status, bool close, std::strin
   out_.clear();
   fmt::format_to(
       std::back_inserter(out_),
-      "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}\r\n",
-      status, reason, body.size(), close ? "Connection: close\r\n" : "");
+      "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}{}\r\n",
+      status, reason, body.size(), close ? "Connection: close\r\n" : "",
+      overloaded_ ? "x-sluice-overloaded: true\r\n" : "");
+  overloaded_ = false;
   if (method_ == "HEAD") body.clear();
   if (listener_index_ >= 0) view_->listener_stats[listener_index_]->local_responses[status].add();
   bytes_sent_ = body.size();
@@ -349,6 +351,23 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   const uint64_t hash = cluster.hashed ? request_hash(cluster.config->hash_on, cluster.source_ip,
                                                       req_, path_, client_ip_)
                                        : 0;
+  // Circuit breaker: refuse at once rather than queue without bound.
+  struct BreakerSlot {
+    ClusterShared* shared = nullptr;
+    ~BreakerSlot() {
+      if (shared) shared->requests.fetch_sub(1, std::memory_order_relaxed);
+    }
+  } breaker;
+  if (cluster.shared) {
+    if (cluster.shared->requests.fetch_add(1, std::memory_order_relaxed) >=
+        cluster.config->max_requests) {
+      cluster.shared->requests.fetch_sub(1, std::memory_order_relaxed);
+      cluster.shared->overloaded.fetch_add(1, std::memory_order_relaxed);
+      overloaded_ = true;
+      co_return co_await finish_local(503, false);
+    }
+    breaker.shared = cluster.shared.get();
+  }
   build_upstream_head(listener);
   in_.consume(head_len);  // the head's views are dead from here on
 

@@ -129,6 +129,7 @@ class HttpSession {
   Clock::time_point deadline_;
   bool idle_ = true;  // between requests (draining may close it)
   bool aborting_ = false;
+  bool overloaded_ = false;  // the next local answer comes from the circuit breaker
 };
 
 }  // namespace sluice::l7

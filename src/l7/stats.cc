@@ -2,6 +2,15 @@
 
 namespace sluice::l7 {
 
+std::shared_ptr<ClusterShared> ClusterShared::for_cluster(const std::string& name) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<ClusterShared>> all;
+  std::lock_guard lock(mu);
+  auto& slot = all[name];
+  if (!slot) slot = std::make_shared<ClusterShared>();
+  return slot;
+}
+
 RouteStats* WorkerStats::route(const std::string& listener, const std::string& route,
                                const std::string& cluster) {
   std::lock_guard lock(mu_);

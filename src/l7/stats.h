@@ -87,6 +87,16 @@ struct EndpointGauges {
   }
 };
 
+// What the workers share about a cluster: requests in flight across the process (for the
+// circuit breaker). One per cluster name for the life of the process, so a reload does not
+// forget the requests still in flight.
+struct ClusterShared {
+  std::atomic<int64_t> requests{0};
+  std::atomic<uint64_t> overloaded{0};  // 503s from the breaker (any worker adds)
+
+  static std::shared_ptr<ClusterShared> for_cluster(const std::string& name);
+};
+
 class WorkerStats {
  public:
   using RouteKey = std::tuple<std::string, std::string, std::string>;  // listener, route, cluster

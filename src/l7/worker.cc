@@ -57,6 +57,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
     rt.source_ip = c.balance == "source_ip";
     rt.gauges = std::make_shared<EndpointGauges>(rt.endpoint_keys);
     rt.stats = stats_.cluster(c.name);
+    if (c.max_requests > 0) rt.shared = ClusterShared::for_cluster(c.name);
     stats_.set_endpoints(c.name, rt.gauges);
     view->clusters.push_back(std::move(rt));
   }

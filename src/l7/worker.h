@@ -32,6 +32,7 @@ struct ClusterRuntime {
   std::vector<std::string> endpoint_keys;  // "ip:port", the pool key and log name
   std::shared_ptr<EndpointGauges> gauges;
   ClusterStats* stats = nullptr;
+  std::shared_ptr<ClusterShared> shared;  // set only when the cluster has max_requests
   // From the health checker: usable[i] != 0 if endpoint i may be picked. Ignored (all usable)
   // when every endpoint is healthy, or in panic mode (healthy share below panic_threshold).
   std::vector<uint8_t> usable;

@@ -141,5 +141,43 @@ def test_drain_lets_in_flight_finish_and_sends_nothing_new():
     assert s.admin("GET", f"/clusters/c/endpoints/{busy}/drain")[0] == 405
 
 
+def test_circuit_breaker_refuses_at_once_with_flat_memory():
+    import threading
+    b = Backend("slow")
+    s = Sluice(proxy_yaml(cluster_yaml("c", [b], extra="    circuit_breaker: { max_requests: 10 }\n"),
+                          top="access_log: false\n"))
+    results = []
+
+    def one():
+        status, hdrs, _ = request(s.port, "GET", "/?delay=1500", timeout=30)
+        results.append((status, hdrs.get("x-sluice-overloaded")))
+
+    threads = [threading.Thread(target=one) for _ in range(10)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: s.metric("sluice_endpoint_active_requests") == 10, what="10 requests in flight")
+    # the 11th and later are refused at once while the 10 are in flight
+    for _ in range(20):
+        status, hdrs, body = request(s.port, "GET", "/")
+        assert status == 503 and hdrs["x-sluice-overloaded"] == "true", (status, hdrs)
+    for t in threads:
+        t.join()
+    assert sorted(results) == [(200, None)] * 10, results
+    assert s.metric('sluice_upstream_overloaded_total{cluster="c"}') == 20
+    # a flood while the breaker is open costs no memory: 100 connections for 2 s
+    threads = [threading.Thread(target=one) for _ in range(10)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: s.metric("sluice_endpoint_active_requests") == 10, what="10 requests in flight")
+    before = s.rss_kib()
+    out = subprocess.run(["wrk", "-t1", "-c100", "-d2s", f"http://127.0.0.1:{s.port}/"],
+                         capture_output=True, text=True, timeout=30).stdout
+    refused = int(re.search(r"Non-2xx or 3xx responses: (\d+)", out).group(1))
+    assert refused > 1000, out
+    assert s.rss_kib() - before < 8 * 1024, (before, s.rss_kib())
+    for t in threads:
+        t.join()
+
+
 if __name__ == "__main__":
     run_tests(globals())
