@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <asio/post.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstring>
@@ -232,6 +233,20 @@ std::string Runtime::health_metrics() const {
     }
   }
   out +=
+      "# HELP sluice_endpoint_ejected 1 while outlier detection keeps the endpoint out.\n"
+      "# TYPE sluice_endpoint_ejected gauge\n";
+  for (const auto& [key, e] : ejections_) {
+    out += "sluice_endpoint_ejected{cluster=\"" + key.first + "\",endpoint=\"" + key.second +
+           "\"} " + (e.ejected ? "1" : "0") + "\n";
+  }
+  out +=
+      "# HELP sluice_outlier_ejections_total Ejections by outlier detection.\n"
+      "# TYPE sluice_outlier_ejections_total counter\n";
+  for (const auto& [key, e] : ejections_) {
+    out += "sluice_outlier_ejections_total{cluster=\"" + key.first + "\",endpoint=\"" + key.second +
+           "\"} " + std::to_string(e.times) + "\n";
+  }
+  out +=
       "# HELP sluice_upstream_overloaded_total Requests refused by the circuit breaker.\n"
       "# TYPE sluice_upstream_overloaded_total counter\n";
   for (const auto& c : snapshot_->config->clusters) {
@@ -253,10 +268,48 @@ std::string Runtime::health_metrics() const {
 
 void Runtime::publish_health() {
   auto merged = std::make_shared<health::HealthStatus>(*checker_->status());
-  for (const auto& [cluster, address] : drained_)
+  for (const auto& [cluster, address] : drained_) {
     merged->clusters[cluster][address].draining = true;
+  }
+  for (const auto& [key, e] : ejections_) {
+    if (e.ejected) merged->clusters[key.first][key.second].ejected = true;
+  }
   health_ = merged;
   for (auto& w : workers_) w->apply_health(merged);
+}
+
+void Runtime::eject(const std::string& cluster, const std::string& address) {
+  if (shutting_down_) return;
+  const auto* c = snapshot_->config->find_cluster(cluster);
+  if (!c || !c->outlier_detection) return;  // reloaded away meanwhile
+  const auto& od = *c->outlier_detection;
+  auto& e = ejections_[{cluster, address}];
+  if (e.ejected) return;
+  size_t ejected = 0;
+  for (const auto& [key, other] : ejections_) ejected += key.first == cluster && other.ejected;
+  if ((ejected + 1) * 100 > od.max_ejection_percent * c->endpoints.size()) {
+    core::log_warn(
+        "outlier: {} in cluster '{}' keeps failing but stays in: {} of {} endpoints are "
+        "ejected already (max_ejection_percent {})",
+        address, cluster, ejected, c->endpoints.size(), od.max_ejection_percent);
+    return;
+  }
+  ++e.times;
+  auto duration = std::min(od.base_ejection_time * e.times, od.max_ejection_time);
+  e.ejected = true;
+  core::log_warn(
+      "outlier: ejecting {} from cluster '{}' for {} ms ({} consecutive failures, ejection {})",
+      address, cluster, duration.count(), od.consecutive_failures, e.times);
+  e.timer = std::make_shared<asio::steady_timer>(io_, duration);
+  e.timer->async_wait([this, key = std::make_pair(cluster, address)](std::error_code ec) {
+    if (ec) return;
+    auto it = ejections_.find(key);
+    if (it == ejections_.end() || !it->second.ejected) return;
+    it->second.ejected = false;
+    core::log_info("outlier: {} in cluster '{}' is back after its ejection", key.second, key.first);
+    publish_health();
+  });
+  publish_health();
 }
 
 // POST /clusters/{cluster}/endpoints/{address}/drain | enable
@@ -314,6 +367,9 @@ void Runtime::begin_shutdown() {
   shutting_down_ = true;
   if (admin_) admin_->stop();
   checker_->stop();
+  for (auto& [key, e] : ejections_) {
+    if (e.timer) e.timer->cancel();
+  }
   for (auto& w : workers_) w->begin_drain();
   drain_deadline_ = std::chrono::steady_clock::now() + snapshot_->config->shutdown_timeout;
   check_drained();
@@ -346,7 +402,13 @@ int Runtime::run(std::shared_ptr<const config::Config> config) {
   ::signal(SIGPIPE, SIG_IGN);
   uint32_t n =
       config->workers ? config->workers : std::max(1u, std::thread::hardware_concurrency());
-  for (uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<l7::Worker>(i));
+  for (uint32_t i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<l7::Worker>(i));
+    workers_.back()->set_outlier_report(
+        [this](const std::string& cluster, const std::string& address) {
+          asio::post(io_, [this, cluster, address] { eject(cluster, address); });
+        });
+  }
   checker_ = std::make_unique<health::HealthChecker>(
       io_, [this](std::shared_ptr<const health::HealthStatus>) { publish_health(); });
   if (auto error = apply(config); !error.empty()) {

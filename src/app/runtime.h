@@ -37,6 +37,8 @@ class Runtime {
   // Health from the checker plus the operator's drains, to the workers.
   void publish_health();
   admin::AdminResponse drain_endpoint(std::string_view path, bool drain);
+  // On the main thread: a worker saw too many consecutive failures of an endpoint.
+  void eject(const std::string& cluster, const std::string& address);
   void wait_signals();
   void begin_shutdown();
   void check_drained();
@@ -54,6 +56,12 @@ class Runtime {
   std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<health::HealthChecker> checker_;
   std::set<std::pair<std::string, std::string>> drained_;  // (cluster, endpoint address)
+  struct Ejection {
+    uint32_t times = 0;  // how often it was ejected (the ejection time grows with it)
+    bool ejected = false;
+    std::shared_ptr<asio::steady_timer> timer;
+  };
+  std::map<std::pair<std::string, std::string>, Ejection> ejections_;
   std::shared_ptr<const health::HealthStatus> health_ = std::make_shared<health::HealthStatus>();
   admin::ProcessCounters counters_;
 };

@@ -121,6 +121,17 @@ struct RetryPolicy {
   uint32_t min_retry_concurrency = 3;
 };
 
+// Passive health (Envoy's outlier detection): an endpoint that fails `consecutive_failures`
+// requests in a row on one worker (connect failure, reset, 5xx, timeout) is ejected for
+// base_ejection_time x times ejected (at most max_ejection_time), never more than
+// max_ejection_percent of the cluster at once. It comes back by itself.
+struct OutlierDetection {
+  uint32_t consecutive_failures = 5;
+  Millis base_ejection_time = 30s;
+  Millis max_ejection_time = 300s;
+  uint32_t max_ejection_percent = 50;
+};
+
 struct ClusterTimeouts {
   Millis connect = 5s;
   Millis response = 60s;   // first response byte, and then between response reads (504)
@@ -137,6 +148,7 @@ struct Cluster {
   // cluster with no healthy endpoint answers 503 at once.
   uint32_t panic_threshold = 0;
   RetryPolicy retries;
+  std::optional<OutlierDetection> outlier_detection;
   ClusterTimeouts timeouts;
   uint32_t max_idle_per_endpoint = 64;  // per worker
   // Circuit breaker: requests in flight to this cluster, across all workers; beyond it sluice

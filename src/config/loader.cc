@@ -500,7 +500,8 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
   c.mark = r.mark(node);
   if (!r.expect_map(node, "cluster",
                     {"name", "balance", "hash_on", "endpoints", "health_check", "timeouts",
-                     "max_idle_per_endpoint", "panic_threshold", "retries", "circuit_breaker"})) {
+                     "max_idle_per_endpoint", "panic_threshold", "retries", "circuit_breaker",
+                     "outlier_detection"})) {
     return c;
   }
   if (!node["name"]) {
@@ -552,6 +553,31 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
       if (t["response"]) r.duration(t["response"], "response", &c.timeouts.response);
       if (t["pool_idle"]) r.duration(t["pool_idle"], "pool_idle", &c.timeouts.pool_idle);
     }
+  }
+  if (auto od = node["outlier_detection"]) {
+    OutlierDetection o;
+    if (r.expect_map(od, "outlier_detection",
+                     {"consecutive_failures", "base_ejection_time", "max_ejection_time",
+                      "max_ejection_percent"})) {
+      if (od["consecutive_failures"]) {
+        if (auto v = r.uint(od["consecutive_failures"], "consecutive_failures", 1, 1000)) {
+          o.consecutive_failures = *v;
+        }
+      }
+      if (od["base_ejection_time"])
+        r.duration(od["base_ejection_time"], "base_ejection_time", &o.base_ejection_time);
+      if (od["max_ejection_time"])
+        r.duration(od["max_ejection_time"], "max_ejection_time", &o.max_ejection_time);
+      if (od["max_ejection_percent"]) {
+        if (auto v = r.uint(od["max_ejection_percent"], "max_ejection_percent", 0, 100)) {
+          o.max_ejection_percent = *v;
+        }
+      }
+      if (o.max_ejection_time < o.base_ejection_time) {
+        r.error(od, "max_ejection_time must be at least base_ejection_time");
+      }
+    }
+    c.outlier_detection = o;
   }
   if (auto cb = node["circuit_breaker"]) {
     if (r.expect_map(cb, "circuit_breaker", {"max_requests"}) && cb["max_requests"]) {

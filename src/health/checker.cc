@@ -226,7 +226,8 @@ void HealthChecker::on_result(Probe& probe, bool ok, const std::string& reason) 
 void HealthChecker::publish() {
   auto status = std::make_shared<HealthStatus>();
   for (const auto& [key, probe] : probes_) {
-    status->clusters[probe->cluster][probe->address_text] = {probe->healthy, false, probe->reason};
+    status->clusters[probe->cluster][probe->address_text] = {probe->healthy, false, false,
+                                                             probe->reason};
   }
   status_ = status;
   publish_(status);

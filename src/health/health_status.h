@@ -9,9 +9,10 @@ namespace sluice::health {
 
 struct EndpointHealth {
   bool healthy = true;
-  bool draining =
-      false;           // an operator took it out of rotation (admin API); in-flight requests finish
-  std::string reason;  // why it is in this state, e.g. "connect: Connection refused"
+  // An operator took it out of rotation (admin API); in-flight requests finish.
+  bool draining = false;
+  bool ejected = false;  // outlier detection took it out for a while
+  std::string reason;    // why it is in this state, e.g. "connect: Connection refused"
 };
 
 struct HealthStatus {
@@ -32,14 +33,15 @@ struct HealthStatus {
   // May new requests go to it?
   bool usable(const std::string& cluster, const std::string& address) const {
     const auto* e = find(cluster, address);
-    return !e || (e->healthy && !e->draining);
+    return !e || (e->healthy && !e->draining && !e->ejected);
   }
-  // "healthy", "unhealthy" or "draining"
+  // "healthy", "unhealthy", "ejected" or "draining"
   const char* state(const std::string& cluster, const std::string& address) const {
     const auto* e = find(cluster, address);
     if (!e) return "healthy";
     if (e->draining) return "draining";
-    return e->healthy ? "healthy" : "unhealthy";
+    if (!e->healthy) return "unhealthy";
+    return e->ejected ? "ejected" : "healthy";
   }
 };
 

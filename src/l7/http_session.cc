@@ -430,6 +430,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       if (!co_await connect(cluster.config->endpoints[index].address, *cluster.config)) {
         cluster.stats->connect_errors.add();
         outcome = Outcome::kConnectFailed;
+        note_try(cluster, index, /*failed=*/true);
         exclude(index);
         // A request that never reached a backend adds no backend load when sent elsewhere, so
         // connect failures are retried outside the budget (as HAProxy's `retries` are).
@@ -453,6 +454,20 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       continue;
     }
     if (outcome == Outcome::kStale) outcome = Outcome::kReset;
+    switch (outcome) {  // what this try says about the endpoint (client-side failures say nothing)
+      case Outcome::kDone:
+        note_try(cluster, index, status_ >= 500);
+        break;
+      case Outcome::kReset:
+      case Outcome::kRetryStatus:
+        note_try(cluster, index, true);
+        break;
+      case Outcome::kLocalResponse:
+        if (local_status_ == 502 || local_status_ == 504) note_try(cluster, index, true);
+        break;
+      default:
+        break;
+    }
     bool retry_on = false;
     if (outcome == Outcome::kReset) retry_on = resendable && policy.on_reset;
     if (outcome == Outcome::kRetryStatus) retry_on = true;
@@ -520,6 +535,19 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   }
   log_request(status);
   co_return client_keep_alive_&& outcome != Outcome::kAborted;
+}
+
+void HttpSession::note_try(const ClusterRuntime& cluster, int index, bool failed) {
+  if (cluster.consecutive_failures.empty() || index < 0) return;
+  auto& count = cluster.consecutive_failures[index];
+  if (!failed) {
+    count = 0;
+    return;
+  }
+  if (++count >= cluster.config->outlier_detection->consecutive_failures) {
+    count = 0;
+    worker_.report_outlier(cluster.config->name, cluster.endpoint_keys[index]);
+  }
 }
 
 asio::awaitable<bool> HttpSession::connect(const core::SocketAddress& address,

@@ -82,6 +82,8 @@ class HttpSession {
     return f;
   }
   void refresh_view();
+  // Outlier detection: one try's result for an endpoint.
+  void note_try(const ClusterRuntime& cluster, int index, bool failed);
   void log_request(int status);
 
   Worker& worker_;

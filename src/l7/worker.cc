@@ -58,6 +58,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
     rt.gauges = std::make_shared<EndpointGauges>(rt.endpoint_keys);
     rt.stats = stats_.cluster(c.name);
     if (c.max_requests > 0) rt.shared = ClusterShared::for_cluster(c.name);
+    if (c.outlier_detection) rt.consecutive_failures.assign(c.endpoints.size(), 0);
     stats_.set_endpoints(c.name, rt.gauges);
     view->clusters.push_back(std::move(rt));
   }

@@ -7,6 +7,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -37,6 +38,8 @@ struct ClusterRuntime {
   // when every endpoint is healthy, or in panic mode (healthy share below panic_threshold).
   std::vector<uint8_t> usable;
   bool use_usable_mask = false;
+  // Consecutive failed tries per endpoint on this worker (outlier detection).
+  mutable std::vector<uint32_t> consecutive_failures;
   // This worker's requests and retries in flight, for the retry budget.
   mutable uint32_t active_requests = 0;
   mutable uint32_t active_retries = 0;
@@ -67,6 +70,15 @@ class Worker {
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
+
+  // Called on the worker thread when an endpoint failed outlier_detection.consecutive_failures
+  // times in a row; it must be thread-safe (the runtime posts to its own thread). Set before
+  // start().
+  using OutlierReport = std::function<void(const std::string& cluster, const std::string& address)>;
+  void set_outlier_report(OutlierReport report) { report_outlier_ = std::move(report); }
+  void report_outlier(const std::string& cluster, const std::string& address) {
+    if (report_outlier_) report_outlier_(cluster, address);
+  }
 
   void start();
   // Thread-safe: installs a new snapshot, opens `add` listeners, closes listeners not in the
@@ -121,6 +133,7 @@ class Worker {
   std::thread thread_;
   std::shared_ptr<WorkerView> view_;
   std::shared_ptr<const health::HealthStatus> health_;
+  OutlierReport report_outlier_;
   std::vector<Acceptor> acceptors_;
   UpstreamPool pool_;
   AccessLog access_log_;

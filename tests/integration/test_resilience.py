@@ -179,5 +179,39 @@ def test_circuit_breaker_refuses_at_once_with_flat_memory():
         t.join()
 
 
+def test_hung_backend_times_out_retries_elsewhere_and_is_ejected():
+    b = [Backend(f"b{i}") for i in range(3)]
+    extra = ("    timeouts: { response: 300ms }\n"
+             "    retries: { attempts: 2, on: [connect_failure, reset, 504] }\n"
+             "    outlier_detection: { consecutive_failures: 3, base_ejection_time: 3s }\n")
+    s = Sluice(proxy_yaml(cluster_yaml("c", b, extra=extra), top="workers: 1\n"))
+    b[1].proc.send_signal(signal.SIGSTOP)  # hangs: connections are accepted, nothing answers
+    try:
+        seen = spread(s, 30)
+        assert set(seen) == {"b0", "b2"}, seen  # every request answered, by the others
+        assert s.metric('sluice_upstream_timeouts_total{cluster="c"}') == 0  # retried, not answered 504
+        assert s.metric('sluice_outlier_ejections_total{cluster="c",endpoint="%s"}' % b[1].address) == 1, \
+            ({k: v for k, v in s.metrics().items() if "retr" in k or "eject" in k or "timeout" in k}, s.logs())
+        # b1 was tried exactly 3 times (each timed out and was retried elsewhere), then ejected
+        assert s.metric('sluice_upstream_retries_total{cluster="c"}') == 3
+    finally:
+        b[1].proc.send_signal(signal.SIGCONT)
+    wait_for(lambda: states(s)[b[1].address] == "healthy", timeout=30, what="ejection to end")
+    assert sorted(spread(s, 30)) == ["b0", "b1", "b2"]
+    assert "outlier: ejecting " + b[1].address in s.logs()
+
+
+def test_hung_backend_without_retries_is_504():
+    b = Backend("b")
+    s = Sluice(proxy_yaml(cluster_yaml("c", [b], extra="    timeouts: { response: 300ms }\n")))
+    b.proc.send_signal(signal.SIGSTOP)
+    try:
+        status, _, body = request(s.port, "GET", "/")
+        assert status == 504 and body.startswith(b"504"), (status, body)
+        assert s.metric('sluice_upstream_timeouts_total{cluster="c"}') == 1
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+
+
 if __name__ == "__main__":
     run_tests(globals())
