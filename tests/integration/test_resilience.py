@@ -213,5 +213,24 @@ def test_hung_backend_without_retries_is_504():
         b.proc.send_signal(signal.SIGCONT)
 
 
+def test_slowloris_and_slow_body_are_cut_off_while_service_stays_up():
+    b = Backend("b")
+    s = Sluice(proxy_yaml(cluster_yaml("c", [b]), top="access_log: false\n",
+                          listener="    timeouts: { request_header: 1s, request_body_idle: 1s }\n"))
+    for mode in ["-H", "-B"]:  # slow headers (slowloris), slow body (R-U-Dead-Yet)
+        attack = subprocess.Popen(["slowhttptest", mode, "-c", "200", "-r", "100", "-i", "3", "-l", "4",
+                                   "-u", f"http://127.0.0.1:{s.port}/upload", "-p", "2"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: s.metric("sluice_downstream_connections_active") >= 100, what="slow connections")
+            for _ in range(20):  # a normal client is served throughout
+                assert request(s.port, "GET", "/")[0] == 200
+        finally:
+            attack.wait(timeout=60)
+    # the slow connections were closed by the timeouts (408 where a request had begun)
+    assert s.metric('sluice_http_local_responses_total{listener="web",status="408"}') >= 100
+    wait_for(lambda: s.metric("sluice_downstream_connections_active") == 0, what="slow connections closed")
+
+
 if __name__ == "__main__":
     run_tests(globals())
