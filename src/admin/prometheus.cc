@@ -29,6 +29,8 @@ struct Sums {
     uint64_t accepted = 0;
     int64_t active = 0;
     uint64_t parse_errors = 0;
+    uint64_t rejected_connections = 0;
+    uint64_t rejected_rate = 0;
     std::map<int, uint64_t> local;
     std::array<uint64_t, l7::LatencyHistogram::kBoundsSeconds.size() + 1> buckets{};
     uint64_t sum_micros = 0;
@@ -68,6 +70,8 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
         s.accepted += ls.accepted.get();
         s.active += ls.active_connections.get();
         s.parse_errors += ls.parse_errors.get();
+        s.rejected_connections += ls.rejected_connections_per_ip.get();
+        s.rejected_rate += ls.rejected_rate_per_ip.get();
         for (int status = 100; status < 600; ++status) {
           if (auto v = ls.local_responses[status].get()) s.local[status] += v;
         }
@@ -147,6 +151,20 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
   for (const auto& [name, s] : sums.listeners) {
     fmt::format_to(o, "sluice_downstream_connections_active{{listener=\"{}\"}} {}\n",
                    escape_label(name), s.active);
+  }
+  fmt::format_to(o,
+                 "# HELP sluice_downstream_connections_rejected_total Connections closed at accept "
+                 "by the per-client limits.\n# TYPE sluice_downstream_connections_rejected_total "
+                 "counter\n");
+  for (const auto& [name, s] : sums.listeners) {
+    fmt::format_to(o,
+                   "sluice_downstream_connections_rejected_total{{listener=\"{}\",reason=\"max_"
+                   "connections_per_ip\"}} {}\n",
+                   escape_label(name), s.rejected_connections);
+    fmt::format_to(o,
+                   "sluice_downstream_connections_rejected_total{{listener=\"{}\",reason="
+                   "\"connection_rate_per_ip\"}} {}\n",
+                   escape_label(name), s.rejected_rate);
   }
   fmt::format_to(o,
                  "# HELP sluice_http_parse_errors_total Requests rejected as malformed.\n# TYPE "

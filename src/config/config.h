@@ -54,6 +54,9 @@ struct HttpLimits {
   uint32_t max_header_bytes = 64 * 1024;       // 431 beyond (whole head incl. request line)
   uint32_t max_headers = 100;                  // 431 beyond
   uint64_t max_body_size = uint64_t{1} << 30;  // 413 beyond; 0 = unlimited
+  // Per client address, across all workers; excess connections are closed at accept.
+  uint32_t max_connections_per_ip = 0;  // open at once; 0 = no limit
+  uint32_t connection_rate_per_ip = 0;  // new per second (burst of the same size); 0 = no limit
 };
 
 struct ListenerTimeouts {

@@ -309,7 +309,18 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   }
   if (auto lim = node["limits"]) {
     if (r.expect_map(lim, "limits",
-                     {"max_request_line", "max_header_bytes", "max_headers", "max_body_size"})) {
+                     {"max_request_line", "max_header_bytes", "max_headers", "max_body_size",
+                      "max_connections_per_ip", "connection_rate_per_ip"})) {
+      if (lim["max_connections_per_ip"]) {
+        if (auto v = r.uint(lim["max_connections_per_ip"], "max_connections_per_ip", 0, 1000000)) {
+          l.limits.max_connections_per_ip = *v;
+        }
+      }
+      if (lim["connection_rate_per_ip"]) {
+        if (auto v = r.uint(lim["connection_rate_per_ip"], "connection_rate_per_ip", 0, 1000000)) {
+          l.limits.connection_rate_per_ip = *v;
+        }
+      }
       if (lim["max_request_line"])
         r.size(lim["max_request_line"], "max_request_line", &l.limits.max_request_line);
       if (lim["max_header_bytes"])

@@ -16,6 +16,7 @@
 #include "http/message.h"
 #include "http/request_parser.h"
 #include "http/response_parser.h"
+#include "l7/client_limiter.h"
 #include "l7/worker.h"
 
 namespace sluice::l7 {
@@ -35,7 +36,8 @@ class HttpSession {
   };
 
   static void spawn(Worker& worker, asio::ip::tcp::socket socket,
-                    const asio::ip::tcp::endpoint& peer, std::string listener_name);
+                    const asio::ip::tcp::endpoint& peer, std::string listener_name,
+                    ClientSlot slot);
   ~HttpSession();
 
   // Called by the worker, on its thread.
@@ -131,7 +133,9 @@ class HttpSession {
   Clock::time_point deadline_;
   bool idle_ = true;  // between requests (draining may close it)
   bool aborting_ = false;
-  bool overloaded_ = false;  // the next local answer comes from the circuit breaker
+  bool overloaded_ = false;
+  ClientSlot client_slot_;  // per-client-address limits: released when the connection ends  // the
+                            // next local answer comes from the circuit breaker
 };
 
 }  // namespace sluice::l7

@@ -71,6 +71,8 @@ struct ClusterStats {
 
 struct ListenerStats {
   Counter accepted;
+  Counter rejected_connections_per_ip;  // over limits.max_connections_per_ip
+  Counter rejected_rate_per_ip;         // over limits.connection_rate_per_ip
   Gauge active_connections;
   Counter parse_errors;
   std::array<Counter, 600> local_responses;  // answered by sluice itself, by status

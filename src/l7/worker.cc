@@ -8,6 +8,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "core/log.h"
+#include "l7/client_limiter.h"
 #include "l7/http_session.h"
 
 namespace sluice::l7 {
@@ -122,11 +123,29 @@ void Worker::start_accepting(Acceptor& a) {
             co_await backoff.async_wait(kNoThrow);
             continue;
           }
+          ClientSlot slot;
           if (view_) {
             int index = view_->snapshot->listener_index(name);
-            if (index >= 0) view_->listener_stats[index]->accepted.add();
+            if (index >= 0) {
+              auto* stats = view_->listener_stats[index];
+              stats->accepted.add();
+              const auto& limits = view_->snapshot->config->listeners[index].limits;
+              if (limits.max_connections_per_ip > 0 || limits.connection_rate_per_ip > 0) {
+                auto ip = core::IpAddress::from_sockaddr(peer.data());
+                auto limiter = ClientLimiter::for_listener(name);
+                auto verdict = limiter->admit(ip, limits.max_connections_per_ip,
+                                              limits.connection_rate_per_ip, Clock::now());
+                if (verdict != ClientLimiter::Verdict::kAdmit) {
+                  (verdict == ClientLimiter::Verdict::kTooFast ? stats->rejected_rate_per_ip
+                                                               : stats->rejected_connections_per_ip)
+                      .add();
+                  continue;  // the socket closes here: no bytes, no session
+                }
+                slot = ClientSlot(std::move(limiter), ip);
+              }
+            }
           }
-          HttpSession::spawn(*this, std::move(socket), peer, name);
+          HttpSession::spawn(*this, std::move(socket), peer, name, std::move(slot));
         }
       },
       asio::detached);
@@ -151,6 +170,13 @@ void Worker::tick() {
       pool_.sweep(now_, max_idle);
     }
     access_log_.flush();
+    if (id_ == 0 && view_) {  // one worker sweeps the shared per-client state
+      for (const auto& l : view_->snapshot->config->listeners) {
+        if (l.limits.connection_rate_per_ip > 0 || l.limits.max_connections_per_ip > 0) {
+          ClientLimiter::for_listener(l.name)->sweep(now_);
+        }
+      }
+    }
     tick();
   });
 }

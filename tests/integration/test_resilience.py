@@ -232,5 +232,43 @@ def test_slowloris_and_slow_body_are_cut_off_while_service_stays_up():
     wait_for(lambda: s.metric("sluice_downstream_connections_active") == 0, what="slow connections closed")
 
 
+def test_per_client_connection_limits_close_excess_at_accept():
+    b = Backend("b")
+    s = Sluice(proxy_yaml(cluster_yaml("c", [b]), listener="    limits: { max_connections_per_ip: 5 }\n"))
+    conns = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(8)]
+    metric = 'sluice_downstream_connections_rejected_total{listener="web",reason="max_connections_per_ip"}'
+    wait_for(lambda: s.metric(metric) == 3, what="3 connections refused")
+    answered = 0
+    for c in conns:
+        try:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+            answered += c.recv(4096).startswith(b"HTTP/1.1 200")
+        except OSError:
+            pass
+    assert answered == 5, answered
+    # another client address is not affected
+    import http.client
+    other = http.client.HTTPConnection("127.0.0.1", s.port, source_address=("127.0.0.4", 0), timeout=5)
+    other.request("GET", "/")
+    assert other.getresponse().status == 200
+    other.close()
+    for c in conns:
+        c.close()
+    wait_for(lambda: s.metric("sluice_downstream_connections_active") == 0, what="connections closed")
+    assert request(s.port, "GET", "/")[0] == 200  # slots were released
+    s.stop()
+    s = Sluice(proxy_yaml(cluster_yaml("c", [b]), listener="    limits: { connection_rate_per_ip: 10 }\n"))
+    statuses_seen = []
+    for _ in range(40):  # a burst of new connections, well above 10 per second
+        try:
+            statuses_seen.append(request(s.port, "GET", "/", timeout=5)[0])
+        except (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError):
+            statuses_seen.append("closed")
+    rejected = s.metric('sluice_downstream_connections_rejected_total{listener="web",reason="connection_rate_per_ip"}')
+    # the bucket holds 10, one of which the harness's readiness probe used
+    assert statuses_seen.count(200) >= 9 and rejected >= 20, (statuses_seen, rejected)
+    assert statuses_seen.count("closed") == rejected
+
+
 if __name__ == "__main__":
     run_tests(globals())
