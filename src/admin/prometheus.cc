@@ -30,6 +30,7 @@ struct Sums {
     int64_t active = 0;
     uint64_t parse_errors = 0;
     uint64_t rejected_connections = 0;
+    std::array<uint64_t, static_cast<size_t>(l7::TimeoutKind::kCount)> timeouts{};
     uint64_t rejected_rate = 0;
     std::map<int, uint64_t> local;
     std::array<uint64_t, l7::LatencyHistogram::kBoundsSeconds.size() + 1> buckets{};
@@ -72,6 +73,7 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
         s.parse_errors += ls.parse_errors.get();
         s.rejected_connections += ls.rejected_connections_per_ip.get();
         s.rejected_rate += ls.rejected_rate_per_ip.get();
+        for (size_t k = 0; k < s.timeouts.size(); ++k) s.timeouts[k] += ls.timeouts[k].get();
         for (int status = 100; status < 600; ++status) {
           if (auto v = ls.local_responses[status].get()) s.local[status] += v;
         }
@@ -165,6 +167,15 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
                    "sluice_downstream_connections_rejected_total{{listener=\"{}\",reason="
                    "\"connection_rate_per_ip\"}} {}\n",
                    escape_label(name), s.rejected_rate);
+  }
+  fmt::format_to(o,
+                 "# HELP sluice_timeouts_total Deadlines that passed, by kind.\n# TYPE "
+                 "sluice_timeouts_total counter\n");
+  for (const auto& [name, s] : sums.listeners) {
+    for (size_t k = 1; k < s.timeouts.size(); ++k) {
+      fmt::format_to(o, "sluice_timeouts_total{{listener=\"{}\",kind=\"{}\"}} {}\n",
+                     escape_label(name), l7::kTimeoutKindNames[k], s.timeouts[k]);
+    }
   }
   fmt::format_to(o,
                  "# HELP sluice_http_parse_errors_total Requests rejected as malformed.\n# TYPE "

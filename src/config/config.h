@@ -63,6 +63,9 @@ struct ListenerTimeouts {
   Millis request_header = 10s;     // whole request head must arrive within this (408, slowloris)
   Millis request_body_idle = 30s;  // no body byte for this long (408)
   Millis keepalive_idle = 60s;     // idle downstream keep-alive connection is closed
+  // Whole request, from its head to the last response byte: 504 if the upstream had not
+  // answered yet, else the connection is cut. 0 = no limit (long downloads are legitimate).
+  Millis request = 0s;
 };
 
 struct Listener {

@@ -339,7 +339,9 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
     }
   }
   if (auto t = node["timeouts"]) {
-    if (r.expect_map(t, "timeouts", {"request_header", "request_body_idle", "keepalive_idle"})) {
+    if (r.expect_map(t, "timeouts",
+                     {"request_header", "request_body_idle", "keepalive_idle", "request"})) {
+      if (t["request"]) r.duration(t["request"], "request", &l.timeouts.request);
       if (t["request_header"])
         r.duration(t["request_header"], "request_header", &l.timeouts.request_header);
       if (t["request_body_idle"])

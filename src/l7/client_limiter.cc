@@ -19,9 +19,7 @@ size_t ClientLimiter::KeyHash::operator()(const Key& k) const {
   return core::hash_bytes(std::string_view(reinterpret_cast<const char*>(k.bytes.data()), 16));
 }
 
-ClientLimiter::Shard& ClientLimiter::shard_of(const Key& k) {
-  return shards_[KeyHash{}(k) >> 60];
-}
+ClientLimiter::Shard& ClientLimiter::shard_of(const Key& k) { return shards_[KeyHash{}(k) >> 60]; }
 
 ClientLimiter::Verdict ClientLimiter::admit(const core::IpAddress& ip, uint32_t max_connections,
                                             uint32_t rate_per_second, Clock::time_point now) {

@@ -31,6 +31,15 @@ std::chrono::milliseconds response_timeout_for(const config::Cluster& cluster) {
                                          : cluster.timeouts.response;
 }
 
+// The deadlines that mean "the upstream did not answer in time" (504) and "the client did not
+// send in time" (408).
+bool upstream_too_slow(TimeoutKind fired) {
+  return fired == TimeoutKind::kResponse || fired == TimeoutKind::kRequestTotal;
+}
+bool client_too_slow(TimeoutKind fired) {
+  return fired == TimeoutKind::kBodyIdle || fired == TimeoutKind::kRequestTotal;
+}
+
 bool is_idempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
          method == "PUT" || method == "DELETE";
@@ -112,9 +121,18 @@ void HttpSession::arm(Deadline kind, std::chrono::milliseconds timeout) {
 }
 
 void HttpSession::on_tick(Clock::time_point now) {
-  if (deadline_kind_ == Deadline::kNone || now < deadline_) return;
-  fired_ = deadline_kind_;
+  if (now >= request_deadline_) {
+    fired_ = Deadline::kRequestTotal;
+    request_deadline_ = Clock::time_point::max();
+  } else if (deadline_kind_ != Deadline::kNone && now >= deadline_) {
+    fired_ = deadline_kind_;
+  } else {
+    return;
+  }
   deadline_kind_ = Deadline::kNone;
+  if (view_ && listener_index_ >= 0) {
+    view_->listener_stats[listener_index_]->timeouts[static_cast<size_t>(fired_)].add();
+  }
   std::error_code ec;
   down_.cancel(ec);
   if (up_.is_open()) up_.cancel(ec);
@@ -175,6 +193,7 @@ asio::awaitable<void> HttpSession::run() {
   bool first = true;
   while (true) {
     if (worker_.draining() && in_.empty()) break;
+    request_deadline_ = Clock::time_point::max();  // set again when the next request starts
     refresh_view();
     const auto& listener = view_->snapshot->config->listeners[listener_index_];
     parser_.reset();
@@ -300,6 +319,10 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   started_ = Clock::now();
   refresh_view();
   idle_ = false;
+  if (auto limit = view_->snapshot->config->listeners[listener_index_].timeouts.request;
+      limit.count() > 0) {
+    request_deadline_ = started_ + limit;
+  }
   const auto& snapshot = *view_->snapshot;
   const auto& listener = snapshot.config->listeners[listener_index_];
   const auto& router = *snapshot.routers[listener_index_];
@@ -388,7 +411,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   uint32_t retries_left = std::min<uint32_t>(policy.attempts, kMaxTries - 1);
   bool retrying = false;  // holds one unit of the cluster's retry budget
   auto may_retry = [&] {
-    if (retries_left == 0 || aborting_) return false;
+    if (retries_left == 0 || aborting_ || Clock::now() >= request_deadline_) return false;
     if (retrying) return true;
     uint32_t budget = std::max<uint32_t>(policy.min_retry_concurrency,
                                          cluster.active_requests * policy.budget_percent / 100);
@@ -536,6 +559,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
     rs[route->index]->bytes_received.add(bytes_received_);
   }
   log_request(status);
+  request_deadline_ = Clock::time_point::max();
   co_return client_keep_alive_&& outcome != Outcome::kAborted;
 }
 
@@ -587,7 +611,7 @@ asio::awaitable<HttpSession::Outcome> HttpSession::exchange(
   // a fresh one), otherwise a reset of this try.
   const Outcome closed = reused && !*body_started ? Outcome::kStale : Outcome::kReset;
   if (!co_await write_upstream(out_, prefix)) {
-    if (take_fired() == Deadline::kResponse) {
+    if (upstream_too_slow(take_fired())) {
       local_status_ = 504;
       co_return Outcome::kLocalResponse;
     }
@@ -630,7 +654,7 @@ asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
         co_await down_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
     disarm();
     if (ec) {
-      if (take_fired() == Deadline::kBodyIdle) {
+      if (client_too_slow(take_fired())) {
         local_status_ = 408;
         *outcome = Outcome::kLocalResponse;
       } else {
@@ -643,7 +667,7 @@ asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
     co_return true;
   };
   auto upstream_failed = [&]() {
-    local_status_ = take_fired() == Deadline::kResponse ? 504 : 502;
+    local_status_ = upstream_too_slow(take_fired()) ? 504 : 502;
     *outcome = Outcome::kLocalResponse;
     return false;
   };
@@ -757,7 +781,7 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
           co_await up_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
       if (ec) {
         disarm();
-        if (take_fired() == Deadline::kResponse) {
+        if (upstream_too_slow(take_fired())) {
           local_status_ = 504;
           co_return Outcome::kLocalResponse;
         }

@@ -24,16 +24,7 @@ namespace sluice::l7 {
 class HttpSession {
  public:
   using Clock = std::chrono::steady_clock;
-  enum class Deadline : uint8_t {
-    kNone,
-    kRequestHead,
-    kKeepalive,
-    kBodyIdle,
-    kConnect,
-    kResponse,
-    kClientWrite,
-    kDrain
-  };
+  using Deadline = TimeoutKind;
 
   static void spawn(Worker& worker, asio::ip::tcp::socket socket,
                     const asio::ip::tcp::endpoint& peer, std::string listener_name,
@@ -131,6 +122,7 @@ class HttpSession {
   Deadline deadline_kind_ = Deadline::kNone;
   Deadline fired_ = Deadline::kNone;
   Clock::time_point deadline_;
+  Clock::time_point request_deadline_ = Clock::time_point::max();  // timeouts.request
   bool idle_ = true;  // between requests (draining may close it)
   bool aborting_ = false;
   bool overloaded_ = false;

@@ -52,6 +52,23 @@ struct LatencyHistogram {
   }
 };
 
+// Which deadline passed; counted per listener as sluice_timeouts_total{kind}.
+enum class TimeoutKind : uint8_t {
+  kNone,
+  kRequestHead,   // request head not complete in time: 408 (slowloris)
+  kKeepalive,     // idle keep-alive connection closed (normal)
+  kBodyIdle,      // request body stalled: 408
+  kConnect,       // upstream connect: next endpoint or 503
+  kResponse,      // upstream answer (per try): retry or 504
+  kClientWrite,   // client not reading the response: connection cut
+  kDrain,         // shutdown closed an idle connection (normal)
+  kRequestTotal,  // timeouts.request: 504 or cut
+  kCount
+};
+inline constexpr const char* kTimeoutKindNames[] = {
+    "none",         "request_header", "keepalive_idle", "request_body_idle", "connect", "response",
+    "client_write", "drain",          "request"};
+
 struct RouteStats {
   std::array<Counter, 6> by_class;  // index = status / 100 (0 unused)
   Counter bytes_received;           // request bodies
@@ -77,6 +94,7 @@ struct ListenerStats {
   Counter parse_errors;
   std::array<Counter, 600> local_responses;  // answered by sluice itself, by status
   LatencyHistogram latency;
+  std::array<Counter, static_cast<size_t>(TimeoutKind::kCount)> timeouts;
 };
 
 // Active requests per endpoint of one cluster on one worker; read by balancers and /clusters.

@@ -1,6 +1,8 @@
 """Every error status sluice produces, with its counter: malformed requests (400, 413, 414, 431,
 501, 505), request smuggling attempts, timeouts (408, 504), broken (502) and unreachable (503)
 upstreams."""
+import subprocess
+
 from harness import *
 
 
@@ -109,6 +111,33 @@ def test_408_when_the_client_is_too_slow():
     out = raw(s.port, b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc", shutdown=False)
     assert statuses(out) == [408], out
     assert s.metric('sluice_http_local_responses_total{listener="web",status="408"}') == 2
+
+
+def test_whole_request_timeout():
+    b = Backend("b")
+    s = proxy([b], cluster_extra="    retries: { attempts: 2, on: [504] }\n",
+              listener_extra="    timeouts: { request: 500ms }\n")
+    status, _, _ = request(s.port, "GET", "/?delay=3000")
+    assert status == 504, status
+    assert s.metric('sluice_timeouts_total{listener="web",kind="request"}') == 1
+    assert s.metric('sluice_upstream_retries_total{cluster="c"}') == 0  # no retry past the deadline
+    # a response still streaming when the deadline passes is cut, not completed
+    out = subprocess.run(["curl", "-sS", "--limit-rate", "1M", "-o", "/dev/null", "-w", "%{size_download}",
+                          f"http://127.0.0.1:{s.port}/bytes?n={50 * 1024 * 1024}"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 18 and int(out.stdout) < 50 * 1024 * 1024, (out.returncode, out.stdout)
+    assert s.metric('sluice_timeouts_total{listener="web",kind="request"}') == 2
+    assert request(s.port, "GET", "/")[0] == 200  # and the next request is served
+
+
+def test_timeouts_are_counted_by_kind():
+    b = Backend("b")
+    s = proxy([b], listener_extra="    timeouts: { request_header: 300ms }\n",
+              cluster_extra="    timeouts: { response: 300ms }\n")
+    raw(s.port, b"GET / HTTP/1.1\r\nHost: h\r\n", shutdown=False)
+    request(s.port, "GET", "/?delay=2000")
+    assert s.metric('sluice_timeouts_total{listener="web",kind="request_header"}') == 1
+    assert s.metric('sluice_timeouts_total{listener="web",kind="response"}') == 1
 
 
 def test_error_bodies_are_short_and_typed():
