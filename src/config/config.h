@@ -153,6 +153,9 @@ struct Cluster {
   // Below this % of healthy endpoints, balance over all of them (Envoy's panic mode); at 0, a
   // cluster with no healthy endpoint answers 503 at once.
   uint32_t panic_threshold = 0;
+  // An endpoint that comes back (health, ejection, drain) or is added by a reload gets its
+  // weight ramped up linearly over this time, so a cold instance is not flooded. 0 = off.
+  Millis slow_start = 0s;
   RetryPolicy retries;
   std::optional<OutlierDetection> outlier_detection;
   ClusterTimeouts timeouts;

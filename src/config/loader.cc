@@ -1,5 +1,7 @@
 #include "config/loader.h"
 
+#include "balance/balancer.h"
+
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
@@ -514,7 +516,7 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
   if (!r.expect_map(node, "cluster",
                     {"name", "balance", "hash_on", "endpoints", "health_check", "timeouts",
                      "max_idle_per_endpoint", "panic_threshold", "retries", "circuit_breaker",
-                     "outlier_detection"})) {
+                     "outlier_detection", "slow_start"})) {
     return c;
   }
   if (!node["name"]) {
@@ -565,6 +567,14 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
       if (t["connect"]) r.duration(t["connect"], "connect", &c.timeouts.connect);
       if (t["response"]) r.duration(t["response"], "response", &c.timeouts.response);
       if (t["pool_idle"]) r.duration(t["pool_idle"], "pool_idle", &c.timeouts.pool_idle);
+    }
+  }
+  if (auto ss = node["slow_start"]) {
+    r.duration(ss, "slow_start", &c.slow_start);
+    if (c.slow_start.count() > 0 && balance::uses_hash(c.balance)) {
+      r.error(ss,
+              "slow_start applies to round_robin, least_conn, p2c and random (a consistent "
+              "hash has no weight to ramp)");
     }
   }
   if (auto od = node["outlier_detection"]) {

@@ -60,6 +60,30 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
     rt.stats = stats_.cluster(c.name);
     if (c.max_requests > 0) rt.shared = ClusterShared::for_cluster(c.name);
     if (c.outlier_detection) rt.consecutive_failures.assign(c.endpoints.size(), 0);
+    if (c.slow_start.count() > 0) {
+      rt.ramp_start.assign(c.endpoints.size(), Clock::time_point{});
+      // After a reload, an endpoint the cluster did not have ramps up; ongoing ramps go on.
+      const ClusterRuntime* old = nullptr;
+      if (view_) {
+        for (const auto& oc : view_->clusters) {
+          if (oc.config->name == c.name) old = &oc;
+        }
+      }
+      if (old) {
+        for (size_t i = 0; i < rt.endpoint_keys.size(); ++i) {
+          auto it =
+              std::find(old->endpoint_keys.begin(), old->endpoint_keys.end(), rt.endpoint_keys[i]);
+          if (it == old->endpoint_keys.end()) {
+            rt.ramp_start[i] = Clock::now();
+            rt.ramping = true;
+          } else if (!old->ramp_start.empty()) {
+            rt.ramp_start[i] =
+                old->ramp_start[static_cast<size_t>(it - old->endpoint_keys.begin())];
+            rt.ramping = rt.ramping || rt.ramp_start[i] != Clock::time_point{};
+          }
+        }
+      }
+    }
     stats_.set_endpoints(c.name, rt.gauges);
     view->clusters.push_back(std::move(rt));
   }
@@ -71,6 +95,9 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
     view->listener_stats.push_back(stats_.listener(l.name));
   }
   view_ = std::move(view);
+  for (auto& c : view_->clusters) {
+    if (c.ramping) apply_ramp(c, Clock::now());
+  }
   apply_usable();
   access_log_.flush();
   access_log_ = AccessLog(snapshot->access_log ? snapshot->access_log->fd : -1,
@@ -170,6 +197,11 @@ void Worker::tick() {
       pool_.sweep(now_, max_idle);
     }
     access_log_.flush();
+    if (view_) {
+      for (auto& c : view_->clusters) {
+        if (c.ramping) apply_ramp(c, now_);
+      }
+    }
     if (id_ == 0 && view_) {  // one worker sweeps the shared per-client state
       for (const auto& l : view_->snapshot->config->listeners) {
         if (l.limits.connection_rate_per_ip > 0 || l.limits.max_connections_per_ip > 0) {
@@ -192,6 +224,7 @@ void Worker::apply_usable() {
   if (!view_) return;
   for (auto& c : view_->clusters) {
     const size_t n = c.endpoint_keys.size();
+    std::vector<uint8_t> before = std::move(c.usable);
     c.usable.assign(n, 1);
     size_t healthy = n;
     if (health_) {
@@ -205,7 +238,43 @@ void Worker::apply_usable() {
     const bool panic =
         c.config->panic_threshold > 0 && healthy * 100 < c.config->panic_threshold * n;
     c.use_usable_mask = healthy < n && !panic;
+    if (!c.ramp_start.empty() && before.size() == n) {
+      bool started = false;
+      for (size_t i = 0; i < n; ++i) {
+        if (!before[i] && c.usable[i]) {  // back in rotation: start cold
+          c.ramp_start[i] = Clock::now();
+          started = true;
+        }
+      }
+      if (started) {
+        c.ramping = true;
+        apply_ramp(c, Clock::now());
+      }
+    }
   }
+}
+
+void Worker::apply_ramp(ClusterRuntime& c, Clock::time_point now) {
+  // Weights are scaled by 100 so that a ramp can start near zero even for weight 1.
+  const double window = static_cast<double>(c.config->slow_start.count());
+  std::vector<balance::EndpointSpec> specs;
+  bool still = false;
+  for (size_t i = 0; i < c.endpoint_keys.size(); ++i) {
+    double full = c.config->endpoints[i].weight * 100.0;
+    double w = full;
+    if (c.ramp_start[i] != Clock::time_point{}) {
+      double elapsed = std::chrono::duration<double, std::milli>(now - c.ramp_start[i]).count();
+      if (elapsed >= window) {
+        c.ramp_start[i] = Clock::time_point{};
+      } else {
+        w = std::max(1.0, full * elapsed / window);
+        still = true;
+      }
+    }
+    specs.push_back({c.endpoint_keys[i], static_cast<uint32_t>(w)});
+  }
+  c.balancer = balance::make_balancer(c.config->balance, specs, next_random());
+  c.ramping = still;
 }
 
 void Worker::begin_drain() {

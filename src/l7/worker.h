@@ -38,6 +38,9 @@ struct ClusterRuntime {
   // when every endpoint is healthy, or in panic mode (healthy share below panic_threshold).
   std::vector<uint8_t> usable;
   bool use_usable_mask = false;
+  // Slow start: when each endpoint's ramp began (time_point{} = not ramping); empty if off.
+  std::vector<std::chrono::steady_clock::time_point> ramp_start;
+  bool ramping = false;
   // Consecutive failed tries per endpoint on this worker (outlier detection).
   mutable std::vector<uint32_t> consecutive_failures;
   // This worker's requests and retries in flight, for the retry budget.
@@ -121,6 +124,8 @@ class Worker {
   };
   void install(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> add);
   void apply_usable();  // health_ -> view_->clusters[].usable
+  // Slow start: rebuilds the balancer with ramped weights; ends the ramp when all are done.
+  void apply_ramp(ClusterRuntime& c, Clock::time_point now);
   void start_accepting(Acceptor& a);
   void tick();
 

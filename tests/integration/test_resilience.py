@@ -270,5 +270,20 @@ def test_per_client_connection_limits_close_excess_at_accept():
     assert statuses_seen.count("closed") == rejected
 
 
+def test_slow_start_ramps_a_recovered_endpoint():
+    b = [Backend("b0"), Backend("b1")]
+    s = Sluice(proxy_yaml(cluster_yaml("c", b, extra=CHECK + "    slow_start: 4s\n"), top="workers: 1\n"))
+    b[1].kill()
+    wait_for(lambda: states(s)[b[1].address] == "unhealthy", what="b1 unhealthy")
+    b[1].start()
+    wait_for(lambda: states(s)[b[1].address] == "healthy", what="b1 healthy")
+    # right after recovery b1 has a small share (it would be half without slow start; 40
+    # requests take far less than the 0.8 s it would need to reach 20%)
+    first = spread(s, 40)
+    assert first.get("b1", 0) <= 8, first
+    # by the end of the ramp it has its full share again
+    wait_for(lambda: spread(s, 20).get("b1", 0) >= 9, timeout=20, what="ramp to complete")
+
+
 if __name__ == "__main__":
     run_tests(globals())

@@ -202,3 +202,33 @@ clusters:
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(ConfigLoader, SlowStartOutlierBreakerAndClientLimits) {
+  auto r = load_config_text(R"(listeners:
+  - listen: 127.0.0.1:1
+    limits: { max_connections_per_ip: 100, connection_rate_per_ip: 50 }
+    timeouts: { request: 30s }
+    routes: [{ cluster: c }]
+clusters:
+  - name: c
+    slow_start: 10s
+    outlier_detection: { consecutive_failures: 3, base_ejection_time: 5s, max_ejection_percent: 30 }
+    circuit_breaker: { max_requests: 100 }
+    endpoints: [127.0.0.1:2]
+  - name: h
+    balance: maglev
+    slow_start: 10s
+    outlier_detection: { base_ejection_time: 10s, max_ejection_time: 1s }
+    endpoints: [127.0.0.1:3]
+)",
+                            "t.yaml");
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_NE(r.errors[0].message.find("slow_start applies to round_robin"), std::string::npos);
+  EXPECT_NE(r.errors[1].message.find("max_ejection_time must be at least"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::config
