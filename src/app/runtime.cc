@@ -250,9 +250,14 @@ std::string Runtime::health_metrics() const {
       "# HELP sluice_upstream_overloaded_total Requests refused by the circuit breaker.\n"
       "# TYPE sluice_upstream_overloaded_total counter\n";
   for (const auto& c : snapshot_->config->clusters) {
-    if (c.max_requests == 0) continue;
+    if (c.max_requests == 0 && c.max_connections == 0 && c.max_pending == 0) continue;
     out += "sluice_upstream_overloaded_total{cluster=\"" + c.name + "\"} " +
            std::to_string(l7::ClusterShared::for_cluster(c.name)->overloaded.load()) + "\n";
+    auto shared = l7::ClusterShared::for_cluster(c.name);
+    out += "sluice_upstream_open_connections{cluster=\"" + c.name + "\"} " +
+           std::to_string(shared->connections.load()) + "\n";
+    out += "sluice_upstream_pending{cluster=\"" + c.name + "\"} " +
+           std::to_string(shared->pending.load()) + "\n";
   }
   out +=
       "# HELP sluice_health_checks_total Active health checks by result.\n# TYPE "

@@ -164,6 +164,12 @@ struct Cluster {
   // answers 503 with `x-sluice-overloaded: true` at once. 0 = no limit (the default: the check
   // is an atomic shared by the workers, paid only where a limit is set).
   uint32_t max_requests = 0;
+  // Upstream connections open to this cluster (in use and pooled), across workers: a request
+  // that would need one more gets the same immediate 503. 0 = no limit.
+  uint32_t max_connections = 0;
+  // Requests waiting for an upstream connection to be established, across workers (sluice has
+  // no queue beyond that: a request either connects or is refused). 0 = no limit.
+  uint32_t max_pending = 0;
   SourceMark mark;
 };
 

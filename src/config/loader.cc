@@ -603,8 +603,17 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
     c.outlier_detection = o;
   }
   if (auto cb = node["circuit_breaker"]) {
-    if (r.expect_map(cb, "circuit_breaker", {"max_requests"}) && cb["max_requests"]) {
-      if (auto v = r.uint(cb["max_requests"], "max_requests", 0, 1000000)) c.max_requests = *v;
+    if (r.expect_map(cb, "circuit_breaker", {"max_requests", "max_connections", "max_pending"})) {
+      if (cb["max_requests"]) {
+        if (auto v = r.uint(cb["max_requests"], "max_requests", 0, 1000000)) c.max_requests = *v;
+      }
+      if (cb["max_connections"]) {
+        if (auto v = r.uint(cb["max_connections"], "max_connections", 0, 1000000))
+          c.max_connections = *v;
+      }
+      if (cb["max_pending"]) {
+        if (auto v = r.uint(cb["max_pending"], "max_pending", 0, 1000000)) c.max_pending = *v;
+      }
     }
   }
   if (node["max_idle_per_endpoint"]) {

@@ -383,7 +383,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       if (shared) shared->requests.fetch_sub(1, std::memory_order_relaxed);
     }
   } breaker;
-  if (cluster.shared) {
+  if (cluster.config->max_requests > 0) {
     if (cluster.shared->requests.fetch_add(1, std::memory_order_relaxed) >=
         cluster.config->max_requests) {
       cluster.shared->requests.fetch_sub(1, std::memory_order_relaxed);
@@ -447,12 +447,17 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       }
       if (excluded_count > 0) cluster.stats->retries.add();  // a retry that actually goes out
       upstream_key_ = &cluster.endpoint_keys[index];
-      reused = worker_.pool().take(*upstream_key_, &up_, /*probe=*/!resendable);
+      reused = worker_.pool().take(*upstream_key_, &up_, &up_token_, /*probe=*/!resendable);
     } else {
       reused = false;  // the retry of a stale pooled connection uses a fresh one
     }
     if (!reused) {
-      if (!co_await connect(cluster.config->endpoints[index].address, *cluster.config)) {
+      auto connected = co_await connect(cluster.config->endpoints[index].address, cluster);
+      if (connected == ConnectResult::kOverloaded) {
+        outcome = Outcome::kOverloaded;
+        break;
+      }
+      if (connected == ConnectResult::kFailed) {
         cluster.stats->connect_errors.add();
         outcome = Outcome::kConnectFailed;
         note_try(cluster, index, /*failed=*/true);
@@ -503,7 +508,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
     if (retry_on && may_retry()) {
       exclude(index);
       --retries_left;
-      if (up_.is_open()) up_.close();
+      close_upstream();
       continue;
     }
     break;
@@ -514,6 +519,14 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   switch (outcome) {
     case Outcome::kDone:
       status = status_;
+      break;
+    case Outcome::kOverloaded:
+      cluster.shared->overloaded.fetch_add(1, std::memory_order_relaxed);
+      overloaded_ = true;
+      status = 503;
+      close_upstream();
+      if (!request_body_done_) client_keep_alive_ = false;
+      co_await send_local(status, !client_keep_alive_, "circuit breaker open");
       break;
     case Outcome::kConnectFailed:
     case Outcome::kNoEndpoint:
@@ -535,7 +548,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
                             ? "no healthy endpoint"
                             : "no endpoint could be reached";
       }
-      if (up_.is_open()) up_.close();
+      close_upstream();
       if (!request_body_done_) client_keep_alive_ = false;
       co_await send_local(status, !client_keep_alive_, local_detail_);
       break;
@@ -543,14 +556,14 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       status = local_status_;
       if (status == 502) cluster.stats->bad_gateway.add();
       if (status == 504) cluster.stats->timeouts.add();
-      if (up_.is_open()) up_.close();
+      close_upstream();
       if (!request_body_done_ || status == 0) client_keep_alive_ = false;
       if (status != 0) co_await send_local(status, !client_keep_alive_, local_detail_);
       break;
     case Outcome::kAborted:
       status = status_ ? status_ : 502;
       client_keep_alive_ = false;
-      if (up_.is_open()) up_.close();
+      close_upstream();
       break;
   }
   if (auto& rs = view_->route_stats[listener_index_]; route->index < rs.size()) {
@@ -576,26 +589,54 @@ void HttpSession::note_try(const ClusterRuntime& cluster, int index, bool failed
   }
 }
 
-asio::awaitable<bool> HttpSession::connect(const core::SocketAddress& address,
-                                           const config::Cluster& cluster) {
+void HttpSession::close_upstream() {
   std::error_code ec;
   if (up_.is_open()) up_.close(ec);
+  up_token_.reset();
+}
+
+asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::SocketAddress& address,
+                                                                 const ClusterRuntime& cluster) {
+  close_upstream();
+  const auto& cfg = *cluster.config;
+  ClusterShared* shared = cluster.shared.get();
+  // Circuit breaker: no new connection beyond max_connections, no more than max_pending
+  // requests waiting for one; either way the answer is an immediate 503, never a queue.
+  if (shared && cfg.max_connections > 0 &&
+      shared->connections.load(std::memory_order_relaxed) >= cfg.max_connections) {
+    co_return ConnectResult::kOverloaded;
+  }
+  struct PendingSlot {
+    ClusterShared* shared = nullptr;
+    ~PendingSlot() {
+      if (shared) shared->pending.fetch_sub(1, std::memory_order_relaxed);
+    }
+  } pending;
+  if (shared && cfg.max_pending > 0) {
+    if (shared->pending.fetch_add(1, std::memory_order_relaxed) >= cfg.max_pending) {
+      shared->pending.fetch_sub(1, std::memory_order_relaxed);
+      co_return ConnectResult::kOverloaded;
+    }
+    pending.shared = shared;
+  }
   sockaddr_storage storage;
   socklen_t len = address.to_sockaddr(&storage);
   asio::ip::tcp::endpoint ep;
   std::memcpy(ep.data(), &storage, len);
   ep.resize(len);
-  arm(Deadline::kConnect, cluster.timeouts.connect);
+  arm(Deadline::kConnect, cfg.timeouts.connect);
   auto [cec] = co_await up_.async_connect(ep, kNoThrow);
   disarm();
   if (cec) {
     take_fired();
-    up_.close(ec);
-    co_return false;
+    close_upstream();
+    co_return ConnectResult::kFailed;
   }
+  std::error_code ec;
   up_.set_option(asio::ip::tcp::no_delay(true), ec);
   cluster_stats_->upstream_connections.add();
-  co_return true;
+  if (shared) up_token_ = ConnectionToken(cluster.shared);
+  co_return ConnectResult::kConnected;
 }
 
 asio::awaitable<HttpSession::Outcome> HttpSession::exchange(
@@ -838,7 +879,7 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
     upstream_released = true;
     if (upstream_keep_alive && body != http::BodyKind::kUntilClose && up_in_.empty() &&
         request_body_done_) {
-      worker_.pool().give_back(*upstream_key_, std::move(up_),
+      worker_.pool().give_back(*upstream_key_, std::move(up_), std::move(up_token_),
                                cluster_config_->max_idle_per_endpoint, Clock::now());
       up_ = asio::ip::tcp::socket(worker_.io());
     } else {

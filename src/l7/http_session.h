@@ -48,6 +48,7 @@ class HttpSession {
     kRetryStatus,    // upstream answered a status the retry policy retries; nothing was relayed
     kConnectFailed,  // no connection could be made to the last endpoint tried
     kNoEndpoint,     // the balancer had no (healthy, untried) endpoint
+    kOverloaded,     // the cluster's circuit breaker refused a new connection
     kLocalResponse,  // sluice must answer with `local_status_`
     kAborted,        // a side broke after response bytes went out: close the client
   };
@@ -61,7 +62,10 @@ class HttpSession {
   asio::awaitable<bool> send_request_body(Outcome* outcome);
   asio::awaitable<Outcome> relay_response(const std::vector<int>* retry_statuses);
   asio::awaitable<bool> relay_response_body(bool chunk_to_client);
-  asio::awaitable<bool> connect(const core::SocketAddress& address, const config::Cluster& cluster);
+  enum class ConnectResult : uint8_t { kConnected, kFailed, kOverloaded };
+  asio::awaitable<ConnectResult> connect(const core::SocketAddress& address,
+                                         const ClusterRuntime& cluster);
+  void close_upstream();  // closes the upstream socket and gives back its breaker share
   asio::awaitable<bool> write_client(std::string_view a, std::string_view b = {});
   asio::awaitable<bool> write_upstream(std::string_view a, std::string_view b = {});
   asio::awaitable<void> send_local(int status, bool close, std::string_view detail = {});
@@ -82,6 +86,7 @@ class HttpSession {
   Worker& worker_;
   asio::ip::tcp::socket down_;
   asio::ip::tcp::socket up_;
+  ConnectionToken up_token_;  // up_'s share of the cluster's connection count (breaker)
   std::string listener_name_;
   std::shared_ptr<WorkerView> view_;
   int listener_index_ = -1;

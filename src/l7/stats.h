@@ -112,9 +112,37 @@ struct EndpointGauges {
 // forget the requests still in flight.
 struct ClusterShared {
   std::atomic<int64_t> requests{0};
+  std::atomic<int64_t> connections{0};  // upstream connections open (in use or pooled)
+  std::atomic<int64_t> pending{0};      // requests waiting for a connect
   std::atomic<uint64_t> overloaded{0};  // 503s from the breaker (any worker adds)
 
   static std::shared_ptr<ClusterShared> for_cluster(const std::string& name);
+};
+
+// One open upstream connection's share of ClusterShared::connections; travels with the socket
+// (session <-> pool) and gives the share back when destroyed.
+class ConnectionToken {
+ public:
+  ConnectionToken() = default;
+  explicit ConnectionToken(std::shared_ptr<ClusterShared> shared) : shared_(std::move(shared)) {
+    if (shared_) shared_->connections.fetch_add(1, std::memory_order_relaxed);
+  }
+  ConnectionToken(ConnectionToken&& o) noexcept : shared_(std::move(o.shared_)) {}
+  ConnectionToken& operator=(ConnectionToken&& o) noexcept {
+    if (this != &o) {
+      reset();
+      shared_ = std::move(o.shared_);
+    }
+    return *this;
+  }
+  ~ConnectionToken() { reset(); }
+  void reset() {
+    if (shared_) shared_->connections.fetch_sub(1, std::memory_order_relaxed);
+    shared_.reset();
+  }
+
+ private:
+  std::shared_ptr<ClusterShared> shared_;
 };
 
 class WorkerStats {

@@ -4,7 +4,8 @@
 
 namespace sluice::l7 {
 
-bool UpstreamPool::take(const std::string& endpoint, asio::ip::tcp::socket* out, bool probe) {
+bool UpstreamPool::take(const std::string& endpoint, asio::ip::tcp::socket* out,
+                        ConnectionToken* token, bool probe) {
   auto it = idle_.find(endpoint);
   if (it == idle_.end()) return false;
   while (!it->second.empty()) {
@@ -12,6 +13,7 @@ bool UpstreamPool::take(const std::string& endpoint, asio::ip::tcp::socket* out,
     it->second.pop_back();
     if (!probe) {
       *out = std::move(idle.socket);
+      *token = std::move(idle.token);
       return true;
     }
     // A peer that closed while idle shows as readable (EOF); pending bytes on an idle HTTP/1
@@ -20,6 +22,7 @@ bool UpstreamPool::take(const std::string& endpoint, asio::ip::tcp::socket* out,
     ssize_t n = ::recv(idle.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       *out = std::move(idle.socket);
+      *token = std::move(idle.token);
       return true;
     }
   }
@@ -27,10 +30,10 @@ bool UpstreamPool::take(const std::string& endpoint, asio::ip::tcp::socket* out,
 }
 
 void UpstreamPool::give_back(const std::string& endpoint, asio::ip::tcp::socket socket,
-                             uint32_t max_idle, Clock::time_point now) {
+                             ConnectionToken token, uint32_t max_idle, Clock::time_point now) {
   auto& list = idle_[endpoint];
   if (list.size() >= max_idle) return;  // socket closes here
-  list.push_back({std::move(socket), now});
+  list.push_back({std::move(socket), std::move(token), now});
 }
 
 void UpstreamPool::sweep(Clock::time_point now, std::chrono::milliseconds max_idle_time) {

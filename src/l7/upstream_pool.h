@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "l7/stats.h"
+
 namespace sluice::l7 {
 
 class UpstreamPool {
@@ -17,9 +19,10 @@ class UpstreamPool {
 
   // Moves an idle connection to `out`; false if there is none. With `probe`, a connection the
   // peer closed while idle is detected (one recv with MSG_PEEK) and skipped.
-  bool take(const std::string& endpoint, asio::ip::tcp::socket* out, bool probe);
-  void give_back(const std::string& endpoint, asio::ip::tcp::socket socket, uint32_t max_idle,
-                 Clock::time_point now);
+  bool take(const std::string& endpoint, asio::ip::tcp::socket* out, ConnectionToken* token,
+            bool probe);
+  void give_back(const std::string& endpoint, asio::ip::tcp::socket socket, ConnectionToken token,
+                 uint32_t max_idle, Clock::time_point now);
   // Closes connections idle longer than `max_idle_time`, and any the peer has closed.
   void sweep(Clock::time_point now, std::chrono::milliseconds max_idle_time);
   void clear() { idle_.clear(); }
@@ -28,6 +31,7 @@ class UpstreamPool {
  private:
   struct Idle {
     asio::ip::tcp::socket socket;
+    ConnectionToken token;
     Clock::time_point since;
   };
   std::unordered_map<std::string, std::vector<Idle>> idle_;

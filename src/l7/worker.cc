@@ -58,7 +58,9 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
     rt.source_ip = c.balance == "source_ip";
     rt.gauges = std::make_shared<EndpointGauges>(rt.endpoint_keys);
     rt.stats = stats_.cluster(c.name);
-    if (c.max_requests > 0) rt.shared = ClusterShared::for_cluster(c.name);
+    if (c.max_requests > 0 || c.max_connections > 0 || c.max_pending > 0) {
+      rt.shared = ClusterShared::for_cluster(c.name);
+    }
     if (c.outlier_detection) rt.consecutive_failures.assign(c.endpoints.size(), 0);
     if (c.slow_start.count() > 0) {
       rt.ramp_start.assign(c.endpoints.size(), Clock::time_point{});

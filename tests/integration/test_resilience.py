@@ -285,5 +285,44 @@ def test_slow_start_ramps_a_recovered_endpoint():
     wait_for(lambda: spread(s, 20).get("b1", 0) >= 9, timeout=20, what="ramp to complete")
 
 
+def test_circuit_breaker_max_connections_and_max_pending():
+    import threading
+    b = Backend("slow")
+    s = Sluice(proxy_yaml(cluster_yaml("c", [b], extra="    circuit_breaker: { max_connections: 3 }\n"),
+                          top="workers: 1\naccess_log: false\n"))
+    threads = [threading.Thread(target=lambda: request(s.port, "GET", "/?delay=1000")) for _ in range(3)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: s.metric('sluice_upstream_open_connections{cluster="c"}') == 3, what="3 connections")
+    status, hdrs, _ = request(s.port, "GET", "/")  # would need a 4th connection
+    assert status == 503 and hdrs["x-sluice-overloaded"] == "true"
+    for t in threads:
+        t.join()
+    # the 3 are pooled now (still open, still counted) and serve the next requests
+    assert s.metric('sluice_upstream_open_connections{cluster="c"}') == 3
+    assert [request(s.port, "GET", "/")[0] for _ in range(5)] == [200] * 5
+    s.stop()
+    # max_pending: an upstream whose accept queue is full leaves connects hanging
+    stuck = socket.socket()
+    stuck.bind(("127.0.0.1", 0))
+    stuck.listen(0)
+    filler = socket.create_connection(stuck.getsockname())  # fills the queue; nobody accepts
+
+    class Stuck:
+        address = "127.0.0.1:%d" % stuck.getsockname()[1]
+
+    s = Sluice(proxy_yaml(cluster_yaml("c", [Stuck()], extra="    circuit_breaker: { max_pending: 1 }\n"
+                                       "    timeouts: { connect: 3s }\n"), top="access_log: false\n"))
+    t = threading.Thread(target=lambda: request(s.port, "GET", "/", timeout=10))
+    t.start()
+    wait_for(lambda: s.metric('sluice_upstream_pending{cluster="c"}') == 1, what="a pending connect")
+    status, hdrs, _ = request(s.port, "GET", "/")
+    assert status == 503 and hdrs["x-sluice-overloaded"] == "true"
+    t.join()
+    filler.close()
+    stuck.close()
+    assert s.metric('sluice_upstream_overloaded_total{cluster="c"}') == 1
+
+
 if __name__ == "__main__":
     run_tests(globals())
