@@ -257,32 +257,33 @@ def test_per_client_connection_limits_close_excess_at_accept():
     wait_for(lambda: s.metric("sluice_downstream_connections_active") == 0, what="connections closed")
     assert request(s.port, "GET", "/")[0] == 200  # slots were released
     s.stop()
-    s = Sluice(proxy_yaml(cluster_yaml("c", [b]), listener="    limits: { connection_rate_per_ip: 10 }\n"))
+    # a small bucket (2, refilled at 2/s) keeps the counts clear even on a slow machine
+    s = Sluice(proxy_yaml(cluster_yaml("c", [b]), listener="    limits: { connection_rate_per_ip: 2 }\n"))
     statuses_seen = []
-    for _ in range(40):  # a burst of new connections, well above 10 per second
+    for _ in range(40):  # a burst of new connections, far above 2 per second
         try:
             statuses_seen.append(request(s.port, "GET", "/", timeout=5)[0])
         except (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError):
             statuses_seen.append("closed")
     rejected = s.metric('sluice_downstream_connections_rejected_total{listener="web",reason="connection_rate_per_ip"}')
-    # the bucket holds 10, one of which the harness's readiness probe used
-    assert statuses_seen.count(200) >= 9 and rejected >= 20, (statuses_seen, rejected)
+    # the bucket holds 2, one of which the harness's readiness probe used
+    assert statuses_seen.count(200) >= 1 and rejected >= 20, (statuses_seen, rejected)
     assert statuses_seen.count("closed") == rejected
 
 
 def test_slow_start_ramps_a_recovered_endpoint():
     b = [Backend("b0"), Backend("b1")]
-    s = Sluice(proxy_yaml(cluster_yaml("c", b, extra=CHECK + "    slow_start: 4s\n"), top="workers: 1\n"))
+    s = Sluice(proxy_yaml(cluster_yaml("c", b, extra=CHECK + "    slow_start: 10s\n"), top="workers: 1\n"))
     b[1].kill()
     wait_for(lambda: states(s)[b[1].address] == "unhealthy", what="b1 unhealthy")
     b[1].start()
     wait_for(lambda: states(s)[b[1].address] == "healthy", what="b1 healthy")
     # right after recovery b1 has a small share (it would be half without slow start; 40
-    # requests take far less than the 0.8 s it would need to reach 20%)
+    # requests take far less than the 2 s it would need to reach 20%)
     first = spread(s, 40)
     assert first.get("b1", 0) <= 8, first
     # by the end of the ramp it has its full share again
-    wait_for(lambda: spread(s, 20).get("b1", 0) >= 9, timeout=20, what="ramp to complete")
+    wait_for(lambda: spread(s, 20).get("b1", 0) >= 9, timeout=40, what="ramp to complete")
 
 
 def test_circuit_breaker_max_connections_and_max_pending():
