@@ -174,7 +174,8 @@ def test_circuit_breaker_refuses_at_once_with_flat_memory():
                          capture_output=True, text=True, timeout=30).stdout
     refused = int(re.search(r"Non-2xx or 3xx responses: (\d+)", out).group(1))
     assert refused > 1000, out
-    assert s.rss_kib() - before < 8 * 1024, (before, s.rss_kib())
+    if not os.environ.get("SLUICE_SANITIZED"):  # ASan's quarantine holds freed memory on purpose
+        assert s.rss_kib() - before < 8 * 1024, (before, s.rss_kib())
     for t in threads:
         t.join()
 
