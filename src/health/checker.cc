@@ -217,9 +217,11 @@ void HealthChecker::on_result(Probe& probe, bool ok, const std::string& reason) 
     core::log_info("health: {} in cluster '{}' is healthy again: {} ({} consecutive successes)",
                    probe.address_text, probe.cluster, reason, probe.successes);
   }
+  // A new reason is published too (it shows in /clusters); the same result again is not, so a
+  // steady cluster publishes nothing.
   if (change || probe.reason != reason) {
     probe.reason = reason;
-    if (change) publish();
+    publish();
   }
 }
 

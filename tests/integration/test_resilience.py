@@ -326,5 +326,48 @@ def test_circuit_breaker_max_connections_and_max_pending():
     assert s.metric('sluice_upstream_overloaded_total{cluster="c"}') == 1
 
 
+def test_tcp_and_body_checks():
+    b = [Backend("b0"), Backend("b1")]
+    tcp = ("    health_check: { type: tcp, send: \"GET /healthz HTTP/1.0\\r\\n\\r\\n\", expect: ok, "
+           "interval: 100ms, timeout: 500ms, healthy: 1, unhealthy: 1 }\n")
+    s = Sluice(proxy_yaml(cluster_yaml("c", b, extra=tcp)))
+    wait_for(lambda: json.loads(s.admin("GET", "/clusters")[2])["clusters"][0]["endpoints"][0]
+             .get("health_check") == "answered", what="tcp check ran")
+    b[0].kill()
+    wait_for(lambda: states(s)[b[0].address] == "unhealthy", what="tcp check sees b0 down")
+    s.stop()
+    # an http check whose body never matches takes everything out: 503 at once
+    bad = ("    health_check: { path: /healthz, expect_body: nope, interval: 100ms, timeout: 500ms, "
+           "unhealthy: 1 }\n")
+    s = Sluice(proxy_yaml(cluster_yaml("c", b[1:], extra=bad)))
+    wait_for(lambda: states(s)[b[1].address] == "unhealthy", what="body check fails")
+    assert json.loads(s.admin("GET", "/clusters")[2])["clusters"][0]["endpoints"][0]["health_check"] == "body lacks 'nope'"
+    assert request(s.port, "GET", "/")[0] == 503
+
+
+def test_outlier_detection_respects_max_ejection_percent():
+    b = [Backend("bad0", status=503), Backend("bad1", status=503), Backend("good")]
+    extra = "    outlier_detection: { consecutive_failures: 2, base_ejection_time: 30s, max_ejection_percent: 34 }\n"
+    s = Sluice(proxy_yaml(cluster_yaml("c", b, extra=extra), top="workers: 1\n"))
+    spread(s, 30)
+    ejected = [a for a, st in states(s).items() if st == "ejected"]
+    assert len(ejected) == 1, states(s)  # one of three is 33%: a second would pass 34%
+    assert "stays in" in s.logs()
+
+
+def test_retry_budget_caps_retries_in_flight():
+    import threading
+    slow_bad = Backend("bad", status=503)
+    good = Backend("good")
+    # every request needs a retry; the budget allows min 3 in flight (20% of 10 is 2)
+    s = Sluice(proxy_yaml(cluster_yaml("c", [slow_bad, good], extra="    retries: { attempts: 1, on: [503] }\n"),
+                          top="workers: 1\naccess_log: false\n"))
+    out = subprocess.run(["wrk", "-t1", "-c32", "-d2s", f"http://127.0.0.1:{s.port}/?delay=50"],
+                         capture_output=True, text=True, timeout=30).stdout
+    refused = s.metric('sluice_upstream_retries_over_budget_total{cluster="c"}')
+    assert refused > 0, out  # some retries were refused by the budget...
+    assert "Non-2xx" in out  # ...and those requests got the 503 they met
+
+
 if __name__ == "__main__":
     run_tests(globals())
