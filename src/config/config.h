@@ -57,6 +57,7 @@ struct HttpLimits {
   // Per client address, across all workers; excess connections are closed at accept.
   uint32_t max_connections_per_ip = 0;  // open at once; 0 = no limit
   uint32_t connection_rate_per_ip = 0;  // new per second (burst of the same size); 0 = no limit
+  uint32_t max_connections = 0;         // open on this listener, per worker; 0 = no limit
 };
 
 struct ListenerTimeouts {
@@ -66,13 +67,18 @@ struct ListenerTimeouts {
   // Whole request, from its head to the last response byte: 504 if the upstream had not
   // answered yet, else the connection is cut. 0 = no limit (long downloads are legitimate).
   Millis request = 0s;
+  // tcp: a connection with no byte either way for this long is closed (nginx proxy_timeout).
+  Millis idle = 10min;
+  // tcp: a connection older than this is closed, whatever it is doing. 0 = no limit.
+  Millis max_duration = 0s;
 };
 
 struct Listener {
   std::string name;
-  std::string protocol = "http";
+  std::string protocol = "http";  // http | tcp
   core::SocketAddress listen;
-  std::vector<Route> routes;
+  std::vector<Route> routes;  // http
+  std::string cluster;        // tcp: every connection goes to this cluster
   HttpLimits limits;
   ListenerTimeouts timeouts;
   bool add_forwarded = false;  // RFC 7239 `Forwarded` in addition to X-Forwarded-*

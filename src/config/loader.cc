@@ -295,15 +295,27 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
       if (!kKnown.count(*s)) {
         r.error(node["protocol"],
                 "protocol '" + *s + "' is not one of http, https, tcp, tls_passthrough, udp");
-      } else if (*s != "http") {
+      } else if (*s != "http" && *s != "tcp") {
         r.error(node["protocol"], "protocol '" + *s + "' is not supported by this build yet");
       }
       l.protocol = *s;
     }
   }
   if (node["tls"]) r.error(node["tls"], "tls is not supported by this build yet");
-  if (node["cluster"])
-    r.error(node["cluster"], "an http listener routes with 'routes', not 'cluster'");
+  const bool is_tcp = l.protocol == "tcp";
+  if (node["cluster"]) {
+    if (!is_tcp) {
+      r.error(node["cluster"], "an http listener routes with 'routes', not 'cluster'");
+    } else if (auto s = r.string(node["cluster"], "cluster")) {
+      l.cluster = *s;
+    }
+  } else if (is_tcp) {
+    r.error(node, "tcp listener '" + l.name + "' needs 'cluster'");
+  }
+  if (is_tcp && node["routes"])
+    r.error(node["routes"], "a tcp listener takes 'cluster', not 'routes'");
+  if (is_tcp && node["forwarded"])
+    r.error(node["forwarded"], "forwarded only applies to http listeners");
   if (!node["listen"]) {
     r.error(node, "listener '" + l.name + "' needs 'listen: IP:PORT'");
   } else if (auto a = r.address(node["listen"], "listen")) {
@@ -312,7 +324,12 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   if (auto lim = node["limits"]) {
     if (r.expect_map(lim, "limits",
                      {"max_request_line", "max_header_bytes", "max_headers", "max_body_size",
-                      "max_connections_per_ip", "connection_rate_per_ip"})) {
+                      "max_connections_per_ip", "connection_rate_per_ip", "max_connections"})) {
+      if (lim["max_connections"]) {
+        if (auto v = r.uint(lim["max_connections"], "max_connections", 0, 10000000)) {
+          l.limits.max_connections = *v;
+        }
+      }
       if (lim["max_connections_per_ip"]) {
         if (auto v = r.uint(lim["max_connections_per_ip"], "max_connections_per_ip", 0, 1000000)) {
           l.limits.max_connections_per_ip = *v;
@@ -342,7 +359,11 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   }
   if (auto t = node["timeouts"]) {
     if (r.expect_map(t, "timeouts",
-                     {"request_header", "request_body_idle", "keepalive_idle", "request"})) {
+                     {"request_header", "request_body_idle", "keepalive_idle", "request", "idle",
+                      "max_duration"})) {
+      if (t["idle"]) r.duration(t["idle"], "idle", &l.timeouts.idle);
+      if (t["max_duration"])
+        r.duration(t["max_duration"], "max_duration", &l.timeouts.max_duration);
       if (t["request"]) r.duration(t["request"], "request", &l.timeouts.request);
       if (t["request_header"])
         r.duration(t["request_header"], "request_header", &l.timeouts.request_header);
@@ -355,7 +376,9 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   if (node["forwarded"]) {
     if (auto b = r.boolean(node["forwarded"], "forwarded")) l.add_forwarded = *b;
   }
-  if (!node["routes"]) {
+  if (is_tcp) {
+    // no routes: one cluster
+  } else if (!node["routes"]) {
     r.error(node, "listener '" + l.name + "' needs 'routes'");
   } else if (!node["routes"].IsSequence() || node["routes"].size() == 0) {
     r.error(node["routes"], "routes must be a non-empty list");
@@ -723,6 +746,10 @@ void read_root(Reader& r, const YAML::Node& root, Config& cfg) {
         auto rn = listeners_node[i]["routes"][j]["cluster"];
         r.error(rn, "route '" + route.name + "' refers to unknown cluster '" + route.cluster + "'");
       }
+    }
+    if (!l.cluster.empty() && !cfg.find_cluster(l.cluster)) {
+      r.error(listeners_node[i]["cluster"],
+              "listener '" + l.name + "' refers to unknown cluster '" + l.cluster + "'");
     }
     for (size_t k = 0; k < i; ++k) {
       if (cfg.listeners[k].listen == l.listen) {

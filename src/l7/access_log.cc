@@ -52,12 +52,20 @@ void AccessLog::write(const AccessEntry& e) {
                    e.status, e.bytes, e.upstream.empty() ? "-" : e.upstream,
                    e.route.empty() ? "-" : e.route, static_cast<double>(e.duration_us) / 1000.0);
   }
-  if (line_.size() > PIPE_BUF) {
-    line_.resize(PIPE_BUF - 4);
-    line_.append("...\n");  // a truncated line is marked, never silently cut
+  write_line(line_);  // line_ is reused only when truncating, which copies first
+}
+
+void AccessLog::write_line(std::string_view line) {
+  if (fd_ < 0) return;
+  if (line.size() > PIPE_BUF) {
+    std::string cut(line.substr(0, PIPE_BUF - 4));
+    cut.append("...\n");  // a truncated line is marked, never silently cut
+    if (buf_.size() + cut.size() > PIPE_BUF) flush();
+    buf_.append(cut);
+    return;
   }
-  if (buf_.size() + line_.size() > PIPE_BUF) flush();
-  buf_.append(line_);
+  if (buf_.size() + line.size() > PIPE_BUF) flush();
+  buf_.append(line);
 }
 
 void AccessLog::flush() {

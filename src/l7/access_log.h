@@ -24,6 +24,7 @@ class AccessLog {
   AccessLog(int fd, bool json) : fd_(fd), json_(json) {}
   bool enabled() const { return fd_ >= 0; }
   void write(const AccessEntry& e);
+  void write_line(std::string_view line);  // a whole line, '\n' included
   void flush();
 
  private:

@@ -577,16 +577,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
 }
 
 void HttpSession::note_try(const ClusterRuntime& cluster, int index, bool failed) {
-  if (cluster.consecutive_failures.empty() || index < 0) return;
-  auto& count = cluster.consecutive_failures[index];
-  if (!failed) {
-    count = 0;
-    return;
-  }
-  if (++count >= cluster.config->outlier_detection->consecutive_failures) {
-    count = 0;
-    worker_.report_outlier(cluster.config->name, cluster.endpoint_keys[index]);
-  }
+  worker_.note_endpoint(cluster, index, failed);
 }
 
 void HttpSession::close_upstream() {

@@ -22,6 +22,11 @@ ClusterStats* WorkerStats::cluster(const std::string& name) {
   return &clusters_[name];
 }
 
+l4::StreamStats* WorkerStats::stream(const std::string& listener) {
+  std::lock_guard lock(mu_);
+  return &streams_[listener];
+}
+
 ListenerStats* WorkerStats::listener(const std::string& name) {
   std::lock_guard lock(mu_);
   return &listeners_[name];

@@ -13,28 +13,13 @@
 #include <tuple>
 #include <vector>
 
+#include "core/counter.h"
+#include "l4/stream_stats.h"
+
 namespace sluice::l7 {
 
-class Counter {
- public:
-  void add(uint64_t n = 1) {
-    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
-  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<uint64_t> v_{0};
-};
-
-class Gauge {
- public:
-  void inc() { v_.store(v_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
-  void dec() { v_.store(v_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed); }
-  int64_t get() const { return v_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<int64_t> v_{0};
-};
+using core::Counter;
+using core::Gauge;
 
 struct LatencyHistogram {
   static constexpr std::array<double, 14> kBoundsSeconds = {
@@ -90,6 +75,7 @@ struct ListenerStats {
   Counter accepted;
   Counter rejected_connections_per_ip;  // over limits.max_connections_per_ip
   Counter rejected_rate_per_ip;         // over limits.connection_rate_per_ip
+  Counter rejected_max_connections;     // over limits.max_connections (this worker)
   Gauge active_connections;
   Counter parse_errors;
   std::array<Counter, 600> local_responses;  // answered by sluice itself, by status
@@ -153,6 +139,7 @@ class WorkerStats {
                     const std::string& cluster);
   ClusterStats* cluster(const std::string& name);
   ListenerStats* listener(const std::string& name);
+  l4::StreamStats* stream(const std::string& listener);
   void set_endpoints(const std::string& cluster, std::shared_ptr<EndpointGauges> gauges);
 
   // Calls fn under the lock; fn must not block.
@@ -161,12 +148,18 @@ class WorkerStats {
     std::lock_guard lock(mu_);
     fn(routes_, clusters_, listeners_, endpoints_);
   }
+  template <typename Fn>
+  void visit_streams(Fn&& fn) const {
+    std::lock_guard lock(mu_);
+    fn(streams_);
+  }
 
  private:
   mutable std::mutex mu_;
   std::map<RouteKey, RouteStats> routes_;
   std::map<std::string, ClusterStats> clusters_;
   std::map<std::string, ListenerStats> listeners_;
+  std::map<std::string, l4::StreamStats> streams_;
   std::map<std::string, std::shared_ptr<EndpointGauges>> endpoints_;
 };
 

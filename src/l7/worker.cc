@@ -7,7 +7,9 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "core/hash.h"
 #include "core/log.h"
+#include "l4/tcp_proxy.h"
 #include "l7/client_limiter.h"
 #include "l7/http_session.h"
 
@@ -95,6 +97,12 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
     view->route_stats.push_back(std::move(routes));
     view->no_route_stats.push_back(stats_.route(l.name, "", ""));
     view->listener_stats.push_back(stats_.listener(l.name));
+    view->stream_stats.push_back(l.protocol == "tcp" ? stats_.stream(l.name) : nullptr);
+    int cluster_index = -1;
+    for (size_t c = 0; c < cfg.clusters.size(); ++c) {
+      if (cfg.clusters[c].name == l.cluster) cluster_index = static_cast<int>(c);
+    }
+    view->listener_cluster.push_back(cluster_index);
   }
   view_ = std::move(view);
   for (auto& c : view_->clusters) {
@@ -174,6 +182,21 @@ void Worker::start_accepting(Acceptor& a) {
               }
             }
           }
+          int index = view_ ? view_->snapshot->listener_index(name) : -1;
+          if (index >= 0) {
+            const auto& l = view_->snapshot->config->listeners[index];
+            int64_t open = l.protocol == "tcp"
+                               ? view_->stream_stats[index]->active.get()
+                               : view_->listener_stats[index]->active_connections.get();
+            if (l.limits.max_connections > 0 && open >= l.limits.max_connections) {
+              view_->listener_stats[index]->rejected_max_connections.add();
+              continue;  // closed at accept
+            }
+            if (l.protocol == "tcp") {
+              start_tcp(std::move(socket), peer, index, std::move(slot));
+              continue;
+            }
+          }
           HttpSession::spawn(*this, std::move(socket), peer, name, std::move(slot));
         }
       },
@@ -213,6 +236,71 @@ void Worker::tick() {
     }
     tick();
   });
+}
+
+void Worker::note_endpoint(const ClusterRuntime& cluster, int index, bool failed) {
+  if (cluster.consecutive_failures.empty() || index < 0) return;
+  auto& count = cluster.consecutive_failures[index];
+  if (!failed) {
+    count = 0;
+    return;
+  }
+  if (++count >= cluster.config->outlier_detection->consecutive_failures) {
+    count = 0;
+    report_outlier(cluster.config->name, cluster.endpoint_keys[index]);
+  }
+}
+
+void Worker::start_tcp(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
+                       int listener_index, ClientSlot slot) {
+  auto view = view_;
+  const auto& listener = view->snapshot->config->listeners[listener_index];
+  int ci = view->listener_cluster[listener_index];
+  if (ci < 0) return;
+  auto* cluster = &view->clusters[ci];
+  l4::TcpJob job{std::move(socket),
+                 core::IpAddress::from_sockaddr(peer.data()),
+                 {},
+                 &listener,
+                 cluster->config};
+  // Appends, not operator+ chains: GCC 12's -Wrestrict misfires on those at -O3.
+  if (!job.client_ip.is_v4) job.client_text.push_back('[');
+  job.client_text.append(job.client_ip.to_string());
+  if (!job.client_ip.is_v4) job.client_text.push_back(']');
+  job.client_text.push_back(':');
+  job.client_text.append(std::to_string(peer.port()));
+  const uint64_t hash = cluster->hashed
+                            ? core::hash_bytes(std::string_view(
+                                  reinterpret_cast<const char*>(job.client_ip.bytes.data()), 16))
+                            : 0;
+  job.pick = [this, cluster, hash](std::span<const uint32_t> tried) {
+    balance::PickContext ctx;
+    ctx.hash = hash;
+    ctx.random = next_random();
+    ctx.active = cluster->gauges->active.get();
+    ctx.excluded = tried;
+    ctx.usable = cluster->use_usable_mask ? cluster->usable.data() : nullptr;
+    return cluster->balancer->pick(ctx);
+  };
+  job.note = [this, cluster](int index, bool failed) { note_endpoint(*cluster, index, failed); };
+  if (access_log_.enabled()) {
+    job.log = [this](std::string_view line) {
+      char ts[32];
+      size_t n = core::format_utc_now(ts);
+      std::string full(ts, n);
+      full.push_back(' ');
+      full.append(line);
+      access_log_.write_line(full);
+    };
+  }
+  job.stats = view->stream_stats[listener_index];
+  // The session keeps the view (config, balancer) alive, and the client's limiter slot.
+  struct Keep {
+    std::shared_ptr<WorkerView> view;
+    ClientSlot slot;
+  };
+  job.keep = std::make_shared<Keep>(Keep{std::move(view), std::move(slot)});
+  l4::spawn_tcp_proxy(io_, std::move(job));
 }
 
 void Worker::apply_health(std::shared_ptr<const health::HealthStatus> health) {

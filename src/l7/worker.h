@@ -55,6 +55,8 @@ struct WorkerView {
   std::vector<std::vector<RouteStats*>> route_stats;  // [listener][route]
   std::vector<RouteStats*> no_route_stats;            // [listener], requests that matched no route
   std::vector<ListenerStats*> listener_stats;         // [listener]
+  std::vector<l4::StreamStats*> stream_stats;         // [listener], tcp listeners only
+  std::vector<int> listener_cluster;                  // [listener], tcp: cluster index
 };
 
 // A listening socket handed to a worker: created and bound by the runtime (so that a bind error
@@ -82,6 +84,8 @@ class Worker {
   void report_outlier(const std::string& cluster, const std::string& address) {
     if (report_outlier_) report_outlier_(cluster, address);
   }
+  // Outlier detection: one try's result for endpoint `index` of `cluster`.
+  void note_endpoint(const ClusterRuntime& cluster, int index, bool failed);
 
   void start();
   // Thread-safe: installs a new snapshot, opens `add` listeners, closes listeners not in the
@@ -124,6 +128,8 @@ class Worker {
   };
   void install(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> add);
   void apply_usable();  // health_ -> view_->clusters[].usable
+  void start_tcp(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
+                 int listener_index, class ClientSlot slot);
   // Slow start: rebuilds the balancer with ramped weights; ends the ramp when all are done.
   void apply_ramp(ClusterRuntime& c, Clock::time_point now);
   void start_accepting(Acceptor& a);

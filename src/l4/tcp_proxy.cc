@@ -1,0 +1,239 @@
+#include "l4/tcp_proxy.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <chrono>
+#include <cstring>
+
+#include "core/log.h"
+
+namespace sluice::l4 {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kSpliceChunk = 256 * 1024;
+constexpr uint32_t kMaxTries = 11;
+
+// A pipe for one direction; the data moves socket -> pipe -> socket inside the kernel.
+struct Pipe {
+  int read_end = -1;
+  int write_end = -1;
+  size_t pending = 0;  // bytes in the pipe not yet written out
+  Pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0) {
+      read_end = fds[0];
+      write_end = fds[1];
+      ::fcntl(write_end, F_SETPIPE_SZ, static_cast<int>(kSpliceChunk));  // fewer round trips
+    }
+  }
+  ~Pipe() {
+    if (read_end >= 0) ::close(read_end);
+    if (write_end >= 0) ::close(write_end);
+  }
+  bool ok() const { return read_end >= 0; }
+};
+
+class TcpSession : public std::enable_shared_from_this<TcpSession> {
+ public:
+  TcpSession(asio::io_context& io, TcpJob job)
+      : io_(io), job_(std::move(job)), upstream_(io), timer_(io), started_(Clock::now()) {}
+  ~TcpSession() {
+    job_.stats->active.dec();
+    if (!job_.log) return;
+    auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+    std::string endpoint =
+        endpoint_ >= 0 ? job_.cluster->endpoints[endpoint_].address.to_string() : std::string("-");
+    job_.log(fmt::format("{} tcp {} -> {} from_client={} to_client={} {:.3f}ms {}\n",
+                         job_.listener->name, job_.client_text, endpoint, from_client_, to_client_, ms,
+                         reason_ ? reason_ : "done"));
+  }
+
+  asio::awaitable<void> run();
+
+ private:
+  asio::awaitable<bool> connect();
+  asio::awaitable<void> pump(asio::ip::tcp::socket& from, asio::ip::tcp::socket& to,
+                             core::Counter& counter, uint64_t* total);
+  asio::awaitable<void> watchdog();
+  void close_all(const char* reason) {
+    if (!reason_) reason_ = reason;
+    std::error_code ec;
+    job_.client.close(ec);
+    upstream_.close(ec);
+    timer_.cancel();
+  }
+
+  asio::io_context& io_;
+  TcpJob job_;
+  asio::ip::tcp::socket upstream_;
+  asio::steady_timer timer_;
+  Clock::time_point started_;
+  Clock::time_point last_activity_ = Clock::now();
+  int endpoint_ = -1;
+  uint64_t connect_attempt_ = 0;
+  bool connect_timed_out_ = false;
+  int directions_open_ = 2;
+  const char* reason_ = nullptr;
+  uint64_t from_client_ = 0;
+  uint64_t to_client_ = 0;
+};
+
+asio::awaitable<bool> TcpSession::connect() {
+  std::array<uint32_t, kMaxTries> tried{};
+  uint32_t tried_count = 0;
+  uint32_t tries_left = 1 + std::min<uint32_t>(job_.cluster->retries.attempts, kMaxTries - 1);
+  while (tries_left-- > 0) {
+    int index = job_.pick(std::span<const uint32_t>(tried.data(), tried_count));
+    if (index < 0) break;
+    tried[tried_count++] = static_cast<uint32_t>(index);
+    sockaddr_storage storage;
+    socklen_t len = job_.cluster->endpoints[index].address.to_sockaddr(&storage);
+    asio::ip::tcp::endpoint ep;
+    std::memcpy(ep.data(), &storage, len);
+    ep.resize(len);
+    std::error_code ec;
+    upstream_.close(ec);
+    timer_.expires_after(job_.cluster->timeouts.connect);
+    const uint64_t attempt = ++connect_attempt_;
+    connect_timed_out_ = false;
+    // The timer may complete in the same loop turn as the connect; the attempt number keeps a
+    // late timer from closing a connection that succeeded.
+    timer_.async_wait([this, attempt, self = shared_from_this()](std::error_code e) {
+      if (e || attempt != connect_attempt_) return;
+      connect_timed_out_ = true;
+      std::error_code ignored;
+      upstream_.close(ignored);
+    });
+    auto [cec] = co_await upstream_.async_connect(ep, kNoThrow);
+    const bool timed_out = connect_timed_out_;
+    ++connect_attempt_;
+    timer_.cancel();
+    if (!cec && !timed_out) {
+      endpoint_ = index;
+      upstream_.set_option(asio::ip::tcp::no_delay(true), ec);
+      if (job_.note) job_.note(index, false);
+      co_return true;
+    }
+    job_.stats->connect_failures.add();
+    if (job_.note) job_.note(index, true);
+    if (!job_.cluster->retries.on_connect_failure) break;
+  }
+  co_return false;
+}
+
+asio::awaitable<void> TcpSession::pump(asio::ip::tcp::socket& from, asio::ip::tcp::socket& to,
+                                       core::Counter& counter, uint64_t* total) {
+  auto self = shared_from_this();
+  Pipe pipe;
+  if (!pipe.ok()) {
+    close_all("pipe");
+    co_return;
+  }
+  const int in = from.native_handle();
+  const int out = to.native_handle();
+  bool eof = false;
+  while (true) {
+    if (!eof && pipe.pending < kSpliceChunk) {
+      ssize_t n = ::splice(in, nullptr, pipe.write_end, nullptr, kSpliceChunk - pipe.pending,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        pipe.pending += static_cast<size_t>(n);
+        last_activity_ = Clock::now();
+      } else if (n == 0) {
+        eof = true;
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        close_all("reset");
+        co_return;
+      } else if (pipe.pending == 0) {
+        auto [ec] = co_await from.async_wait(asio::socket_base::wait_read, kNoThrow);
+        if (ec) co_return;  // closed by the other direction or a timeout
+        continue;
+      }
+    }
+    while (pipe.pending > 0) {
+      ssize_t m = ::splice(pipe.read_end, nullptr, out, nullptr, pipe.pending,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (m > 0) {
+        pipe.pending -= static_cast<size_t>(m);
+        counter.add(static_cast<uint64_t>(m));
+        *total += static_cast<uint64_t>(m);
+        last_activity_ = Clock::now();
+      } else if (m < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        // The peer is not reading: back-pressure holds this direction's reads too.
+        auto [ec] = co_await to.async_wait(asio::socket_base::wait_write, kNoThrow);
+        if (ec) co_return;
+      } else {
+        close_all("reset");
+        co_return;
+      }
+    }
+    if (eof) break;
+  }
+  // Pass the FIN on (half-close); the other direction keeps flowing until it ends too.
+  std::error_code ec;
+  to.shutdown(asio::socket_base::shutdown_send, ec);
+  if (--directions_open_ == 0) close_all("done");
+}
+
+asio::awaitable<void> TcpSession::watchdog() {
+  auto self = shared_from_this();
+  const auto idle = job_.listener->timeouts.idle;
+  const auto max_duration = job_.listener->timeouts.max_duration;
+  while (job_.client.is_open()) {
+    auto check = std::min<Clock::duration>(idle, std::chrono::seconds(1));
+    timer_.expires_after(check);
+    auto [ec] = co_await timer_.async_wait(kNoThrow);
+    if (ec || !job_.client.is_open()) co_return;
+    auto now = Clock::now();
+    if (now - last_activity_ >= idle) {
+      job_.stats->idle_timeouts.add();
+      close_all("idle_timeout");
+      co_return;
+    }
+    if (max_duration.count() > 0 && now - started_ >= max_duration) {
+      job_.stats->max_duration.add();
+      close_all("max_duration");
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> TcpSession::run() {
+  auto self = shared_from_this();
+  job_.stats->connections.add();
+  job_.stats->active.inc();
+  if (co_await connect()) {
+    std::error_code ec;
+    job_.client.non_blocking(true, ec);  // splice() is called directly on the descriptors
+    upstream_.non_blocking(true, ec);
+    asio::co_spawn(io_, pump(job_.client, upstream_, job_.stats->bytes_from_client, &from_client_),
+                   asio::detached);
+    asio::co_spawn(io_, pump(upstream_, job_.client, job_.stats->bytes_to_client, &to_client_),
+                   asio::detached);
+    co_await watchdog();
+  } else {
+    job_.stats->no_endpoint.add();
+    close_all("no_endpoint");
+  }
+}
+
+}  // namespace
+
+void spawn_tcp_proxy(asio::io_context& io, TcpJob job) {
+  auto session = std::make_shared<TcpSession>(io, std::move(job));
+  asio::co_spawn(io, session->run(), asio::detached);
+}
+
+}  // namespace sluice::l4
