@@ -32,6 +32,7 @@ struct Sums {
     uint64_t rejected_connections = 0;
     std::array<uint64_t, static_cast<size_t>(l7::TimeoutKind::kCount)> timeouts{};
     uint64_t rejected_rate = 0;
+    uint64_t rejected_max = 0;
     std::map<int, uint64_t> local;
     std::array<uint64_t, l7::LatencyHistogram::kBoundsSeconds.size() + 1> buckets{};
     uint64_t sum_micros = 0;
@@ -73,6 +74,7 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
         s.parse_errors += ls.parse_errors.get();
         s.rejected_connections += ls.rejected_connections_per_ip.get();
         s.rejected_rate += ls.rejected_rate_per_ip.get();
+        s.rejected_max += ls.rejected_max_connections.get();
         for (size_t k = 0; k < s.timeouts.size(); ++k) s.timeouts[k] += ls.timeouts[k].get();
         for (int status = 100; status < 600; ++status) {
           if (auto v = ls.local_responses[status].get()) s.local[status] += v;
@@ -90,8 +92,75 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
     });
   }
 
+  struct StreamSums {
+    uint64_t connections = 0, from_client = 0, to_client = 0, connect_failures = 0, no_endpoint = 0,
+             idle = 0, max_duration = 0;
+    int64_t active = 0;
+  };
+  std::map<std::string, StreamSums> streams;
+  for (const auto* w : workers) {
+    w->visit_streams([&](const auto& all) {
+      for (const auto& [name, st] : all) {
+        auto& s = streams[name];
+        s.connections += st.connections.get();
+        s.active += st.active.get();
+        s.from_client += st.bytes_from_client.get();
+        s.to_client += st.bytes_to_client.get();
+        s.connect_failures += st.connect_failures.get();
+        s.no_endpoint += st.no_endpoint.get();
+        s.idle += st.idle_timeouts.get();
+        s.max_duration += st.max_duration.get();
+      }
+    });
+  }
   std::string out;
   auto o = std::back_inserter(out);
+  if (!streams.empty()) {
+    fmt::format_to(o,
+                   "# HELP sluice_stream_connections_total TCP connections proxied.\n# TYPE "
+                   "sluice_stream_connections_total counter\n");
+    for (const auto& [n, s] : streams)
+      fmt::format_to(o, "sluice_stream_connections_total{{listener=\"{}\"}} {}\n", escape_label(n),
+                     s.connections);
+    fmt::format_to(o,
+                   "# HELP sluice_stream_connections_active TCP connections open.\n# TYPE "
+                   "sluice_stream_connections_active gauge\n");
+    for (const auto& [n, s] : streams)
+      fmt::format_to(o, "sluice_stream_connections_active{{listener=\"{}\"}} {}\n", escape_label(n),
+                     s.active);
+    fmt::format_to(o,
+                   "# HELP sluice_stream_bytes_total Bytes moved, by direction.\n# TYPE "
+                   "sluice_stream_bytes_total counter\n");
+    for (const auto& [n, s] : streams) {
+      fmt::format_to(o,
+                     "sluice_stream_bytes_total{{listener=\"{}\",direction=\"from_client\"}} {}\n",
+                     escape_label(n), s.from_client);
+      fmt::format_to(o, "sluice_stream_bytes_total{{listener=\"{}\",direction=\"to_client\"}} {}\n",
+                     escape_label(n), s.to_client);
+    }
+    fmt::format_to(o,
+                   "# HELP sluice_stream_connect_failures_total Upstream connect attempts that "
+                   "failed.\n# TYPE sluice_stream_connect_failures_total counter\n");
+    for (const auto& [n, s] : streams)
+      fmt::format_to(o, "sluice_stream_connect_failures_total{{listener=\"{}\"}} {}\n",
+                     escape_label(n), s.connect_failures);
+    fmt::format_to(o,
+                   "# HELP sluice_stream_no_endpoint_total Connections closed because no endpoint "
+                   "could be reached.\n# TYPE sluice_stream_no_endpoint_total counter\n");
+    for (const auto& [n, s] : streams)
+      fmt::format_to(o, "sluice_stream_no_endpoint_total{{listener=\"{}\"}} {}\n", escape_label(n),
+                     s.no_endpoint);
+    fmt::format_to(o,
+                   "# HELP sluice_stream_timeouts_total Connections closed by a timeout, by "
+                   "kind.\n# TYPE sluice_stream_timeouts_total counter\n");
+    for (const auto& [n, s] : streams) {
+      fmt::format_to(o, "sluice_stream_timeouts_total{{listener=\"{}\",kind=\"idle\"}} {}\n",
+                     escape_label(n), s.idle);
+      fmt::format_to(o,
+                     "sluice_stream_timeouts_total{{listener=\"{}\",kind=\"max_duration\"}} {}\n",
+                     escape_label(n), s.max_duration);
+    }
+  }
   fmt::format_to(o, "# HELP sluice_info Build information.\n# TYPE sluice_info gauge\n");
   fmt::format_to(o, "sluice_info{{version=\"{}\"}} 1\n", core::kVersion);
   fmt::format_to(o,
@@ -156,7 +225,7 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
   }
   fmt::format_to(o,
                  "# HELP sluice_downstream_connections_rejected_total Connections closed at accept "
-                 "by the per-client limits.\n# TYPE sluice_downstream_connections_rejected_total "
+                 "by the listener limits.\n# TYPE sluice_downstream_connections_rejected_total "
                  "counter\n");
   for (const auto& [name, s] : sums.listeners) {
     fmt::format_to(o,
@@ -167,6 +236,10 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
                    "sluice_downstream_connections_rejected_total{{listener=\"{}\",reason="
                    "\"connection_rate_per_ip\"}} {}\n",
                    escape_label(name), s.rejected_rate);
+    fmt::format_to(o,
+                   "sluice_downstream_connections_rejected_total{{listener=\"{}\",reason="
+                   "\"max_connections\"}} {}\n",
+                   escape_label(name), s.rejected_max);
   }
   fmt::format_to(o,
                  "# HELP sluice_timeouts_total Deadlines that passed, by kind.\n# TYPE "

@@ -5,14 +5,14 @@
 namespace sluice::l4 {
 
 struct StreamStats {
-  core::Counter connections;      // accepted and proxied
-  core::Gauge active;             // open now
+  core::Counter connections;  // accepted and proxied
+  core::Gauge active;         // open now
   core::Counter bytes_from_client;
   core::Counter bytes_to_client;
   core::Counter connect_failures;  // upstream connect attempts that failed
   core::Counter no_endpoint;       // connections closed because no endpoint could be reached
   core::Counter idle_timeouts;
-  core::Counter max_duration;      // connections cut by timeouts.max_duration
+  core::Counter max_duration;  // connections cut by timeouts.max_duration
 };
 
 }  // namespace sluice::l4

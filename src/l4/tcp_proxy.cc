@@ -1,13 +1,13 @@
 #include "l4/tcp_proxy.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -56,8 +56,8 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
     std::string endpoint =
         endpoint_ >= 0 ? job_.cluster->endpoints[endpoint_].address.to_string() : std::string("-");
     job_.log(fmt::format("{} tcp {} -> {} from_client={} to_client={} {:.3f}ms {}\n",
-                         job_.listener->name, job_.client_text, endpoint, from_client_, to_client_, ms,
-                         reason_ ? reason_ : "done"));
+                         job_.listener->name, job_.client_text, endpoint, from_client_, to_client_,
+                         ms, reason_ ? reason_ : "done"));
   }
 
   asio::awaitable<void> run();
