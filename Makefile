@@ -36,6 +36,7 @@ integration: build
 
 bench: build
 	@bench/http1.sh
+	@bench/tcp.sh
 
 fuzz: deps
 	@cmake --preset fuzz >/dev/null

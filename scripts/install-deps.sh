@@ -13,7 +13,7 @@ packages=(
   # tests
   libgtest-dev libgmock-dev curl procps iproute2 python3
   # benchmarks and integration peers
-  nginx-light haproxy wrk nghttp2-client util-linux slowhttptest iperf3
+  nginx-light libnginx-mod-stream haproxy wrk nghttp2-client util-linux slowhttptest iperf3
 )
 
 missing=()

@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <tuple>
+#include <vector>
 #include <chrono>
 #include <cstring>
 
@@ -25,12 +27,22 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kSpliceChunk = 256 * 1024;
 constexpr uint32_t kMaxTries = 11;
 
+// Empty pipes kept per thread for the next connection: creating one, and growing it to 256 KiB,
+// cost more than a short connection's whole transfer (bench/tcp.sh, short connections).
+constexpr size_t kMaxCachedPipes = 256;
+thread_local std::vector<std::pair<int, int>> t_pipes;
+
 // A pipe for one direction; the data moves socket -> pipe -> socket inside the kernel.
 struct Pipe {
   int read_end = -1;
   int write_end = -1;
   size_t pending = 0;  // bytes in the pipe not yet written out
   Pipe() {
+    if (!t_pipes.empty()) {
+      std::tie(read_end, write_end) = t_pipes.back();
+      t_pipes.pop_back();
+      return;
+    }
     int fds[2];
     if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0) {
       read_end = fds[0];
@@ -39,8 +51,13 @@ struct Pipe {
     }
   }
   ~Pipe() {
-    if (read_end >= 0) ::close(read_end);
-    if (write_end >= 0) ::close(write_end);
+    if (read_end < 0) return;
+    if (pending == 0 && t_pipes.size() < kMaxCachedPipes) {  // only an empty pipe is reusable
+      t_pipes.emplace_back(read_end, write_end);
+      return;
+    }
+    ::close(read_end);
+    ::close(write_end);
   }
   bool ok() const { return read_end >= 0; }
 };
