@@ -166,6 +166,9 @@ struct Cluster {
   std::optional<OutlierDetection> outlier_detection;
   ClusterTimeouts timeouts;
   uint32_t max_idle_per_endpoint = 64;  // per worker
+  // tcp: send a PROXY protocol header (0 = none, 1 = v1 text, 2 = v2 binary) on each upstream
+  // connection, so the backend sees the client's address.
+  int proxy_protocol = 0;
   // Circuit breaker: requests in flight to this cluster, across all workers; beyond it sluice
   // answers 503 with `x-sluice-overloaded: true` at once. 0 = no limit (the default: the check
   // is an atomic shared by the workers, paid only where a limit is set).

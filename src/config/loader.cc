@@ -539,7 +539,7 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
   if (!r.expect_map(node, "cluster",
                     {"name", "balance", "hash_on", "endpoints", "health_check", "timeouts",
                      "max_idle_per_endpoint", "panic_threshold", "retries", "circuit_breaker",
-                     "outlier_detection", "slow_start"})) {
+                     "outlier_detection", "slow_start", "proxy_protocol"})) {
     return c;
   }
   if (!node["name"]) {
@@ -590,6 +590,17 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
       if (t["connect"]) r.duration(t["connect"], "connect", &c.timeouts.connect);
       if (t["response"]) r.duration(t["response"], "response", &c.timeouts.response);
       if (t["pool_idle"]) r.duration(t["pool_idle"], "pool_idle", &c.timeouts.pool_idle);
+    }
+  }
+  if (auto pp = node["proxy_protocol"]) {
+    if (auto s = r.string(pp, "proxy_protocol")) {
+      if (*s == "v1") {
+        c.proxy_protocol = 1;
+      } else if (*s == "v2") {
+        c.proxy_protocol = 2;
+      } else if (*s != "none") {
+        r.error(pp, "proxy_protocol must be v1, v2 or none");
+      }
     }
   }
   if (auto ss = node["slow_start"]) {

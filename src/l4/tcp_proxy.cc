@@ -8,16 +8,18 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
 
 #include <fmt/format.h>
 
 #include <array>
-#include <tuple>
-#include <vector>
 #include <chrono>
 #include <cstring>
+#include <tuple>
+#include <vector>
 
 #include "core/log.h"
+#include "l4/proxy_protocol.h"
 
 namespace sluice::l4 {
 namespace {
@@ -233,6 +235,19 @@ asio::awaitable<void> TcpSession::run() {
   job_.stats->active.inc();
   if (co_await connect()) {
     std::error_code ec;
+    if (job_.cluster->proxy_protocol != 0) {
+      // The backend learns who the client is before any byte of the client's.
+      auto local = job_.client.local_endpoint(ec);
+      core::SocketAddress source{job_.client_ip, job_.client_port};
+      core::SocketAddress destination{core::IpAddress::from_sockaddr(local.data()), local.port()};
+      std::string header = job_.cluster->proxy_protocol == 1 ? proxy_v1_header(source, destination)
+                                                             : proxy_v2_header(source, destination);
+      auto [wec, n] = co_await asio::async_write(upstream_, asio::buffer(header), kNoThrow);
+      if (wec) {
+        close_all("reset");
+        co_return;
+      }
+    }
     job_.client.non_blocking(true, ec);  // splice() is called directly on the descriptors
     upstream_.non_blocking(true, ec);
     asio::co_spawn(io_, pump(job_.client, upstream_, job_.stats->bytes_from_client, &from_client_),

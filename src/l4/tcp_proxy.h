@@ -21,6 +21,7 @@ namespace sluice::l4 {
 struct TcpJob {
   asio::ip::tcp::socket client;
   core::IpAddress client_ip;
+  uint16_t client_port = 0;
   std::string client_text;  // "ip:port" for the log
   const config::Listener* listener = nullptr;
   const config::Cluster* cluster = nullptr;

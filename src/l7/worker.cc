@@ -258,11 +258,9 @@ void Worker::start_tcp(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoi
   int ci = view->listener_cluster[listener_index];
   if (ci < 0) return;
   auto* cluster = &view->clusters[ci];
-  l4::TcpJob job{std::move(socket),
-                 core::IpAddress::from_sockaddr(peer.data()),
-                 {},
-                 &listener,
-                 cluster->config};
+  l4::TcpJob job{std::move(socket), core::IpAddress::from_sockaddr(peer.data()),
+                 peer.port(),       {},
+                 &listener,         cluster->config};
   // Appends, not operator+ chains: GCC 12's -Wrestrict misfires on those at -O3.
   if (!job.client_ip.is_v4) job.client_text.push_back('[');
   job.client_text.append(job.client_ip.to_string());

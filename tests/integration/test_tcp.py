@@ -129,6 +129,28 @@ def test_iperf3_both_directions():
         assert result["end"]["sum_received"]["bytes"] > 10 * 1024 * 1024, result["end"]["sum_received"]
 
 
+def test_proxy_protocol_v1_and_v2_reach_nginx():
+    import http.client
+    n = Nginx("""    listen 127.0.0.1:PORT2 proxy_protocol;
+    location / { return 200 "$proxy_protocol_addr $proxy_protocol_port\\n"; }
+""".replace("PORT2", str(free_port())))
+    # the server block above listens on a second port with proxy_protocol; find it
+    pp_port = int(re.search(r"listen 127\.0\.0\.1:(\d+) proxy_protocol", open(n.conf).read()).group(1))
+
+    class PP:
+        address = f"127.0.0.1:{pp_port}"
+    for version in ["v1", "v2"]:
+        s = tcp_proxy([PP()], cluster_extra=f"    proxy_protocol: {version}\n")
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, source_address=("127.0.0.5", 0), timeout=5)
+        conn.request("GET", "/")
+        resp = conn.getresponse()
+        body = resp.read().decode().split()
+        port = conn.sock.getsockname()[1]
+        conn.close()
+        assert resp.status == 200 and body == ["127.0.0.5", str(port)], (version, resp.status, body)
+        s.stop()
+
+
 if __name__ == "__main__":
     import json
     run_tests(globals())
