@@ -94,7 +94,7 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
 
   struct StreamSums {
     uint64_t connections = 0, from_client = 0, to_client = 0, connect_failures = 0, no_endpoint = 0,
-             idle = 0, max_duration = 0;
+             idle = 0, max_duration = 0, bad_client_hello = 0, no_route = 0;
     int64_t active = 0;
   };
   std::map<std::string, StreamSums> streams;
@@ -110,6 +110,8 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
         s.no_endpoint += st.no_endpoint.get();
         s.idle += st.idle_timeouts.get();
         s.max_duration += st.max_duration.get();
+        s.bad_client_hello += st.bad_client_hello.get();
+        s.no_route += st.no_route.get();
       }
     });
   }
@@ -159,6 +161,19 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
       fmt::format_to(o,
                      "sluice_stream_timeouts_total{{listener=\"{}\",kind=\"max_duration\"}} {}\n",
                      escape_label(n), s.max_duration);
+    }
+    fmt::format_to(o,
+                   "# HELP sluice_tls_passthrough_rejected_total Connections closed before a "
+                   "route: bad or late ClientHello, or no route for the SNI.\n# TYPE "
+                   "sluice_tls_passthrough_rejected_total counter\n");
+    for (const auto& [n, s] : streams) {
+      fmt::format_to(o,
+                     "sluice_tls_passthrough_rejected_total{{listener=\"{}\",reason=\"bad_client_"
+                     "hello\"}} {}\n",
+                     escape_label(n), s.bad_client_hello);
+      fmt::format_to(
+          o, "sluice_tls_passthrough_rejected_total{{listener=\"{}\",reason=\"no_route\"}} {}\n",
+          escape_label(n), s.no_route);
     }
   }
   fmt::format_to(o, "# HELP sluice_info Build information.\n# TYPE sluice_info gauge\n");

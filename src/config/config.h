@@ -40,6 +40,7 @@ struct Match {
   std::vector<ValueMatch> query;
   std::vector<ValueMatch> cookies;
   std::vector<core::Cidr> sources;
+  std::vector<std::string> sni;  // tls_passthrough: server names, like hosts ("*.x" allowed)
 };
 
 struct Route {
@@ -71,11 +72,13 @@ struct ListenerTimeouts {
   Millis idle = 10min;
   // tcp: a connection older than this is closed, whatever it is doing. 0 = no limit.
   Millis max_duration = 0s;
+  // tls_passthrough: the whole ClientHello must arrive within this.
+  Millis client_hello = 5s;
 };
 
 struct Listener {
   std::string name;
-  std::string protocol = "http";  // http | tcp
+  std::string protocol = "http";  // http | tcp | tls_passthrough
   core::SocketAddress listen;
   std::vector<Route> routes;  // http
   std::string cluster;        // tcp: every connection goes to this cluster

@@ -220,8 +220,22 @@ class Reader {
   std::vector<ConfigError> errors_;
 };
 
-Match read_match(Reader& r, const YAML::Node& node) {
+Match read_match(Reader& r, const YAML::Node& node, bool tls) {
   Match m;
+  if (tls) {
+    if (r.expect_map(node, "match", {"sni"}) && node["sni"]) {
+      for (auto& [h, n] : r.string_list(node["sni"], "sni")) {
+        auto name = lower(h);
+        auto rest = name.rfind("*.", 0) == 0 ? name.substr(2) : name;
+        if (rest.empty() || rest.find_first_of("*:/ ") != std::string::npos) {
+          r.error(n, "sni '" + h + "' must be a name or '*.' followed by a name");
+          continue;
+        }
+        m.sni.push_back(name);
+      }
+    }
+    return m;
+  }
   if (!r.expect_map(node, "match",
                     {"host", "path_prefix", "path_exact", "path_regex", "method", "headers",
                      "query", "cookie", "source"})) {
@@ -295,7 +309,7 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
       if (!kKnown.count(*s)) {
         r.error(node["protocol"],
                 "protocol '" + *s + "' is not one of http, https, tcp, tls_passthrough, udp");
-      } else if (*s != "http" && *s != "tcp") {
+      } else if (*s != "http" && *s != "tcp" && *s != "tls_passthrough") {
         r.error(node["protocol"], "protocol '" + *s + "' is not supported by this build yet");
       }
       l.protocol = *s;
@@ -305,7 +319,7 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   const bool is_tcp = l.protocol == "tcp";
   if (node["cluster"]) {
     if (!is_tcp) {
-      r.error(node["cluster"], "an http listener routes with 'routes', not 'cluster'");
+      r.error(node["cluster"], "a " + l.protocol + " listener routes with 'routes', not 'cluster'");
     } else if (auto s = r.string(node["cluster"], "cluster")) {
       l.cluster = *s;
     }
@@ -360,7 +374,9 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   if (auto t = node["timeouts"]) {
     if (r.expect_map(t, "timeouts",
                      {"request_header", "request_body_idle", "keepalive_idle", "request", "idle",
-                      "max_duration"})) {
+                      "max_duration", "client_hello"})) {
+      if (t["client_hello"])
+        r.duration(t["client_hello"], "client_hello", &l.timeouts.client_hello);
       if (t["idle"]) r.duration(t["idle"], "idle", &l.timeouts.idle);
       if (t["max_duration"])
         r.duration(t["max_duration"], "max_duration", &l.timeouts.max_duration);
@@ -396,7 +412,7 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
       } else {
         route.name = l.name + "/" + std::to_string(l.routes.size());
       }
-      if (rn["match"]) route.match = read_match(r, rn["match"]);
+      if (rn["match"]) route.match = read_match(r, rn["match"], l.protocol == "tls_passthrough");
       if (!rn["cluster"]) {
         r.error(rn, "route needs 'cluster'");
       } else if (auto s = r.string(rn["cluster"], "cluster")) {

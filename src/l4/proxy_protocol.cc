@@ -12,7 +12,8 @@ core::IpAddress as_v6(core::IpAddress ip) {
 
 }  // namespace
 
-std::string proxy_v1_header(const core::SocketAddress& source, const core::SocketAddress& destination) {
+std::string proxy_v1_header(const core::SocketAddress& source,
+                            const core::SocketAddress& destination) {
   const bool v4 = source.ip.is_v4 && destination.ip.is_v4;
   std::string out = v4 ? "PROXY TCP4 " : "PROXY TCP6 ";
   out.append(v4 ? source.ip.to_string() : as_v6(source.ip).to_string());
@@ -26,7 +27,8 @@ std::string proxy_v1_header(const core::SocketAddress& source, const core::Socke
   return out;
 }
 
-std::string proxy_v2_header(const core::SocketAddress& source, const core::SocketAddress& destination) {
+std::string proxy_v2_header(const core::SocketAddress& source,
+                            const core::SocketAddress& destination) {
   static constexpr unsigned char kSignature[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
                                                    0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
   const bool v4 = source.ip.is_v4 && destination.ip.is_v4;

@@ -12,7 +12,9 @@ struct StreamStats {
   core::Counter connect_failures;  // upstream connect attempts that failed
   core::Counter no_endpoint;       // connections closed because no endpoint could be reached
   core::Counter idle_timeouts;
-  core::Counter max_duration;  // connections cut by timeouts.max_duration
+  core::Counter max_duration;      // connections cut by timeouts.max_duration
+  core::Counter bad_client_hello;  // tls_passthrough: malformed, oversized or late ClientHello
+  core::Counter no_route;          // tls_passthrough: no route for the SNI
 };
 
 }  // namespace sluice::l4

@@ -20,6 +20,7 @@
 
 #include "core/log.h"
 #include "l4/proxy_protocol.h"
+#include "tls/client_hello.h"
 
 namespace sluice::l4 {
 namespace {
@@ -248,6 +249,16 @@ asio::awaitable<void> TcpSession::run() {
         co_return;
       }
     }
+    if (!job_.initial.empty()) {
+      auto [wec, n] = co_await asio::async_write(upstream_, asio::buffer(job_.initial), kNoThrow);
+      if (wec) {
+        close_all("reset");
+        co_return;
+      }
+      from_client_ += job_.initial.size();
+      job_.stats->bytes_from_client.add(job_.initial.size());
+      std::string().swap(job_.initial);
+    }
     job_.client.non_blocking(true, ec);  // splice() is called directly on the descriptors
     upstream_.non_blocking(true, ec);
     asio::co_spawn(io_, pump(job_.client, upstream_, job_.stats->bytes_from_client, &from_client_),
@@ -262,6 +273,47 @@ asio::awaitable<void> TcpSession::run() {
 }
 
 }  // namespace
+
+asio::awaitable<std::optional<std::string>> read_client_hello(asio::ip::tcp::socket& socket,
+                                                              std::chrono::milliseconds timeout,
+                                                              std::string* buffer,
+                                                              const char** why) {
+  // The flag lives on the heap: the timer's handler may run after this coroutine returned.
+  auto timed_out = std::make_shared<bool>(false);
+  asio::steady_timer timer(socket.get_executor());
+  timer.expires_after(timeout);
+  timer.async_wait([&socket, timed_out](std::error_code ec) {
+    if (ec) return;
+    *timed_out = true;
+    std::error_code ignored;
+    socket.cancel(ignored);
+  });
+  char chunk[4096];
+  while (true) {
+    auto result = tls::parse_client_hello(*buffer);
+    if (result.state == tls::ClientHelloResult::State::kDone) {
+      timer.cancel();
+      co_return result.info.sni;
+    }
+    if (result.state == tls::ClientHelloResult::State::kError) {
+      timer.cancel();
+      *why = result.error;
+      co_return std::nullopt;
+    }
+    if (buffer->size() > tls::kMaxClientHelloBytes + 1024) {  // records' headers included
+      timer.cancel();
+      *why = "ClientHello too large";
+      co_return std::nullopt;
+    }
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(chunk), kNoThrow);
+    if (ec) {
+      timer.cancel();
+      *why = *timed_out ? "ClientHello timeout" : "closed before ClientHello";
+      co_return std::nullopt;
+    }
+    buffer->append(chunk, n);
+  }
+}
 
 void spawn_tcp_proxy(asio::io_context& io, TcpJob job) {
   auto session = std::make_shared<TcpSession>(io, std::move(job));

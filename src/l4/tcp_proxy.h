@@ -7,8 +7,12 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include <asio/awaitable.hpp>
+
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -32,7 +36,16 @@ struct TcpJob {
   std::function<void(int index, bool failed)> note;
   std::function<void(std::string_view line)> log;  // access log line, or empty
   StreamStats* stats = nullptr;
+  std::string initial;  // bytes already read from the client (a ClientHello), sent upstream first
 };
+
+// Reads the client's ClientHello (consuming it into `*buffer`, to be forwarded untouched),
+// bounded in size and by `timeout`. Returns the SNI (possibly empty) or nullopt when the
+// client sent no valid ClientHello in time (`*why` says what).
+asio::awaitable<std::optional<std::string>> read_client_hello(asio::ip::tcp::socket& socket,
+                                                              std::chrono::milliseconds timeout,
+                                                              std::string* buffer,
+                                                              const char** why);
 
 void spawn_tcp_proxy(asio::io_context& io, TcpJob job);
 

@@ -129,6 +129,7 @@ const CompiledRoute* Router::match(const RouteInput& in) const {
 const char* Router::mismatch(const CompiledRoute& route, const RouteInput& in) const {
   const auto& m = route.route->match;
   if (!m.hosts.empty() && !host_ok(m.hosts, in.host)) return "host";
+  if (!m.sni.empty() && !host_ok(m.sni, in.sni)) return "sni";
   if (!m.methods.empty()) {
     bool ok = false;
     for (const auto& meth : m.methods) ok = ok || meth == in.method;

@@ -24,6 +24,7 @@ struct RouteInput {
   std::string_view query;
   const std::vector<http::Header>* headers = nullptr;
   core::IpAddress source;
+  std::string_view sni;  // tls_passthrough
 };
 
 struct CompiledRoute {

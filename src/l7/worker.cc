@@ -97,7 +97,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
     view->route_stats.push_back(std::move(routes));
     view->no_route_stats.push_back(stats_.route(l.name, "", ""));
     view->listener_stats.push_back(stats_.listener(l.name));
-    view->stream_stats.push_back(l.protocol == "tcp" ? stats_.stream(l.name) : nullptr);
+    view->stream_stats.push_back(l.protocol != "http" ? stats_.stream(l.name) : nullptr);
     int cluster_index = -1;
     for (size_t c = 0; c < cfg.clusters.size(); ++c) {
       if (cfg.clusters[c].name == l.cluster) cluster_index = static_cast<int>(c);
@@ -193,7 +193,12 @@ void Worker::start_accepting(Acceptor& a) {
               continue;  // closed at accept
             }
             if (l.protocol == "tcp") {
-              start_tcp(std::move(socket), peer, index, std::move(slot));
+              start_tcp(view_, std::move(socket), peer, index, std::move(slot),
+                        view_->listener_cluster[index], {});
+              continue;
+            }
+            if (l.protocol == "tls_passthrough") {
+              start_tls(std::move(socket), peer, index, std::move(slot));
               continue;
             }
           }
@@ -251,11 +256,10 @@ void Worker::note_endpoint(const ClusterRuntime& cluster, int index, bool failed
   }
 }
 
-void Worker::start_tcp(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
-                       int listener_index, ClientSlot slot) {
-  auto view = view_;
+void Worker::start_tcp(std::shared_ptr<WorkerView> view, asio::ip::tcp::socket socket,
+                       const asio::ip::tcp::endpoint& peer, int listener_index, ClientSlot slot,
+                       int ci, std::string initial) {
   const auto& listener = view->snapshot->config->listeners[listener_index];
-  int ci = view->listener_cluster[listener_index];
   if (ci < 0) return;
   auto* cluster = &view->clusters[ci];
   l4::TcpJob job{std::move(socket), core::IpAddress::from_sockaddr(peer.data()),
@@ -292,6 +296,7 @@ void Worker::start_tcp(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoi
     };
   }
   job.stats = view->stream_stats[listener_index];
+  job.initial = std::move(initial);
   // The session keeps the view (config, balancer) alive, and the client's limiter slot.
   struct Keep {
     std::shared_ptr<WorkerView> view;
@@ -299,6 +304,38 @@ void Worker::start_tcp(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoi
   };
   job.keep = std::make_shared<Keep>(Keep{std::move(view), std::move(slot)});
   l4::spawn_tcp_proxy(io_, std::move(job));
+}
+
+void Worker::start_tls(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
+                       int listener_index, ClientSlot slot) {
+  auto view = view_;
+  asio::co_spawn(
+      io_,
+      [this, view, socket = std::move(socket), peer, listener_index,
+       slot = std::move(slot)]() mutable -> asio::awaitable<void> {
+        const auto& listener = view->snapshot->config->listeners[listener_index];
+        auto* stats = view->stream_stats[listener_index];
+        std::string hello;
+        const char* why = "";
+        auto sni =
+            co_await l4::read_client_hello(socket, listener.timeouts.client_hello, &hello, &why);
+        if (!sni) {
+          stats->bad_client_hello.add();  // the socket closes here
+          co_return;
+        }
+        static const std::vector<http::Header> kNoHeaders;
+        RouteInput in{};
+        in.headers = &kNoHeaders;
+        in.sni = *sni;
+        const CompiledRoute* route = view->snapshot->routers[listener_index]->match(in);
+        if (!route) {
+          stats->no_route.add();
+          co_return;
+        }
+        start_tcp(view, std::move(socket), peer, listener_index, std::move(slot),
+                  static_cast<int>(route->cluster_index), std::move(hello));
+      },
+      asio::detached);
 }
 
 void Worker::apply_health(std::shared_ptr<const health::HealthStatus> health) {

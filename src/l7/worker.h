@@ -128,7 +128,10 @@ class Worker {
   };
   void install(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> add);
   void apply_usable();  // health_ -> view_->clusters[].usable
-  void start_tcp(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
+  void start_tcp(std::shared_ptr<WorkerView> view, asio::ip::tcp::socket socket,
+                 const asio::ip::tcp::endpoint& peer, int listener_index, class ClientSlot slot,
+                 int cluster_index, std::string initial);
+  void start_tls(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
                  int listener_index, class ClientSlot slot);
   // Slow start: rebuilds the balancer with ramped weights; ends the ramp when all are done.
   void apply_ramp(ClusterRuntime& c, Clock::time_point now);

@@ -5,6 +5,8 @@ set -euo pipefail
 build=${1:-build/fuzz}
 seconds=${FUZZ_SECONDS:-60}
 here=$(cd "$(dirname "$0")" && pwd)
-mkdir -p "$build/crashes" "$build/corpus-request"
-"$build/tests/fuzz/request_fuzz" -max_total_time="$seconds" -max_len=4096 \
-  -artifact_prefix="$build/crashes/" "$build/corpus-request" "$here/corpus/request"
+for target in request client_hello; do
+  mkdir -p "$build/crashes" "$build/corpus-$target"
+  "$build/tests/fuzz/${target}_fuzz" -max_total_time="$seconds" -max_len=20000 \
+    -artifact_prefix="$build/crashes/" "$build/corpus-$target" "$here/corpus/$target"
+done
