@@ -78,10 +78,11 @@ struct ListenerTimeouts {
 
 struct Listener {
   std::string name;
-  std::string protocol = "http";  // http | tcp | tls_passthrough
+  std::string protocol = "http";  // http | tcp | tls_passthrough | udp
   core::SocketAddress listen;
-  std::vector<Route> routes;  // http
-  std::string cluster;        // tcp: every connection goes to this cluster
+  std::vector<Route> routes;      // http
+  std::string cluster;            // tcp, udp: every connection / session goes to this cluster
+  bool udp_session_none = false;  // udp `session: none`: every datagram balanced on its own
   HttpLimits limits;
   ListenerTimeouts timeouts;
   bool add_forwarded = false;  // RFC 7239 `Forwarded` in addition to X-Forwarded-*

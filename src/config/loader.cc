@@ -294,7 +294,7 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   l.mark = r.mark(node);
   if (!r.expect_map(node, "listener",
                     {"name", "protocol", "listen", "routes", "limits", "timeouts", "forwarded",
-                     "tls", "cluster"})) {
+                     "tls", "cluster", "session"})) {
     return l;
   }
   if (node["name"]) {
@@ -309,14 +309,27 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
       if (!kKnown.count(*s)) {
         r.error(node["protocol"],
                 "protocol '" + *s + "' is not one of http, https, tcp, tls_passthrough, udp");
-      } else if (*s != "http" && *s != "tcp" && *s != "tls_passthrough") {
+      } else if (*s == "https") {
         r.error(node["protocol"], "protocol '" + *s + "' is not supported by this build yet");
       }
       l.protocol = *s;
     }
   }
   if (node["tls"]) r.error(node["tls"], "tls is not supported by this build yet");
-  const bool is_tcp = l.protocol == "tcp";
+  // tcp and udp listeners send everything to one cluster; http and tls_passthrough route.
+  const bool is_tcp = l.protocol == "tcp" || l.protocol == "udp";
+  if (l.protocol == "udp") l.timeouts.idle = std::chrono::seconds(30);  // a UDP session's default
+  if (node["session"]) {
+    if (l.protocol != "udp") {
+      r.error(node["session"], "session only applies to udp listeners");
+    } else if (auto s = r.string(node["session"], "session")) {
+      if (*s == "none") {
+        l.udp_session_none = true;
+      } else if (*s != "client") {
+        r.error(node["session"], "session must be client (one session per client address) or none");
+      }
+    }
+  }
   if (node["cluster"]) {
     if (!is_tcp) {
       r.error(node["cluster"], "a " + l.protocol + " listener routes with 'routes', not 'cluster'");

@@ -116,14 +116,29 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
   // Close acceptors whose listener is gone or moved; open the new ones.
   std::erase_if(acceptors_, [&](Acceptor& a) {
     int index = snapshot->listener_index(a.name);
-    bool keep = index >= 0 && cfg.listeners[index].listen.to_string() == a.address;
+    bool keep = index >= 0 && cfg.listeners[index].protocol != "udp" &&
+                cfg.listeners[index].listen.to_string() == a.address;
     if (!keep) {
       std::error_code ec;
       a.acceptor->close(ec);
     }
     return !keep;
   });
+  std::erase_if(udp_, [&](UdpListener& u) {
+    int index = snapshot->listener_index(u.name);
+    bool keep = index >= 0 && cfg.listeners[index].protocol == "udp" &&
+                "udp:" + cfg.listeners[index].listen.to_string() == u.address;
+    if (!keep) u.proxy->stop();
+    return !keep;
+  });
   for (auto& ls : add) {
+    if (ls.udp) {
+      bool v6 = ls.address.size() > 4 && ls.address[4] == '[';
+      auto proxy = std::make_shared<l4::UdpProxy>(io_, ls.fd, v6);
+      udp_.push_back({ls.name, ls.address, proxy});
+      proxy->start();
+      continue;
+    }
     Acceptor a;
     a.name = ls.name;
     a.address = ls.address;
@@ -138,6 +153,40 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
     }
     acceptors_.push_back(std::move(a));
     start_accepting(acceptors_.back());
+  }
+  // UDP proxies (new ones included) take their target from the view just installed.
+  for (auto& u : udp_) {
+    int index = view_->snapshot->listener_index(u.name);
+    if (index < 0) continue;
+    int ci = view_->listener_cluster[index];
+    if (ci < 0) continue;
+    auto* cluster = &view_->clusters[ci];
+    l4::UdpTarget target;
+    target.listener = &view_->snapshot->config->listeners[index];
+    target.cluster = cluster->config;
+    target.keep = view_;
+    target.pick = [this, cluster](std::span<const uint32_t> tried, const core::IpAddress& client) {
+      balance::PickContext ctx;
+      ctx.hash = cluster->hashed ? core::hash_bytes(std::string_view(
+                                       reinterpret_cast<const char*>(client.bytes.data()), 16))
+                                 : 0;
+      ctx.random = next_random();
+      ctx.excluded = tried;
+      ctx.usable = cluster->use_usable_mask ? cluster->usable.data() : nullptr;
+      return cluster->balancer->pick(ctx);
+    };
+    target.stats = view_->stream_stats[index];
+    if (access_log_.enabled()) {
+      target.log = [this](std::string_view line) {
+        char ts[32];
+        size_t n = core::format_utc_now(ts);
+        std::string full(ts, n);
+        full.push_back(' ');
+        full.append(line);
+        access_log_.write_line(full);
+      };
+    }
+    u.proxy->set_target(std::move(target));
   }
 }
 
@@ -232,6 +281,7 @@ void Worker::tick() {
         if (c.ramping) apply_ramp(c, now_);
       }
     }
+    for (auto& u : udp_) u.proxy->sweep(now_);
     if (id_ == 0 && view_) {  // one worker sweeps the shared per-client state
       for (const auto& l : view_->snapshot->config->listeners) {
         if (l.limits.connection_rate_per_ip > 0 || l.limits.max_connections_per_ip > 0) {
@@ -409,6 +459,7 @@ void Worker::begin_drain() {
       std::error_code ec;
       a.acceptor->close(ec);
     }
+    for (auto& u : udp_) u.proxy->stop();
     pool_.clear();
     for (HttpSession* s = sessions_; s;) {
       HttpSession* next = s->next_;

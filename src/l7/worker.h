@@ -15,6 +15,7 @@
 
 #include "balance/balancer.h"
 #include "health/health_status.h"
+#include "l4/udp_proxy.h"
 #include "l7/access_log.h"
 #include "l7/snapshot.h"
 #include "l7/stats.h"
@@ -63,8 +64,9 @@ struct WorkerView {
 // fails the reload before any worker changes), accepted on by the worker.
 struct ListenerSocket {
   std::string name;
-  std::string address;
+  std::string address;  // "ip:port", or "udp:ip:port"
   int fd = -1;
+  bool udp = false;
 };
 
 class Worker {
@@ -149,6 +151,12 @@ class Worker {
   std::shared_ptr<const health::HealthStatus> health_;
   OutlierReport report_outlier_;
   std::vector<Acceptor> acceptors_;
+  struct UdpListener {
+    std::string name;
+    std::string address;
+    std::shared_ptr<l4::UdpProxy> proxy;
+  };
+  std::vector<UdpListener> udp_;
   UpstreamPool pool_;
   AccessLog access_log_;
   WorkerStats stats_;

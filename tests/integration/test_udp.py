@@ -1,0 +1,94 @@
+"""The stream tier over UDP with real DNS servers (dnsmasq, two instances answering the same name
+with different addresses): queries through sluice get answers, one client sticks to one server
+within its session, sessions time out, and per-packet mode spreads queries."""
+import random
+import struct
+import subprocess
+
+from harness import *
+
+
+def dnsmasq(answer):
+    port = free_port()
+    p = start(["dnsmasq", "--no-daemon", "--keep-in-foreground", f"--port={port}", "--listen-address=127.0.0.1",
+               "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+               f"--address=/a.test/{answer}", "--pid-file=" + tmp_path(f"dnsmasq-{port}.pid")])
+
+    class Server:
+        address = f"127.0.0.1:{port}"
+    # readiness: a direct query answers
+    wait_for(lambda: query(port, timeout=0.3) == answer, what="dnsmasq up")
+    return Server()
+
+
+def query(port, sock=None, timeout=2.0, name="a.test"):
+    """One A query; returns the answer's address, or None."""
+    qid = random.randrange(65536)
+    packet = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        packet += bytes([len(label)]) + label.encode()
+    packet += b"\x00" + struct.pack(">HH", 1, 1)
+    own = sock is None
+    s = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.settimeout(timeout)
+        s.sendto(packet, ("127.0.0.1", port))
+        data, _ = s.recvfrom(4096)
+    except (socket.timeout, ConnectionRefusedError):
+        return None
+    finally:
+        if own:
+            s.close()
+    if len(data) < 16 or struct.unpack(">H", data[:2])[0] != qid:
+        return None
+    return socket.inet_ntoa(data[-4:])
+
+
+def udp_proxy(servers, session="client", idle="1s"):
+    eps = ", ".join(s.address for s in servers)
+    return Sluice(f"""
+admin: {{ listen: 127.0.0.1:{{admin}} }}
+workers: 1
+listeners:
+  - name: dns
+    protocol: udp
+    listen: 127.0.0.1:{{port0}}
+    session: {session}
+    timeouts: {{ idle: {idle} }}
+    cluster: c
+  - name: web
+    listen: 127.0.0.1:{{port}}
+    routes: [{{ cluster: c2 }}]
+clusters:
+  - {{ name: c, endpoints: [{eps}] }}
+  - {{ name: c2, endpoints: [127.0.0.1:9] }}
+""", extra_ports=1)
+
+
+def test_dns_through_sluice_sessions_and_per_packet():
+    a, b = dnsmasq("10.0.0.1"), dnsmasq("10.0.0.2")
+    s = udp_proxy([a, b])
+    port = s.extra[0]
+    # one client socket = one session = one server
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+        answers = {query(port, c) for _ in range(10)}
+    assert len(answers) == 1 and answers <= {"10.0.0.1", "10.0.0.2"}, answers
+    # many clients spread over both servers
+    answers = [query(port) for _ in range(20)]
+    assert set(answers) == {"10.0.0.1", "10.0.0.2"}, answers
+    assert s.metric('sluice_stream_connections_total{listener="dns"}') == 21
+    # sessions end after the idle timeout, and are counted
+    wait_for(lambda: s.metric('sluice_stream_connections_active{listener="dns"}') == 0, timeout=15,
+             what="sessions to expire")
+    assert s.metric('sluice_stream_timeouts_total{listener="dns",kind="idle"}') == 21
+    s.stop()
+    # per-packet mode: one client socket, its queries spread over both servers
+    s = udp_proxy([a, b], session="none")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+        answers = [query(s.extra[0], c) for _ in range(10)]
+    assert answers.count("10.0.0.1") == 5 and answers.count("10.0.0.2") == 5, answers
+    wait_for(lambda: s.metric('sluice_stream_connections_active{listener="dns"}') == 0, what="answered sessions end")
+
+
+if __name__ == "__main__":
+    run_tests(globals())
