@@ -94,7 +94,8 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
 
   struct StreamSums {
     uint64_t connections = 0, from_client = 0, to_client = 0, connect_failures = 0, no_endpoint = 0,
-             idle = 0, max_duration = 0, bad_client_hello = 0, no_route = 0;
+             idle = 0, max_duration = 0, bad_client_hello = 0, no_route = 0, bad_proxy_header = 0,
+             untrusted = 0;
     int64_t active = 0;
   };
   std::map<std::string, StreamSums> streams;
@@ -112,6 +113,8 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
         s.max_duration += st.max_duration.get();
         s.bad_client_hello += st.bad_client_hello.get();
         s.no_route += st.no_route.get();
+        s.bad_proxy_header += st.bad_proxy_header.get();
+        s.untrusted += st.untrusted_proxy_source.get();
       }
     });
   }
@@ -174,6 +177,19 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
       fmt::format_to(
           o, "sluice_tls_passthrough_rejected_total{{listener=\"{}\",reason=\"no_route\"}} {}\n",
           escape_label(n), s.no_route);
+    }
+    fmt::format_to(
+        o,
+        "# HELP sluice_proxy_protocol_rejected_total Connections refused on a listener that takes "
+        "PROXY protocol headers.\n# TYPE sluice_proxy_protocol_rejected_total counter\n");
+    for (const auto& [n, s] : streams) {
+      fmt::format_to(
+          o, "sluice_proxy_protocol_rejected_total{{listener=\"{}\",reason=\"bad_header\"}} {}\n",
+          escape_label(n), s.bad_proxy_header);
+      fmt::format_to(o,
+                     "sluice_proxy_protocol_rejected_total{{listener=\"{}\",reason=\"untrusted_"
+                     "source\"}} {}\n",
+                     escape_label(n), s.untrusted);
     }
   }
   fmt::format_to(o, "# HELP sluice_info Build information.\n# TYPE sluice_info gauge\n");

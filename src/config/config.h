@@ -83,6 +83,9 @@ struct Listener {
   std::vector<Route> routes;      // http
   std::string cluster;            // tcp, udp: every connection / session goes to this cluster
   bool udp_session_none = false;  // udp `session: none`: every datagram balanced on its own
+  // tcp, tls_passthrough: connections must start with a PROXY protocol header (v1 or v2), and
+  // only these sources may connect at all; the header's source is then the client.
+  std::vector<core::Cidr> proxy_protocol_trusted;
   HttpLimits limits;
   ListenerTimeouts timeouts;
   bool add_forwarded = false;  // RFC 7239 `Forwarded` in addition to X-Forwarded-*

@@ -294,7 +294,7 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   l.mark = r.mark(node);
   if (!r.expect_map(node, "listener",
                     {"name", "protocol", "listen", "routes", "limits", "timeouts", "forwarded",
-                     "tls", "cluster", "session"})) {
+                     "tls", "cluster", "session", "proxy_protocol"})) {
     return l;
   }
   if (node["name"]) {
@@ -319,6 +319,20 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   // tcp and udp listeners send everything to one cluster; http and tls_passthrough route.
   const bool is_tcp = l.protocol == "tcp" || l.protocol == "udp";
   if (l.protocol == "udp") l.timeouts.idle = std::chrono::seconds(30);  // a UDP session's default
+  if (auto pp = node["proxy_protocol"]) {
+    if (l.protocol != "tcp" && l.protocol != "tls_passthrough") {
+      r.error(pp, "accepting the PROXY protocol is supported on tcp and tls_passthrough listeners");
+    } else if (r.expect_map(pp, "proxy_protocol", {"trusted_sources"})) {
+      if (!pp["trusted_sources"]) r.error(pp, "proxy_protocol needs trusted_sources (CIDRs)");
+      for (auto& [s, n] : r.string_list(pp["trusted_sources"], "trusted_sources")) {
+        if (auto c = core::Cidr::parse(s)) {
+          l.proxy_protocol_trusted.push_back(*c);
+        } else {
+          r.error(n, "trusted source '" + s + "' is not a CIDR");
+        }
+      }
+    }
+  }
   if (node["session"]) {
     if (l.protocol != "udp") {
       r.error(node["session"], "session only applies to udp listeners");

@@ -15,6 +15,8 @@ struct StreamStats {
   core::Counter max_duration;      // connections cut by timeouts.max_duration
   core::Counter bad_client_hello;  // tls_passthrough: malformed, oversized or late ClientHello
   core::Counter no_route;          // tls_passthrough: no route for the SNI
+  core::Counter bad_proxy_header;  // PROXY protocol expected but missing, malformed or late
+  core::Counter untrusted_proxy_source;  // a source not in proxy_protocol.trusted_sources
 };
 
 }  // namespace sluice::l4

@@ -9,6 +9,7 @@
 
 #include "core/hash.h"
 #include "core/log.h"
+#include "l4/proxy_protocol.h"
 #include "l4/tcp_proxy.h"
 #include "l7/client_limiter.h"
 #include "l7/http_session.h"
@@ -241,6 +242,18 @@ void Worker::start_accepting(Acceptor& a) {
               view_->listener_stats[index]->rejected_max_connections.add();
               continue;  // closed at accept
             }
+            if (!l.proxy_protocol_trusted.empty()) {
+              // Only the listed proxies may connect, and their header says who the client is.
+              auto ip = core::IpAddress::from_sockaddr(peer.data());
+              bool trusted = false;
+              for (const auto& c : l.proxy_protocol_trusted) trusted = trusted || c.contains(ip);
+              if (!trusted) {
+                view_->stream_stats[index]->untrusted_proxy_source.add();
+                continue;  // closed at accept
+              }
+              accept_proxy_header(std::move(socket), index, std::move(slot));
+              continue;
+            }
             if (l.protocol == "tcp") {
               start_tcp(view_, std::move(socket), peer, index, std::move(slot),
                         view_->listener_cluster[index], {});
@@ -356,16 +369,69 @@ void Worker::start_tcp(std::shared_ptr<WorkerView> view, asio::ip::tcp::socket s
   l4::spawn_tcp_proxy(io_, std::move(job));
 }
 
-void Worker::start_tls(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
-                       int listener_index, ClientSlot slot) {
+void Worker::accept_proxy_header(asio::ip::tcp::socket socket, int listener_index,
+                                 ClientSlot slot) {
   auto view = view_;
   asio::co_spawn(
       io_,
-      [this, view, socket = std::move(socket), peer, listener_index,
+      [this, view, socket = std::move(socket), listener_index,
        slot = std::move(slot)]() mutable -> asio::awaitable<void> {
+        constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
         const auto& listener = view->snapshot->config->listeners[listener_index];
         auto* stats = view->stream_stats[listener_index];
-        std::string hello;
+        auto timed_out = std::make_shared<bool>(false);
+        asio::steady_timer timer(io_);
+        timer.expires_after(listener.timeouts.client_hello);
+        timer.async_wait([&socket, timed_out](std::error_code ec) {
+          if (ec) return;
+          *timed_out = true;
+          std::error_code ignored;
+          socket.cancel(ignored);
+        });
+        std::string buffer;
+        char chunk[600];
+        l4::ProxyHeader header;
+        while (true) {
+          header = l4::parse_proxy_header(buffer);
+          if (header.state != l4::ProxyHeader::State::kIncomplete) break;
+          auto [ec, n] = co_await socket.async_read_some(asio::buffer(chunk), kNoThrow);
+          if (ec) break;
+          buffer.append(chunk, n);
+        }
+        timer.cancel();
+        if (header.state != l4::ProxyHeader::State::kDone) {
+          stats->bad_proxy_header.add();  // the socket closes here
+          co_return;
+        }
+        std::error_code ec;
+        asio::ip::tcp::endpoint peer = socket.remote_endpoint(ec);
+        if (!header.local) {
+          sockaddr_storage storage;
+          socklen_t len = header.source.to_sockaddr(&storage);
+          std::memcpy(peer.data(), &storage, len);
+          peer.resize(len);
+        }
+        std::string rest = buffer.substr(header.consumed);
+        if (listener.protocol == "tls_passthrough") {
+          start_tls(std::move(socket), peer, listener_index, std::move(slot), std::move(rest));
+        } else {
+          start_tcp(view, std::move(socket), peer, listener_index, std::move(slot),
+                    view->listener_cluster[listener_index], std::move(rest));
+        }
+      },
+      asio::detached);
+}
+
+void Worker::start_tls(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
+                       int listener_index, ClientSlot slot, std::string prefix) {
+  auto view = view_;
+  asio::co_spawn(
+      io_,
+      [this, view, socket = std::move(socket), peer, listener_index, slot = std::move(slot),
+       prefix = std::move(prefix)]() mutable -> asio::awaitable<void> {
+        const auto& listener = view->snapshot->config->listeners[listener_index];
+        auto* stats = view->stream_stats[listener_index];
+        std::string hello = std::move(prefix);
         const char* why = "";
         auto sni =
             co_await l4::read_client_hello(socket, listener.timeouts.client_hello, &hello, &why);

@@ -134,7 +134,8 @@ class Worker {
                  const asio::ip::tcp::endpoint& peer, int listener_index, class ClientSlot slot,
                  int cluster_index, std::string initial);
   void start_tls(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
-                 int listener_index, class ClientSlot slot);
+                 int listener_index, class ClientSlot slot, std::string prefix = {});
+  void accept_proxy_header(asio::ip::tcp::socket socket, int listener_index, class ClientSlot slot);
   // Slow start: rebuilds the balancer with ramped weights; ends the ramp when all are done.
   void apply_ramp(ClusterRuntime& c, Clock::time_point now);
   void start_accepting(Acceptor& a);

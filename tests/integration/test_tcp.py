@@ -151,6 +151,30 @@ def test_proxy_protocol_v1_and_v2_reach_nginx():
         s.stop()
 
 
+def test_proxy_protocol_accepted_only_from_trusted_sources():
+    n = Nginx("""    listen 127.0.0.1:PORT2 proxy_protocol;
+    location / { return 200 "$proxy_protocol_addr $proxy_protocol_port\\n"; }
+""".replace("PORT2", str(free_port())))
+    pp_port = int(re.search(r"listen 127\.0\.0\.1:(\d+) proxy_protocol", open(n.conf).read()).group(1))
+
+    class PP:
+        address = f"127.0.0.1:{pp_port}"
+    # a trusted proxy (loopback) tells sluice who the client is; sluice tells nginx
+    s = tcp_proxy([PP()], cluster_extra="    proxy_protocol: v2\n",
+                  listener_extra="    proxy_protocol: { trusted_sources: [127.0.0.0/8] }\n")
+    out = raw(s.port, b"PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.endswith(b"203.0.113.7 5555\n"), out
+    # no header, or a broken one, from a trusted source: closed and counted
+    assert raw(s.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == b""
+    assert raw(s.port, b"PROXY TCP4 1.2.3.4 x 1 2\r\n") == b""
+    assert s.metric('sluice_proxy_protocol_rejected_total{listener="db",reason="bad_header"}') >= 2
+    s.stop()
+    # from a source not in trusted_sources: refused even with a valid header
+    s = tcp_proxy([PP()], listener_extra="    proxy_protocol: { trusted_sources: [10.0.0.0/8] }\n")
+    assert raw(s.port, b"PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\n") == b""
+    assert s.metric('sluice_proxy_protocol_rejected_total{listener="db",reason="untrusted_source"}') >= 1
+
+
 if __name__ == "__main__":
     import json
     run_tests(globals())

@@ -31,3 +31,45 @@ TEST(ProxyProtocol, V2Binary) {
 
 }  // namespace
 }  // namespace sluice::l4
+
+namespace sluice::l4 {
+namespace {
+
+TEST(ProxyProtocolParse, RoundTripsV1AndV2) {
+  auto src = *core::SocketAddress::parse("203.0.113.7:4567");
+  auto dst = *core::SocketAddress::parse("192.0.2.10:443");
+  for (const auto& header : {proxy_v1_header(src, dst), proxy_v2_header(src, dst)}) {
+    auto h = parse_proxy_header(header + "GET / HTTP/1.1\r\n");
+    ASSERT_EQ(h.state, ProxyHeader::State::kDone) << h.error;
+    EXPECT_EQ(h.consumed, header.size());
+    EXPECT_EQ(h.source, src);
+    EXPECT_EQ(h.destination, dst);
+    for (size_t n = 0; n < header.size(); ++n) {  // any prefix is incomplete, never wrong
+      EXPECT_EQ(parse_proxy_header(header.substr(0, n)).state, ProxyHeader::State::kIncomplete)
+          << n;
+    }
+  }
+  auto six = parse_proxy_header("PROXY TCP6 2001:db8::1 2001:db8::2 1000 443\r\n");
+  ASSERT_EQ(six.state, ProxyHeader::State::kDone);
+  EXPECT_EQ(six.source.to_string(), "[2001:db8::1]:1000");
+  EXPECT_TRUE(parse_proxy_header("PROXY UNKNOWN\r\n").local);
+}
+
+TEST(ProxyProtocolParse, RejectsEverythingElse) {
+  for (const char* bad :
+       {"GET / HTTP/1.1\r\n", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n",
+        "PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n", "PROXY TCP4 1.2.3.4 ::1 1 2\r\n",
+        "PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n", "PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
+        "PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n", "PROXY  TCP4 1.2.3.4 5.6.7.8 1 2\r\n"}) {
+    EXPECT_EQ(parse_proxy_header(bad).state, ProxyHeader::State::kError) << bad;
+  }
+  EXPECT_EQ(parse_proxy_header("PROXY TCP4 " + std::string(120, '1')).state,
+            ProxyHeader::State::kError);
+  std::string v2 = proxy_v2_header(*core::SocketAddress::parse("1.2.3.4:1"),
+                                   *core::SocketAddress::parse("5.6.7.8:2"));
+  v2[15] = 4;  // an IPv4 block shorter than 12 bytes
+  EXPECT_EQ(parse_proxy_header(v2).state, ProxyHeader::State::kError);
+}
+
+}  // namespace
+}  // namespace sluice::l4
