@@ -110,7 +110,8 @@ struct StatusRange {
 };
 
 struct HealthCheck {
-  std::string type = "http";  // http | tcp
+  std::string type = "http";  // http | tcp (the default for clusters behind stream listeners)
+  bool type_given = false;
   // http
   std::string method = "GET";
   std::string path = "/healthz";

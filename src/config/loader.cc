@@ -482,6 +482,7 @@ HealthCheck read_health_check(Reader& r, const YAML::Node& hc) {
     if (auto s = r.string(hc["type"], "type")) {
       if (*s != "http" && *s != "tcp") r.error(hc["type"], "health_check type must be http or tcp");
       check.type = *s;
+      check.type_given = true;
     }
   }
   const bool http = check.type == "http";
@@ -788,6 +789,20 @@ void read_root(Reader& r, const YAML::Node& root, Config& cfg) {
         r.error(cn["name"], "duplicate cluster name '" + c.name + "'");
       }
       cfg.clusters.push_back(std::move(c));
+    }
+  }
+  // A cluster behind a stream listener speaks whatever protocol it speaks: its health check is a
+  // TCP connect unless the config says otherwise.
+  for (const auto& l : cfg.listeners) {
+    if (l.protocol == "http") continue;
+    std::vector<std::string> names;
+    if (!l.cluster.empty()) names.push_back(l.cluster);
+    for (const auto& route : l.routes) names.push_back(route.cluster);
+    for (auto& c : cfg.clusters) {
+      if (c.health_check && !c.health_check->type_given &&
+          std::find(names.begin(), names.end(), c.name) != names.end()) {
+        c.health_check->type = "tcp";
+      }
     }
   }
   // Cross references, reported at the route that refers.

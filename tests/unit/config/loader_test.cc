@@ -232,3 +232,57 @@ clusters:
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(ConfigLoader, StreamListenersAndTheirDefaults) {
+  auto r = load_config_text(R"(listeners:
+  - { name: db, protocol: tcp, listen: 127.0.0.1:1, cluster: c }
+  - name: tls
+    protocol: tls_passthrough
+    listen: 127.0.0.1:2
+    proxy_protocol: { trusted_sources: [10.0.0.0/8] }
+    routes: [{ match: { sni: "*.example.com" }, cluster: c }, { cluster: c }]
+  - { name: dns, protocol: udp, listen: 127.0.0.1:3, cluster: u, session: none }
+clusters:
+  - { name: c, health_check: { interval: 1s }, proxy_protocol: v2, endpoints: [127.0.0.1:9] }
+  - { name: u, endpoints: [127.0.0.1:10] }
+)",
+                            "t.yaml");
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
+  const auto& c = *r.config;
+  EXPECT_EQ(c.clusters[0].health_check->type, "tcp");  // behind stream listeners
+  EXPECT_EQ(c.clusters[0].proxy_protocol, 2);
+  EXPECT_EQ(c.listeners[0].timeouts.idle, Millis(600000));  // tcp: 10m
+  EXPECT_EQ(c.listeners[1].routes[0].match.sni, std::vector<std::string>{"*.example.com"});
+  EXPECT_EQ(c.listeners[1].proxy_protocol_trusted.size(), 1u);
+  EXPECT_EQ(c.listeners[2].timeouts.idle, Millis(30000));  // udp sessions: 30s
+  EXPECT_TRUE(c.listeners[2].udp_session_none);
+}
+
+TEST(ConfigLoader, StreamListenerMistakes) {
+  auto r = load_config_text(R"(listeners:
+  - { name: a, protocol: tcp, listen: 127.0.0.1:1, routes: [{ cluster: c }] }
+  - { name: b, protocol: udp, listen: 127.0.0.1:2, cluster: nope }
+  - { name: d, protocol: http, listen: 127.0.0.1:3, session: none, routes: [{ cluster: c }] }
+  - name: e
+    protocol: tls_passthrough
+    listen: 127.0.0.1:4
+    routes: [{ match: { host: x }, cluster: c }]
+clusters:
+  - { name: c, proxy_protocol: v3, endpoints: [127.0.0.1:9] }
+)",
+                            "t.yaml");
+  std::string all;
+  for (const auto& e : r.errors) all += e.to_string() + "\n";
+  for (const char* want :
+       {"tcp listener 'a' needs 'cluster'", "takes 'cluster', not 'routes'",
+        "unknown cluster 'nope'", "session only applies to udp", "unknown key 'host' in match",
+        "proxy_protocol must be v1, v2 or none"}) {
+    EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::config
