@@ -363,7 +363,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       req_framing_.content_length > max_body_) {
     co_return co_await finish_local(413, true);
   }
-  RouteInput input{req_.method, host_, path_, req_.query, &req_.headers, client_ip_};
+  RouteInput input{req_.method, host_, path_, req_.query, &req_.headers, client_ip_, {}};
   const CompiledRoute* route = router.match(input);
   if (!route) {
     view_->no_route_stats[listener_index_]->by_class[4].add();
