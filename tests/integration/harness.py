@@ -179,9 +179,12 @@ def request(port, method, path, headers=None, body=None, timeout=10):
 def raw(port, data, timeout=5.0, shutdown=True):
     """Sends raw bytes, returns everything the server sends until it closes (or timeout)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        if shutdown:
-            s.shutdown(socket.SHUT_WR)
+        try:
+            s.sendall(data)
+            if shutdown:
+                s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the server closed first (e.g. refused at accept): read what it sent, if anything
         chunks = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
