@@ -89,7 +89,8 @@ def test_connections_spread_and_fail_over():
 
 def test_limits_at_accept_and_idle_timeout():
     b = TcpBackend("t0")
-    s = tcp_proxy([b], listener_extra="    limits: { max_connections_per_ip: 3 }\n    timeouts: { idle: 500ms }\n")
+    # idle 2s: long enough that no admitted connection times out before all five are made
+    s = tcp_proxy([b], listener_extra="    limits: { max_connections_per_ip: 3 }\n    timeouts: { idle: 2s }\n")
     # the harness's readiness probe was a connection too: wait until its slot is given back
     wait_for(lambda: s.metric('sluice_stream_connections_active{listener="db"}') == 0, what="probe gone")
     conns = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(5)]
