@@ -23,6 +23,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+from common import free_port  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.path.join(ROOT, "build/release/src/sluice")
 RUNS = int(os.environ.get("RUNS", "3"))
@@ -33,46 +37,21 @@ tmp = tempfile.mkdtemp(prefix="sluice-bench-")
 procs = []
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc):
-    for _ in range(500):
-        if proc.poll() is not None:
-            raise SystemExit(f"{proc.args} exited early")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.01)
-    raise SystemExit(f"port {port} never opened")
 
 
 pids = {}
 
 
 def start(args, port, cpu):
-    p = subprocess.Popen(["taskset", "-c", cpu, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    procs.append(p)
-    wait_port(port, p)
+    p = common.start(procs, args, port, cpu)
     pids[port] = p.pid  # taskset execs, so this is the server's own pid
     return p
-
-
-def write(name, text):
-    path = os.path.join(tmp, name)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
 
 
 def nginx_conf(name, port, body):
     prefix = os.path.join(tmp, name)
     os.makedirs(prefix, exist_ok=True)
-    return write(f"{name}.conf", f"""
+    return common.write(tmp, f"{name}.conf", f"""
 daemon off; master_process off; worker_processes 1;
 pid {prefix}/nginx.pid; error_log {prefix}/error.log error;
 events {{ worker_connections 8192; }}
@@ -96,7 +75,7 @@ def start_backend():
 
 def start_sluice(backend):
     port = free_port()
-    conf = write("sluice.yaml", f"""
+    conf = common.write(tmp, "sluice.yaml", f"""
 workers: 1
 access_log: false
 listeners:
@@ -112,7 +91,7 @@ clusters:
 
 def start_haproxy(backend):
     port = free_port()
-    conf = write("haproxy.cfg", f"""
+    conf = common.write(tmp, "haproxy.cfg", f"""
 global
   nbthread 1
   maxconn 5000

@@ -16,6 +16,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+from common import free_port  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.path.join(ROOT, "build/release/src/sluice")
 RUNS = int(os.environ.get("RUNS", "3"))
@@ -25,42 +29,14 @@ tmp = tempfile.mkdtemp(prefix="sluice-bench-tcp-")
 procs = []
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc):
-    for _ in range(500):
-        if proc.poll() is not None:
-            raise SystemExit(f"{proc.args} exited early")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.01)
-    raise SystemExit(f"port {port} never opened")
-
-
 def start(args, port, cpu):
-    p = subprocess.Popen(["taskset", "-c", cpu, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    procs.append(p)
-    wait_port(port, p)
-    return p
-
-
-def write(name, text):
-    path = os.path.join(tmp, name)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+    return common.start(procs, args, port, cpu)
 
 
 def proxies(backend):
     ports = {"direct": backend}
     p = free_port()
-    start([SLUICE, "run", "-c", write(f"sluice-{backend}.yaml", f"""
+    start([SLUICE, "run", "-c", common.write(tmp, f"sluice-{backend}.yaml", f"""
 workers: 1
 access_log: false
 listeners:
@@ -70,7 +46,7 @@ clusters:
 """)], p, PROXY_CPU)
     ports["sluice"] = p
     p = free_port()
-    start(["haproxy", "-f", write(f"haproxy-{backend}.cfg", f"""
+    start(["haproxy", "-f", common.write(tmp, f"haproxy-{backend}.cfg", f"""
 global
   nbthread 1
   maxconn 5000
@@ -87,7 +63,7 @@ listen t
     p = free_port()
     prefix = os.path.join(tmp, f"nginx-{backend}")
     os.makedirs(prefix, exist_ok=True)
-    start(["nginx", "-p", prefix, "-c", write(f"nginx-{backend}.conf", f"""
+    start(["nginx", "-p", prefix, "-c", common.write(tmp, f"nginx-{backend}.conf", f"""
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 daemon off; master_process off; worker_processes 1;
 pid {prefix}/pid; error_log {prefix}/err error;
@@ -119,7 +95,7 @@ def main():
     http_port = free_port()
     prefix = os.path.join(tmp, "backend")
     os.makedirs(prefix, exist_ok=True)
-    start(["nginx", "-p", prefix, "-c", write("backend.conf", f"""
+    start(["nginx", "-p", prefix, "-c", common.write(tmp, "backend.conf", f"""
 daemon off; master_process off; worker_processes 1;
 pid {prefix}/pid; error_log {prefix}/err error;
 events {{ worker_connections 8192; }}

@@ -177,16 +177,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
       return cluster->balancer->pick(ctx);
     };
     target.stats = view_->stream_stats[index];
-    if (access_log_.enabled()) {
-      target.log = [this](std::string_view line) {
-        char ts[32];
-        size_t n = core::format_utc_now(ts);
-        std::string full(ts, n);
-        full.push_back(' ');
-        full.append(line);
-        access_log_.write_line(full);
-      };
-    }
+    target.log = stream_log();
     u.proxy->set_target(std::move(target));
   }
 }
@@ -306,6 +297,18 @@ void Worker::tick() {
   });
 }
 
+std::function<void(std::string_view)> Worker::stream_log() {
+  if (!access_log_.enabled()) return {};
+  return [this](std::string_view line) {  // "<time> <line>", one line per connection or session
+    char ts[32];
+    size_t n = core::format_utc_now(ts);
+    std::string full(ts, n);
+    full.push_back(' ');
+    full.append(line);
+    access_log_.write_line(full);
+  };
+}
+
 void Worker::note_endpoint(const ClusterRuntime& cluster, int index, bool failed) {
   if (cluster.consecutive_failures.empty() || index < 0) return;
   auto& count = cluster.consecutive_failures[index];
@@ -348,16 +351,7 @@ void Worker::start_tcp(std::shared_ptr<WorkerView> view, asio::ip::tcp::socket s
     return cluster->balancer->pick(ctx);
   };
   job.note = [this, cluster](int index, bool failed) { note_endpoint(*cluster, index, failed); };
-  if (access_log_.enabled()) {
-    job.log = [this](std::string_view line) {
-      char ts[32];
-      size_t n = core::format_utc_now(ts);
-      std::string full(ts, n);
-      full.push_back(' ');
-      full.append(line);
-      access_log_.write_line(full);
-    };
-  }
+  job.log = stream_log();
   job.stats = view->stream_stats[listener_index];
   job.initial = std::move(initial);
   // The session keeps the view (config, balancer) alive, and the client's limiter slot.

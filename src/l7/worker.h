@@ -135,6 +135,7 @@ class Worker {
                  int cluster_index, std::string initial);
   void start_tls(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
                  int listener_index, class ClientSlot slot, std::string prefix = {});
+  std::function<void(std::string_view)> stream_log();  // access log sink for tcp/udp, or empty
   void accept_proxy_header(asio::ip::tcp::socket socket, int listener_index, class ClientSlot slot);
   // Slow start: rebuilds the balancer with ramped weights; ends the ramp when all are done.
   void apply_ramp(ClusterRuntime& c, Clock::time_point now);
