@@ -816,6 +816,12 @@ void read_root(Reader& r, const YAML::Node& root, Config& cfg) {
         r.error(rn, "route '" + route.name + "' refers to unknown cluster '" + route.cluster + "'");
       }
     }
+    if (l.protocol == "udp") {
+      if (const auto* c = cfg.find_cluster(l.cluster); c && c->proxy_protocol == 1) {
+        r.error(listeners_node[i]["cluster"],
+                "cluster '" + c->name + "' sends PROXY v1, which has no UDP form: use v2");
+      }
+    }
     if (!l.cluster.empty() && !cfg.find_cluster(l.cluster)) {
       r.error(listeners_node[i]["cluster"],
               "listener '" + l.name + "' refers to unknown cluster '" + l.cluster + "'");

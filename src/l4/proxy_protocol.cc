@@ -138,13 +138,14 @@ std::string proxy_v1_header(const core::SocketAddress& source,
 }
 
 std::string proxy_v2_header(const core::SocketAddress& source,
-                            const core::SocketAddress& destination) {
+                            const core::SocketAddress& destination, bool udp) {
   static constexpr unsigned char kSignature[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
                                                    0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
   const bool v4 = source.ip.is_v4 && destination.ip.is_v4;
   std::string out(reinterpret_cast<const char*>(kSignature), 12);
-  out.push_back(static_cast<char>(0x21));              // version 2, command PROXY
-  out.push_back(static_cast<char>(v4 ? 0x11 : 0x21));  // TCP over IPv4 / IPv6
+  out.push_back(static_cast<char>(0x21));  // version 2, command PROXY
+  // family (IPv4 1, IPv6 2) and transport (stream 1, datagram 2)
+  out.push_back(static_cast<char>((v4 ? 0x10 : 0x20) | (udp ? 0x02 : 0x01)));
   const uint16_t length = v4 ? 12 : 36;
   out.push_back(static_cast<char>(length >> 8));
   out.push_back(static_cast<char>(length & 0xff));

@@ -27,6 +27,6 @@ std::string proxy_v1_header(const core::SocketAddress& source,
                             const core::SocketAddress& destination);
 // The 16-byte signature block and the address block, command PROXY over TCP.
 std::string proxy_v2_header(const core::SocketAddress& source,
-                            const core::SocketAddress& destination);
+                            const core::SocketAddress& destination, bool udp = false);
 
 }  // namespace sluice::l4

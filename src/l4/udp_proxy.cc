@@ -8,7 +8,9 @@
 #include <fmt/format.h>
 
 #include <array>
+
 #include <cstring>
+#include "l4/proxy_protocol.h"
 
 namespace sluice::l4 {
 namespace {
@@ -36,6 +38,7 @@ struct UdpProxy::Session {
   uint64_t from_client = 0;
   uint64_t to_client = 0;
   std::shared_ptr<const void> keep;  // the config it started with
+  std::string proxy_header;          // PROXY v2 header for this client, built once
   const config::Cluster* cluster = nullptr;
 };
 
@@ -157,7 +160,20 @@ void UdpProxy::on_datagram(const asio::ip::udp::endpoint& from, std::string_view
   session->from_client += data.size();
   stats->bytes_from_client.add(data.size());
   std::error_code ec;
-  session->upstream.send(asio::buffer(data.data(), data.size()), 0, ec);
+  if (session->cluster->proxy_protocol == 2) {
+    // PROXY v2 over UDP: every datagram carries the header, so the backend needs no state.
+    if (session->proxy_header.empty()) {
+      auto local = socket_.local_endpoint(ec);
+      session->proxy_header = proxy_v2_header(
+          {session->client_ip, session->client.port()},
+          {core::IpAddress::from_sockaddr(local.data()), local.port()}, /*udp=*/true);
+    }
+    std::array<asio::const_buffer, 2> parts{asio::buffer(session->proxy_header),
+                                            asio::buffer(data.data(), data.size())};
+    session->upstream.send(parts, 0, ec);
+  } else {
+    session->upstream.send(asio::buffer(data.data(), data.size()), 0, ec);
+  }
 }
 
 void UdpProxy::end(const std::shared_ptr<Session>& s, const char* reason) {

@@ -90,5 +90,34 @@ def test_dns_through_sluice_sessions_and_per_packet():
     wait_for(lambda: s.metric('sluice_stream_connections_active{listener="dns"}') == 0, what="answered sessions end")
 
 
+def test_proxy_protocol_v2_over_udp():
+    port = free_port()
+    p = start(["/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)), "udp_proxy_backend.py"),
+               str(port)])
+
+    class Backend:
+        address = f"127.0.0.1:{port}"
+    s = Sluice(f"""
+admin: {{ listen: 127.0.0.1:{{admin}} }}
+listeners:
+  - {{ name: u, protocol: udp, listen: 127.0.0.1:{{port0}}, cluster: c }}
+  - {{ name: web, listen: 127.0.0.1:{{port}}, routes: [{{ cluster: c2 }}] }}
+clusters:
+  - {{ name: c, proxy_protocol: v2, endpoints: [{Backend.address}] }}
+  - {{ name: c2, endpoints: [127.0.0.1:9] }}
+""", extra_ports=1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+        c.bind(("127.0.0.1", 0))
+        c.settimeout(5)
+        for _ in range(50):  # bounded: the backend may still be starting
+            c.sendto(b"hello", ("127.0.0.1", s.extra[0]))
+            try:
+                answer = c.recv(100).decode()
+                break
+            except socket.timeout:
+                continue
+        assert answer == f"127.0.0.1 {c.getsockname()[1]} hello\n", answer
+
+
 if __name__ == "__main__":
     run_tests(globals())

@@ -22,9 +22,11 @@ TEST(ProxyProtocol, V2Binary) {
   EXPECT_EQ(h.substr(0, 12), std::string("\r\n\r\n\0\r\nQUIT\n", 12));
   EXPECT_EQ(static_cast<uint8_t>(h[12]), 0x21);  // v2, PROXY
   EXPECT_EQ(static_cast<uint8_t>(h[13]), 0x11);  // TCP over IPv4
-  EXPECT_EQ(static_cast<uint8_t>(h[15]), 12);    // address block length
-  EXPECT_EQ(static_cast<uint8_t>(h[16]), 10);    // source 10.1.2.3
-  EXPECT_EQ(static_cast<uint8_t>(h[20]), 192);   // destination 192.0.2.10
+  EXPECT_EQ(static_cast<uint8_t>(proxy_v2_header(src, dst, /*udp=*/true)[13]),
+            0x12);                              // UDP over IPv4
+  EXPECT_EQ(static_cast<uint8_t>(h[15]), 12);   // address block length
+  EXPECT_EQ(static_cast<uint8_t>(h[16]), 10);   // source 10.1.2.3
+  EXPECT_EQ(static_cast<uint8_t>(h[20]), 192);  // destination 192.0.2.10
   EXPECT_EQ((static_cast<uint8_t>(h[24]) << 8) | static_cast<uint8_t>(h[25]), 4567);
   EXPECT_EQ((static_cast<uint8_t>(h[26]) << 8) | static_cast<uint8_t>(h[27]), 80);
 }
