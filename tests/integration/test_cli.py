@@ -62,6 +62,15 @@ def test_check_ok_and_errors():
     assert "bad address '127.0.0.1:99999'" in lines[2]
 
 
+def test_every_example_config_checks_ok():
+    examples = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples")
+    files = sorted(f for f in os.listdir(examples) if f.endswith(".yaml"))
+    assert len(files) >= 3, files
+    for name in files:
+        out = sluice("check", "-c", os.path.join(examples, name))
+        assert out.returncode == 0 and out.stdout == "ok\n", (name, out.stderr)
+
+
 def test_run_with_bad_config_exits_2():
     out = sluice("run", "-c", write("bad2.yaml", "listeners: 3\n"))
     assert out.returncode == 2 and ":1:" in out.stderr, out
