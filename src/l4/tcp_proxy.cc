@@ -65,11 +65,23 @@ struct Pipe {
   bool ok() const { return read_end >= 0; }
 };
 
+class TcpSession;
+// This thread's sessions, swept by the worker's tick for their deadlines (connect, idle,
+// max_duration): no timer object per connection, whose arming costs a syscall each time.
+thread_local TcpSession* t_sessions = nullptr;
+
 class TcpSession : public std::enable_shared_from_this<TcpSession> {
  public:
   TcpSession(asio::io_context& io, TcpJob job)
-      : io_(io), job_(std::move(job)), upstream_(io), timer_(io), started_(Clock::now()) {}
+      : io_(io), job_(std::move(job)), upstream_(io), started_(Clock::now()) {
+    next_ = t_sessions;
+    if (next_) next_->prev_ = this;
+    t_sessions = this;
+  }
   ~TcpSession() {
+    if (prev_) prev_->next_ = next_;
+    if (next_) next_->prev_ = prev_;
+    if (t_sessions == this) t_sessions = next_;
     job_.stats->active.dec();
     if (!job_.log) return;
     auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
@@ -86,23 +98,45 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   asio::awaitable<bool> connect();
   asio::awaitable<void> pump(asio::ip::tcp::socket& from, asio::ip::tcp::socket& to,
                              core::Counter& counter, uint64_t* total);
-  asio::awaitable<void> watchdog();
   void close_all(const char* reason) {
     if (!reason_) reason_ = reason;
     std::error_code ec;
     job_.client.close(ec);
     upstream_.close(ec);
-    timer_.cancel();
   }
 
+ public:
+  // Called on this thread by sweep_tcp_sessions.
+  void check(Clock::time_point now) {
+    if (now >= connect_deadline_) {
+      connect_deadline_ = Clock::time_point::max();
+      connect_timed_out_ = true;
+      std::error_code ec;
+      upstream_.close(ec);  // the pending connect completes with an error
+      return;
+    }
+    if (!pumping_ || !job_.client.is_open()) return;
+    if (now - last_activity_ >= job_.listener->timeouts.idle) {
+      job_.stats->idle_timeouts.add();
+      close_all("idle_timeout");
+    } else if (job_.listener->timeouts.max_duration.count() > 0 &&
+               now - started_ >= job_.listener->timeouts.max_duration) {
+      job_.stats->max_duration.add();
+      close_all("max_duration");
+    }
+  }
+  TcpSession* next_ = nullptr;
+  TcpSession* prev_ = nullptr;
+
+ private:
   asio::io_context& io_;
   TcpJob job_;
   asio::ip::tcp::socket upstream_;
-  asio::steady_timer timer_;
   Clock::time_point started_;
+  Clock::time_point connect_deadline_ = Clock::time_point::max();
+  bool pumping_ = false;
   Clock::time_point last_activity_ = Clock::now();
   int endpoint_ = -1;
-  uint64_t connect_attempt_ = 0;
   bool connect_timed_out_ = false;
   int directions_open_ = 2;
   const char* reason_ = nullptr;
@@ -125,21 +159,11 @@ asio::awaitable<bool> TcpSession::connect() {
     ep.resize(len);
     std::error_code ec;
     upstream_.close(ec);
-    timer_.expires_after(job_.cluster->timeouts.connect);
-    const uint64_t attempt = ++connect_attempt_;
     connect_timed_out_ = false;
-    // The timer may complete in the same loop turn as the connect; the attempt number keeps a
-    // late timer from closing a connection that succeeded.
-    timer_.async_wait([this, attempt, self = shared_from_this()](std::error_code e) {
-      if (e || attempt != connect_attempt_) return;
-      connect_timed_out_ = true;
-      std::error_code ignored;
-      upstream_.close(ignored);
-    });
+    connect_deadline_ = Clock::now() + job_.cluster->timeouts.connect;  // swept, see check()
     auto [cec] = co_await upstream_.async_connect(ep, kNoThrow);
+    connect_deadline_ = Clock::time_point::max();
     const bool timed_out = connect_timed_out_;
-    ++connect_attempt_;
-    timer_.cancel();
     if (!cec && !timed_out) {
       endpoint_ = index;
       upstream_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -207,29 +231,6 @@ asio::awaitable<void> TcpSession::pump(asio::ip::tcp::socket& from, asio::ip::tc
   if (--directions_open_ == 0) close_all("done");
 }
 
-asio::awaitable<void> TcpSession::watchdog() {
-  auto self = shared_from_this();
-  const auto idle = job_.listener->timeouts.idle;
-  const auto max_duration = job_.listener->timeouts.max_duration;
-  while (job_.client.is_open()) {
-    auto check = std::min<Clock::duration>(idle, std::chrono::seconds(1));
-    timer_.expires_after(check);
-    auto [ec] = co_await timer_.async_wait(kNoThrow);
-    if (ec || !job_.client.is_open()) co_return;
-    auto now = Clock::now();
-    if (now - last_activity_ >= idle) {
-      job_.stats->idle_timeouts.add();
-      close_all("idle_timeout");
-      co_return;
-    }
-    if (max_duration.count() > 0 && now - started_ >= max_duration) {
-      job_.stats->max_duration.add();
-      close_all("max_duration");
-      co_return;
-    }
-  }
-}
-
 asio::awaitable<void> TcpSession::run() {
   auto self = shared_from_this();
   job_.stats->connections.add();
@@ -265,7 +266,8 @@ asio::awaitable<void> TcpSession::run() {
                    asio::detached);
     asio::co_spawn(io_, pump(upstream_, job_.client, job_.stats->bytes_to_client, &to_client_),
                    asio::detached);
-    co_await watchdog();
+    last_activity_ = Clock::now();
+    pumping_ = true;  // from here the sweep watches idle time and max_duration
   } else {
     job_.stats->no_endpoint.add();
     close_all("no_endpoint");
@@ -312,6 +314,14 @@ asio::awaitable<std::optional<std::string>> read_client_hello(asio::ip::tcp::soc
       co_return std::nullopt;
     }
     buffer->append(chunk, n);
+  }
+}
+
+void sweep_tcp_sessions(std::chrono::steady_clock::time_point now) {
+  for (TcpSession* s = t_sessions; s;) {
+    TcpSession* next = s->next_;  // check() may end the session only later, never here
+    s->check(now);
+    s = next;
   }
 }
 

@@ -49,4 +49,8 @@ asio::awaitable<std::optional<std::string>> read_client_hello(asio::ip::tcp::soc
 
 void spawn_tcp_proxy(asio::io_context& io, TcpJob job);
 
+// Applies connect, idle and max_duration deadlines to this thread's TCP sessions; the worker
+// calls it from its periodic tick.
+void sweep_tcp_sessions(std::chrono::steady_clock::time_point now);
+
 }  // namespace sluice::l4

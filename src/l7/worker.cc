@@ -286,6 +286,7 @@ void Worker::tick() {
       }
     }
     for (auto& u : udp_) u.proxy->sweep(now_);
+    l4::sweep_tcp_sessions(now_);
     if (id_ == 0 && view_) {  // one worker sweeps the shared per-client state
       for (const auto& l : view_->snapshot->config->listeners) {
         if (l.limits.connection_rate_per_ip > 0 || l.limits.max_connections_per_ip > 0) {
