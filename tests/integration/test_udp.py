@@ -73,10 +73,13 @@ def test_dns_through_sluice_sessions_and_per_packet():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
         answers = {query(port, c) for _ in range(10)}
     assert len(answers) == 1 and answers <= {"10.0.0.1", "10.0.0.2"}, answers
-    # many clients spread over both servers
-    answers = [query(port) for _ in range(20)]
+    # many clients spread over both servers (sockets kept open so no two share a port)
+    clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(20)]
+    answers = [query(port, c) for c in clients]
     assert set(answers) == {"10.0.0.1", "10.0.0.2"}, answers
     assert s.metric('sluice_stream_connections_total{listener="dns"}') == 21
+    for c in clients:
+        c.close()
     # sessions end after the idle timeout, and are counted
     wait_for(lambda: s.metric('sluice_stream_connections_active{listener="dns"}') == 0, timeout=15,
              what="sessions to expire")
