@@ -37,3 +37,13 @@ def write(directory, name, text):
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+def record(root, report):
+    """Appends a report to bench/RESULTS.md (created with its heading if missing)."""
+    path = os.path.join(root, "bench/RESULTS.md")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write("# Benchmark results\n\nAppended by `make bench`; newest last.\n\n")
+    with open(path, "a") as f:
+        f.write(report + "\n")

@@ -202,12 +202,7 @@ def main():
     report = "\n".join(lines)
     print(report)
     if record:
-        path = os.path.join(ROOT, "bench/RESULTS.md")
-        if not os.path.exists(path):
-            with open(path, "w") as f:
-                f.write("# Benchmark results\n\nAppended by `make bench` (bench/http1.sh); newest last.\n\n")
-        with open(path, "a") as f:
-            f.write(report + "\n")
+        common.record(ROOT, report)
 
 
 if __name__ == "__main__":

@@ -136,8 +136,7 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
     report = "\n".join(lines)
     print(report)
     if record:
-        with open(os.path.join(ROOT, "bench/RESULTS.md"), "a") as f:
-            f.write(report + "\n")
+        common.record(ROOT, report)
 
 
 if __name__ == "__main__":

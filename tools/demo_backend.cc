@@ -269,11 +269,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   asio::io_context io(1);
-  sockaddr_storage storage;
-  socklen_t len = address->to_sockaddr(&storage);
-  asio::ip::tcp::endpoint ep;
-  std::memcpy(ep.data(), &storage, len);
-  ep.resize(len);
+  auto ep = address->to_endpoint<asio::ip::tcp::endpoint>();
   asio::ip::tcp::acceptor acceptor(io);
   std::error_code ec;
   acceptor.open(ep.protocol(), ec);

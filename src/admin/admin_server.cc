@@ -71,11 +71,7 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket, AdminHandler& handler)
 }  // namespace
 
 std::string AdminServer::start(const core::SocketAddress& address) {
-  sockaddr_storage storage;
-  socklen_t len = address.to_sockaddr(&storage);
-  asio::ip::tcp::endpoint ep;
-  std::memcpy(ep.data(), &storage, len);
-  ep.resize(len);
+  auto ep = address.to_endpoint<asio::ip::tcp::endpoint>();
   acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io_);
   std::error_code ec;
   acceptor_->open(ep.protocol(), ec);

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,16 @@ struct SocketAddress {
   std::string to_string() const;
   // Fills `storage`, returns the length to pass to bind/connect.
   socklen_t to_sockaddr(sockaddr_storage* storage) const;
+  // As an Asio endpoint (tcp or udp); a template so that core does not depend on Asio.
+  template <typename Endpoint>
+  Endpoint to_endpoint() const {
+    sockaddr_storage storage;
+    socklen_t len = to_sockaddr(&storage);
+    Endpoint ep;
+    std::memcpy(ep.data(), &storage, len);
+    ep.resize(len);
+    return ep;
+  }
   bool operator==(const SocketAddress&) const = default;
 };
 

@@ -63,11 +63,7 @@ asio::awaitable<Outcome> probe_once(asio::io_context& io, const core::SocketAddr
     return Outcome{ok, std::move(reason)};
   };
 
-  sockaddr_storage storage;
-  socklen_t len = address.to_sockaddr(&storage);
-  asio::ip::tcp::endpoint ep;
-  std::memcpy(ep.data(), &storage, len);
-  ep.resize(len);
+  auto ep = address.to_endpoint<asio::ip::tcp::endpoint>();
   auto [cec] = co_await attempt->socket.async_connect(ep, kNoThrow);
   if (cec) co_return finish(false, "connect: " + cec.message());
 

@@ -152,11 +152,7 @@ asio::awaitable<bool> TcpSession::connect() {
     int index = job_.pick(std::span<const uint32_t>(tried.data(), tried_count));
     if (index < 0) break;
     tried[tried_count++] = static_cast<uint32_t>(index);
-    sockaddr_storage storage;
-    socklen_t len = job_.cluster->endpoints[index].address.to_sockaddr(&storage);
-    asio::ip::tcp::endpoint ep;
-    std::memcpy(ep.data(), &storage, len);
-    ep.resize(len);
+    auto ep = job_.cluster->endpoints[index].address.to_endpoint<asio::ip::tcp::endpoint>();
     std::error_code ec;
     upstream_.close(ec);
     connect_timed_out_ = false;

@@ -109,11 +109,7 @@ void UdpProxy::on_datagram(const asio::ip::udp::endpoint& from, std::string_view
       int index = target_.pick(std::span<const uint32_t>(tried.data(), count), ip);
       if (index < 0) break;
       tried[count++] = static_cast<uint32_t>(index);
-      sockaddr_storage storage;
-      socklen_t len = target_.cluster->endpoints[index].address.to_sockaddr(&storage);
-      asio::ip::udp::endpoint ep;
-      std::memcpy(ep.data(), &storage, len);
-      ep.resize(len);
+      auto ep = target_.cluster->endpoints[index].address.to_endpoint<asio::ip::udp::endpoint>();
       std::error_code ec;
       session->upstream.open(ep.protocol(), ec);
       if (!ec) session->upstream.connect(ep, ec);  // a local operation for UDP: no round trip

@@ -610,11 +610,7 @@ asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::Soc
     }
     pending.shared = shared;
   }
-  sockaddr_storage storage;
-  socklen_t len = address.to_sockaddr(&storage);
-  asio::ip::tcp::endpoint ep;
-  std::memcpy(ep.data(), &storage, len);
-  ep.resize(len);
+  auto ep = address.to_endpoint<asio::ip::tcp::endpoint>();
   arm(Deadline::kConnect, cfg.timeouts.connect);
   auto [cec] = co_await up_.async_connect(ep, kNoThrow);
   disarm();

@@ -401,10 +401,7 @@ void Worker::accept_proxy_header(asio::ip::tcp::socket socket, int listener_inde
         std::error_code ec;
         asio::ip::tcp::endpoint peer = socket.remote_endpoint(ec);
         if (!header.local) {
-          sockaddr_storage storage;
-          socklen_t len = header.source.to_sockaddr(&storage);
-          std::memcpy(peer.data(), &storage, len);
-          peer.resize(len);
+          peer = header.source.to_endpoint<asio::ip::tcp::endpoint>();
         }
         std::string rest = buffer.substr(header.consumed);
         if (listener.protocol == "tls_passthrough") {
