@@ -39,7 +39,8 @@ thread_local std::vector<std::pair<int, int>> t_pipes;
 struct Pipe {
   int read_end = -1;
   int write_end = -1;
-  size_t pending = 0;  // bytes in the pipe not yet written out
+  size_t pending = 0;   // bytes in the pipe not yet written out
+  bool broken = false;  // left with unknown content
   Pipe() {
     if (!t_pipes.empty()) {
       std::tie(read_end, write_end) = t_pipes.back();
@@ -55,7 +56,7 @@ struct Pipe {
   }
   ~Pipe() {
     if (read_end < 0) return;
-    if (pending == 0 && t_pipes.size() < kMaxCachedPipes) {  // only an empty pipe is reusable
+    if (pending == 0 && !broken && t_pipes.size() < kMaxCachedPipes) {  // only an empty pipe
       t_pipes.emplace_back(read_end, write_end);
       return;
     }
@@ -215,7 +216,11 @@ asio::awaitable<void> TcpSession::pump(asio::ip::tcp::socket& from, asio::ip::tc
         auto [ec] = co_await to.async_wait(asio::socket_base::wait_write, kNoThrow);
         if (ec) co_return;
       } else {
-        close_all("reset");
+        // The receiver is gone (EPIPE, reset). Its last words may still be on their way back
+        // in the other direction: end only this direction and let that one finish, instead of
+        // closing both and turning the client's pending data into a reset.
+        pipe.broken = true;  // bytes may remain in it: closed, not reused
+        if (--directions_open_ == 0) close_all("done");
         co_return;
       }
     }
