@@ -2,17 +2,13 @@
 
 #include <map>
 
+#include "core/shared_by_name.h"
 #include "core/hash.h"
 
 namespace sluice::l7 {
 
 std::shared_ptr<ClientLimiter> ClientLimiter::for_listener(const std::string& name) {
-  static std::mutex mu;
-  static std::map<std::string, std::shared_ptr<ClientLimiter>> all;
-  std::lock_guard lock(mu);
-  auto& slot = all[name];
-  if (!slot) slot = std::make_shared<ClientLimiter>();
-  return slot;
+  return core::shared_by_name<ClientLimiter>(name);
 }
 
 size_t ClientLimiter::KeyHash::operator()(const Key& k) const {

@@ -1,14 +1,11 @@
 #include "l7/stats.h"
 
+#include "core/shared_by_name.h"
+
 namespace sluice::l7 {
 
 std::shared_ptr<ClusterShared> ClusterShared::for_cluster(const std::string& name) {
-  static std::mutex mu;
-  static std::map<std::string, std::shared_ptr<ClusterShared>> all;
-  std::lock_guard lock(mu);
-  auto& slot = all[name];
-  if (!slot) slot = std::make_shared<ClusterShared>();
-  return slot;
+  return core::shared_by_name<ClusterShared>(name);
 }
 
 RouteStats* WorkerStats::route(const std::string& listener, const std::string& route,

@@ -167,14 +167,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
     target.cluster = cluster->config;
     target.keep = view_;
     target.pick = [this, cluster](std::span<const uint32_t> tried, const core::IpAddress& client) {
-      balance::PickContext ctx;
-      ctx.hash = cluster->hashed ? core::hash_bytes(std::string_view(
-                                       reinterpret_cast<const char*>(client.bytes.data()), 16))
-                                 : 0;
-      ctx.random = next_random();
-      ctx.excluded = tried;
-      ctx.usable = cluster->use_usable_mask ? cluster->usable.data() : nullptr;
-      return cluster->balancer->pick(ctx);
+      return pick_stream_endpoint(*cluster, client, tried);
     };
     target.stats = view_->stream_stats[index];
     target.log = stream_log();
@@ -298,6 +291,20 @@ void Worker::tick() {
   });
 }
 
+int Worker::pick_stream_endpoint(const ClusterRuntime& cluster, const core::IpAddress& client,
+                                 std::span<const uint32_t> tried) {
+  balance::PickContext ctx;
+  // The stream tier's only key is the client: source_ip, maglev and ring_hash hash its address.
+  ctx.hash = cluster.hashed ? core::hash_bytes(std::string_view(
+                                  reinterpret_cast<const char*>(client.bytes.data()), 16))
+                            : 0;
+  ctx.random = next_random();
+  ctx.active = cluster.gauges->active.get();
+  ctx.excluded = tried;
+  ctx.usable = cluster.use_usable_mask ? cluster.usable.data() : nullptr;
+  return cluster.balancer->pick(ctx);
+}
+
 std::function<void(std::string_view)> Worker::stream_log() {
   if (!access_log_.enabled()) return {};
   return [this](std::string_view line) {  // "<time> <line>", one line per connection or session
@@ -338,18 +345,8 @@ void Worker::start_tcp(std::shared_ptr<WorkerView> view, asio::ip::tcp::socket s
   if (!job.client_ip.is_v4) job.client_text.push_back(']');
   job.client_text.push_back(':');
   job.client_text.append(std::to_string(peer.port()));
-  const uint64_t hash = cluster->hashed
-                            ? core::hash_bytes(std::string_view(
-                                  reinterpret_cast<const char*>(job.client_ip.bytes.data()), 16))
-                            : 0;
-  job.pick = [this, cluster, hash](std::span<const uint32_t> tried) {
-    balance::PickContext ctx;
-    ctx.hash = hash;
-    ctx.random = next_random();
-    ctx.active = cluster->gauges->active.get();
-    ctx.excluded = tried;
-    ctx.usable = cluster->use_usable_mask ? cluster->usable.data() : nullptr;
-    return cluster->balancer->pick(ctx);
+  job.pick = [this, cluster, client = job.client_ip](std::span<const uint32_t> tried) {
+    return pick_stream_endpoint(*cluster, client, tried);
   };
   job.note = [this, cluster](int index, bool failed) { note_endpoint(*cluster, index, failed); };
   job.log = stream_log();
