@@ -2,8 +2,8 @@
 
 #include <map>
 
-#include "core/shared_by_name.h"
 #include "core/hash.h"
+#include "core/shared_by_name.h"
 
 namespace sluice::l7 {
 
