@@ -135,18 +135,23 @@ def test_iperf3_both_directions():
         assert result["end"]["sum_received"]["bytes"] > 10 * 1024 * 1024, result["end"]["sum_received"]
 
 
-def test_proxy_protocol_v1_and_v2_reach_nginx():
-    import http.client
+def proxy_protocol_nginx():
+    """nginx on a port that requires a PROXY header; answers with the address it carried."""
     n = Nginx("""    listen 127.0.0.1:PORT2 proxy_protocol;
     location / { return 200 "$proxy_protocol_addr $proxy_protocol_port\\n"; }
 """.replace("PORT2", str(free_port())))
-    # the server block above listens on a second port with proxy_protocol; find it
-    pp_port = int(re.search(r"listen 127\.0\.0\.1:(\d+) proxy_protocol", open(n.conf).read()).group(1))
+    port = int(re.search(r"listen 127\.0\.0\.1:(\d+) proxy_protocol", open(n.conf).read()).group(1))
 
     class PP:
-        address = f"127.0.0.1:{pp_port}"
+        address = f"127.0.0.1:{port}"
+    return PP()
+
+
+def test_proxy_protocol_v1_and_v2_reach_nginx():
+    import http.client
+    pp = proxy_protocol_nginx()
     for version in ["v1", "v2"]:
-        s = tcp_proxy([PP()], cluster_extra=f"    proxy_protocol: {version}\n")
+        s = tcp_proxy([pp], cluster_extra=f"    proxy_protocol: {version}\n")
         conn = http.client.HTTPConnection("127.0.0.1", s.port, source_address=("127.0.0.5", 0), timeout=5)
         conn.request("GET", "/")
         resp = conn.getresponse()
@@ -158,15 +163,9 @@ def test_proxy_protocol_v1_and_v2_reach_nginx():
 
 
 def test_proxy_protocol_accepted_only_from_trusted_sources():
-    n = Nginx("""    listen 127.0.0.1:PORT2 proxy_protocol;
-    location / { return 200 "$proxy_protocol_addr $proxy_protocol_port\\n"; }
-""".replace("PORT2", str(free_port())))
-    pp_port = int(re.search(r"listen 127\.0\.0\.1:(\d+) proxy_protocol", open(n.conf).read()).group(1))
-
-    class PP:
-        address = f"127.0.0.1:{pp_port}"
+    pp = proxy_protocol_nginx()
     # a trusted proxy (loopback) tells sluice who the client is; sluice tells nginx
-    s = tcp_proxy([PP()], cluster_extra="    proxy_protocol: v2\n",
+    s = tcp_proxy([pp], cluster_extra="    proxy_protocol: v2\n",
                   listener_extra="    proxy_protocol: { trusted_sources: [127.0.0.0/8] }\n")
     out = raw(s.port, b"PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert out.endswith(b"203.0.113.7 5555\n"), out
@@ -176,7 +175,7 @@ def test_proxy_protocol_accepted_only_from_trusted_sources():
     assert s.metric('sluice_proxy_protocol_rejected_total{listener="db",reason="bad_header"}') >= 2
     s.stop()
     # from a source not in trusted_sources: refused even with a valid header
-    s = tcp_proxy([PP()], listener_extra="    proxy_protocol: { trusted_sources: [10.0.0.0/8] }\n")
+    s = tcp_proxy([pp], listener_extra="    proxy_protocol: { trusted_sources: [10.0.0.0/8] }\n")
     assert raw(s.port, b"PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\n") == b""
     assert s.metric('sluice_proxy_protocol_rejected_total{listener="db",reason="untrusted_source"}') >= 1
 
