@@ -95,7 +95,7 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
   struct StreamSums {
     uint64_t connections = 0, from_client = 0, to_client = 0, connect_failures = 0, no_endpoint = 0,
              idle = 0, max_duration = 0, bad_client_hello = 0, no_route = 0, bad_proxy_header = 0,
-             untrusted = 0;
+             untrusted = 0, udp_rejected = 0, udp_dropped = 0;
     int64_t active = 0;
   };
   std::map<std::string, StreamSums> streams;
@@ -115,6 +115,8 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
         s.no_route += st.no_route.get();
         s.bad_proxy_header += st.bad_proxy_header.get();
         s.untrusted += st.untrusted_proxy_source.get();
+        s.udp_rejected += st.udp_sessions_rejected.get();
+        s.udp_dropped += st.udp_datagrams_dropped.get();
       }
     });
   }
@@ -191,6 +193,18 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
                      "source\"}} {}\n",
                      escape_label(n), s.untrusted);
     }
+    fmt::format_to(o,
+                   "# HELP sluice_udp_sessions_rejected_total New UDP sessions refused by the "
+                   "listener's limits.\n# TYPE sluice_udp_sessions_rejected_total counter\n");
+    for (const auto& [n, s] : streams)
+      fmt::format_to(o, "sluice_udp_sessions_rejected_total{{listener=\"{}\"}} {}\n",
+                     escape_label(n), s.udp_rejected);
+    fmt::format_to(o,
+                   "# HELP sluice_udp_datagrams_dropped_total Datagrams dropped because a socket "
+                   "buffer was full.\n# TYPE sluice_udp_datagrams_dropped_total counter\n");
+    for (const auto& [n, s] : streams)
+      fmt::format_to(o, "sluice_udp_datagrams_dropped_total{{listener=\"{}\"}} {}\n",
+                     escape_label(n), s.udp_dropped);
   }
   fmt::format_to(o, "# HELP sluice_info Build information.\n# TYPE sluice_info gauge\n");
   fmt::format_to(o, "sluice_info{{version=\"{}\"}} 1\n", core::kVersion);

@@ -17,6 +17,8 @@ struct StreamStats {
   core::Counter no_route;          // tls_passthrough: no route for the SNI
   core::Counter bad_proxy_header;  // PROXY protocol expected but missing, malformed or late
   core::Counter untrusted_proxy_source;  // a source not in proxy_protocol.trusted_sources
+  core::Counter udp_sessions_rejected;   // UDP: a new session over the listener's limits
+  core::Counter udp_datagrams_dropped;   // UDP: a send that would have blocked (buffer full)
 };
 
 }  // namespace sluice::l4

@@ -4,6 +4,10 @@
 // back to the client from the listener's socket; a session ends after `timeouts.idle` without a
 // datagram either way. With `session: none` every datagram is balanced on its own (DNS), and its
 // session ends with the first reply.
+//
+// Both directions move datagrams in batches: one recvmmsg() takes up to 32 datagrams from a
+// socket, and the datagrams of one batch bound for the same socket leave in one sendmmsg(). A
+// send that would block drops the datagram and counts it (UDP has no back-pressure to apply).
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
 
@@ -16,6 +20,7 @@
 
 #include "config/config.h"
 #include "core/address.h"
+#include "core/client_limiter.h"
 #include "l4/stream_stats.h"
 
 namespace sluice::l4 {
@@ -28,6 +33,9 @@ struct UdpTarget {
   // Next endpoint not in `tried` for this client; -1 when none is left.
   std::function<int(std::span<const uint32_t> tried, const core::IpAddress& client)> pick;
   StreamStats* stats = nullptr;
+  // Session limits (limits.max_connections, max_connections_per_ip, connection_rate_per_ip)
+  // count across all workers.
+  std::shared_ptr<core::ClientLimiter> limiter;
   std::function<void(std::string_view line)> log;
 };
 
@@ -44,14 +52,19 @@ class UdpProxy : public std::enable_shared_from_this<UdpProxy> {
 
  private:
   struct Session;
-  void on_datagram(const asio::ip::udp::endpoint& from, std::string_view data);
+  struct Batch;
+  void drain_listener();
+  void relay_replies(Session& s);
+  Session* session_for(const asio::ip::udp::endpoint& from);
+  void flush_to_upstreams(Batch& batch, int count);
   void end(const std::shared_ptr<Session>& s, const char* reason);
 
   asio::io_context& io_;
   asio::ip::udp::socket socket_;
   UdpTarget target_;
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;  // by client address
-  std::unordered_map<std::string, uint32_t> per_ip_;                    // sessions per client IP
+  std::unique_ptr<Batch> in_;                                           // datagrams from clients
+  std::unique_ptr<Batch> out_;                                          // replies from endpoints
   uint64_t one_shot_serial_ = 0;
   bool stopped_ = false;
 };

@@ -53,7 +53,7 @@ void append_header(std::string* out, std::string_view name, std::string_view val
 
 void HttpSession::spawn(Worker& worker, asio::ip::tcp::socket socket,
                         const asio::ip::tcp::endpoint& peer, std::string listener_name,
-                        ClientSlot slot) {
+                        core::ClientSlot slot) {
   auto* session = new HttpSession(worker, std::move(socket), peer, std::move(listener_name));
   session->client_slot_ = std::move(slot);
   asio::co_spawn(

@@ -12,11 +12,11 @@
 #include <string>
 
 #include "core/buffer.h"
+#include "core/client_limiter.h"
 #include "http/chunked_decoder.h"
 #include "http/message.h"
 #include "http/request_parser.h"
 #include "http/response_parser.h"
-#include "l7/client_limiter.h"
 #include "l7/worker.h"
 
 namespace sluice::l7 {
@@ -28,7 +28,7 @@ class HttpSession {
 
   static void spawn(Worker& worker, asio::ip::tcp::socket socket,
                     const asio::ip::tcp::endpoint& peer, std::string listener_name,
-                    ClientSlot slot);
+                    core::ClientSlot slot);
   ~HttpSession();
 
   // Called by the worker, on its thread.
@@ -131,8 +131,9 @@ class HttpSession {
   bool idle_ = true;  // between requests (draining may close it)
   bool aborting_ = false;
   bool overloaded_ = false;
-  ClientSlot client_slot_;  // per-client-address limits: released when the connection ends  // the
-                            // next local answer comes from the circuit breaker
+  core::ClientSlot
+      client_slot_;  // the listener and per-client-address limits: released when the connection
+                     // ends next local answer comes from the circuit breaker
 };
 
 }  // namespace sluice::l7

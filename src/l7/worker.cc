@@ -7,11 +7,11 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "core/client_limiter.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "l4/proxy_protocol.h"
 #include "l4/tcp_proxy.h"
-#include "l7/client_limiter.h"
 #include "l7/http_session.h"
 
 namespace sluice::l7 {
@@ -170,6 +170,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
       return pick_stream_endpoint(*cluster, client, tried);
     };
     target.stats = view_->stream_stats[index];
+    target.limiter = core::ClientLimiter::for_listener(u.name);
     target.log = stream_log();
     u.proxy->set_target(std::move(target));
   }
@@ -194,41 +195,36 @@ void Worker::start_accepting(Acceptor& a) {
             co_await backoff.async_wait(kNoThrow);
             continue;
           }
-          ClientSlot slot;
-          if (view_) {
-            int index = view_->snapshot->listener_index(name);
-            if (index >= 0) {
-              auto* stats = view_->listener_stats[index];
-              stats->accepted.add();
-              const auto& limits = view_->snapshot->config->listeners[index].limits;
-              if (limits.max_connections_per_ip > 0 || limits.connection_rate_per_ip > 0) {
-                auto ip = core::IpAddress::from_sockaddr(peer.data());
-                auto limiter = ClientLimiter::for_listener(name);
-                auto verdict = limiter->admit(ip, limits.max_connections_per_ip,
-                                              limits.connection_rate_per_ip, Clock::now());
-                if (verdict != ClientLimiter::Verdict::kAdmit) {
-                  (verdict == ClientLimiter::Verdict::kTooFast ? stats->rejected_rate_per_ip
-                                                               : stats->rejected_connections_per_ip)
-                      .add();
-                  continue;  // the socket closes here: no bytes, no session
-                }
-                slot = ClientSlot(std::move(limiter), ip);
-              }
-            }
-          }
+          core::ClientSlot slot;
           int index = view_ ? view_->snapshot->listener_index(name) : -1;
           if (index >= 0) {
+            auto* stats = view_->listener_stats[index];
+            stats->accepted.add();
             const auto& l = view_->snapshot->config->listeners[index];
-            int64_t open = l.protocol == "tcp"
-                               ? view_->stream_stats[index]->active.get()
-                               : view_->listener_stats[index]->active_connections.get();
-            if (l.limits.max_connections > 0 && open >= l.limits.max_connections) {
-              view_->listener_stats[index]->rejected_max_connections.add();
-              continue;  // closed at accept
+            auto limiter = core::ClientLimiter::for_listener(name);
+            if (!limiter->take_listener_slot(l.limits.max_connections)) {
+              stats->rejected_max_connections.add();
+              continue;  // closed at accept: no bytes, no session
             }
+            auto ip = core::IpAddress::from_sockaddr(peer.data());
+            bool per_ip =
+                l.limits.max_connections_per_ip > 0 || l.limits.connection_rate_per_ip > 0;
+            core::ClientSlot taken(limiter, ip, false);
+            if (per_ip) {
+              auto verdict = limiter->admit(ip, l.limits.max_connections_per_ip,
+                                            l.limits.connection_rate_per_ip, Clock::now());
+              if (verdict != core::ClientLimiter::Verdict::kAdmit) {
+                (verdict == core::ClientLimiter::Verdict::kTooFast
+                     ? stats->rejected_rate_per_ip
+                     : stats->rejected_connections_per_ip)
+                    .add();
+                continue;  // `taken` gives the listener slot back
+              }
+              taken.counted_per_ip();
+            }
+            slot = std::move(taken);
             if (!l.proxy_protocol_trusted.empty()) {
               // Only the listed proxies may connect, and their header says who the client is.
-              auto ip = core::IpAddress::from_sockaddr(peer.data());
               bool trusted = false;
               for (const auto& c : l.proxy_protocol_trusted) trusted = trusted || c.contains(ip);
               if (!trusted) {
@@ -283,7 +279,7 @@ void Worker::tick() {
     if (id_ == 0 && view_) {  // one worker sweeps the shared per-client state
       for (const auto& l : view_->snapshot->config->listeners) {
         if (l.limits.connection_rate_per_ip > 0 || l.limits.max_connections_per_ip > 0) {
-          ClientLimiter::for_listener(l.name)->sweep(now_);
+          core::ClientLimiter::for_listener(l.name)->sweep(now_);
         }
       }
     }
@@ -331,8 +327,8 @@ void Worker::note_endpoint(const ClusterRuntime& cluster, int index, bool failed
 }
 
 void Worker::start_tcp(std::shared_ptr<WorkerView> view, asio::ip::tcp::socket socket,
-                       const asio::ip::tcp::endpoint& peer, int listener_index, ClientSlot slot,
-                       int ci, std::string initial) {
+                       const asio::ip::tcp::endpoint& peer, int listener_index,
+                       core::ClientSlot slot, int ci, std::string initial) {
   const auto& listener = view->snapshot->config->listeners[listener_index];
   if (ci < 0) return;
   auto* cluster = &view->clusters[ci];
@@ -355,14 +351,14 @@ void Worker::start_tcp(std::shared_ptr<WorkerView> view, asio::ip::tcp::socket s
   // The session keeps the view (config, balancer) alive, and the client's limiter slot.
   struct Keep {
     std::shared_ptr<WorkerView> view;
-    ClientSlot slot;
+    core::ClientSlot slot;
   };
   job.keep = std::make_shared<Keep>(Keep{std::move(view), std::move(slot)});
   l4::spawn_tcp_proxy(io_, std::move(job));
 }
 
 void Worker::accept_proxy_header(asio::ip::tcp::socket socket, int listener_index,
-                                 ClientSlot slot) {
+                                 core::ClientSlot slot) {
   auto view = view_;
   asio::co_spawn(
       io_,
@@ -412,7 +408,7 @@ void Worker::accept_proxy_header(asio::ip::tcp::socket socket, int listener_inde
 }
 
 void Worker::start_tls(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
-                       int listener_index, ClientSlot slot, std::string prefix) {
+                       int listener_index, core::ClientSlot slot, std::string prefix) {
   auto view = view_;
   asio::co_spawn(
       io_,

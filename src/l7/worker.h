@@ -131,16 +131,16 @@ class Worker {
   void install(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> add);
   void apply_usable();  // health_ -> view_->clusters[].usable
   void start_tcp(std::shared_ptr<WorkerView> view, asio::ip::tcp::socket socket,
-                 const asio::ip::tcp::endpoint& peer, int listener_index, class ClientSlot slot,
+                 const asio::ip::tcp::endpoint& peer, int listener_index, core::ClientSlot slot,
                  int cluster_index, std::string initial);
   void start_tls(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
-                 int listener_index, class ClientSlot slot, std::string prefix = {});
+                 int listener_index, core::ClientSlot slot, std::string prefix = {});
   std::function<void(std::string_view)> stream_log();
   // The balancer's choice for a TCP connection or UDP session from `client`.
   int pick_stream_endpoint(
       const ClusterRuntime& cluster, const core::IpAddress& client,
       std::span<const uint32_t> tried);  // access log sink for tcp/udp, or empty
-  void accept_proxy_header(asio::ip::tcp::socket socket, int listener_index, class ClientSlot slot);
+  void accept_proxy_header(asio::ip::tcp::socket socket, int listener_index, core::ClientSlot slot);
   // Slow start: rebuilds the balancer with ramped weights; ends the ramp when all are done.
   void apply_ramp(ClusterRuntime& c, Clock::time_point now);
   void start_accepting(Acceptor& a);

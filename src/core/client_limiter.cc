@@ -1,23 +1,23 @@
-#include "l7/client_limiter.h"
+#include "core/client_limiter.h"
 
 #include <map>
 
 #include "core/hash.h"
 #include "core/shared_by_name.h"
 
-namespace sluice::l7 {
+namespace sluice::core {
 
 std::shared_ptr<ClientLimiter> ClientLimiter::for_listener(const std::string& name) {
-  return core::shared_by_name<ClientLimiter>(name);
+  return shared_by_name<ClientLimiter>(name);
 }
 
 size_t ClientLimiter::KeyHash::operator()(const Key& k) const {
-  return core::hash_bytes(std::string_view(reinterpret_cast<const char*>(k.bytes.data()), 16));
+  return hash_bytes(std::string_view(reinterpret_cast<const char*>(k.bytes.data()), 16));
 }
 
 ClientLimiter::Shard& ClientLimiter::shard_of(const Key& k) { return shards_[KeyHash{}(k) >> 60]; }
 
-ClientLimiter::Verdict ClientLimiter::admit(const core::IpAddress& ip, uint32_t max_connections,
+ClientLimiter::Verdict ClientLimiter::admit(const IpAddress& ip, uint32_t max_connections,
                                             uint32_t rate_per_second, Clock::time_point now) {
   Key key{ip.bytes};
   auto& shard = shard_of(key);
@@ -40,7 +40,7 @@ ClientLimiter::Verdict ClientLimiter::admit(const core::IpAddress& ip, uint32_t 
   return Verdict::kAdmit;
 }
 
-void ClientLimiter::release(const core::IpAddress& ip) {
+void ClientLimiter::release(const IpAddress& ip) {
   Key key{ip.bytes};
   auto& shard = shard_of(key);
   std::lock_guard lock(shard.mu);
@@ -69,4 +69,4 @@ size_t ClientLimiter::tracked() const {
   return n;
 }
 
-}  // namespace sluice::l7
+}  // namespace sluice::core
