@@ -57,6 +57,7 @@ defaults
   timeout server 60s
 listen t
   bind 127.0.0.1:{p}
+  option splice-auto
   server s1 127.0.0.1:{backend}
 """)], p, PROXY_CPU)
     ports["haproxy"] = p
