@@ -75,6 +75,23 @@ stream {{ server {{ listen 127.0.0.1:{p}; proxy_pass 127.0.0.1:{backend}; }} }}
     return ports
 
 
+def cpu_times():
+    """(busy, total) jiffies per CPU id, from /proc/stat."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                name, *v = line.split()
+                v = list(map(int, v[:8]))
+                out[name[3:]] = (sum(v) - v[3] - v[4], sum(v))
+    return out
+
+
+def busy_percent(before, after, cpu):
+    b, t = (after[cpu][i] - before[cpu][i] for i in (0, 1))
+    return 100.0 * b / t if t else 0.0
+
+
 def iperf(port, streams):
     out = subprocess.run(["taskset", "-c", LOAD_CPU, "iperf3", "-c", "127.0.0.1", "-p", str(port), "-t",
                           str(DURATION), "-P", str(streams), "-J"], capture_output=True, text=True,
@@ -109,7 +126,13 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
     results = {}
     for _ in range(RUNS):
         for name in bulk:
+            before = cpu_times()
             results.setdefault((name, "1 stream Gbit/s"), []).append(iperf(bulk[name], 1))
+            after = cpu_times()
+            # Which side is the limit: a proxy well under 100% with the load CPU at 100% is
+            # waiting on the load generator and backend, not the other way round.
+            results.setdefault((name, "1 stream: proxy CPU %"), []).append(busy_percent(before, after, PROXY_CPU))
+            results.setdefault((name, "1 stream: load CPU %"), []).append(busy_percent(before, after, LOAD_CPU))
             results.setdefault((name, "8 streams Gbit/s"), []).append(iperf(bulk[name], 8))
             results.setdefault((name, "short connections/s"), []).append(conn_rate(short[name]))
     for p in procs:
@@ -123,12 +146,15 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     metrics = ["1 stream Gbit/s", "8 streams Gbit/s", "short connections/s"]
+    cpu_metrics = ["1 stream: proxy CPU %", "1 stream: load CPU %"]
     lines = [f"### tcp — {datetime.date.today()} — commit {commit}", "",
              f"iperf3 -t {DURATION} (1 and 8 streams) and wrk -c50 `Connection: close`, median of {RUNS}; "
              f"proxy on CPU {PROXY_CPU} (1 worker), backends and load on CPU {LOAD_CPU}.", "",
-             "| target | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+             "| target | " + " | ".join(metrics + cpu_metrics) + " |",
+             "|---|" + "---:|" * (len(metrics) + len(cpu_metrics))]
     for name in bulk:
-        lines.append(f"| {name} | " + " | ".join(f"{med(name, m):,.2f}" for m in metrics) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{med(name, m):,.2f}" for m in metrics) + " | " +
+                     " | ".join(f"{med(name, m):.0f}" for m in cpu_metrics) + " |")
     lines.append("")
     for m in metrics:
         s, d, h, n = (med(x, m) for x in ["sluice", "direct", "haproxy", "nginx"])

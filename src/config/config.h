@@ -41,6 +41,9 @@ struct Match {
   std::vector<ValueMatch> cookies;
   std::vector<core::Cidr> sources;
   std::vector<std::string> sni;  // tls_passthrough: server names, like hosts ("*.x" allowed)
+  // https with client certificates: the verified certificate's subject, RFC 2253 form
+  // ("CN=alice,O=Example"), one of these exactly.
+  std::vector<std::string> client_cert_subjects;
 };
 
 struct Route {
@@ -58,7 +61,7 @@ struct HttpLimits {
   // Per client address, across all workers; excess connections are closed at accept.
   uint32_t max_connections_per_ip = 0;  // open at once; 0 = no limit
   uint32_t connection_rate_per_ip = 0;  // new per second (burst of the same size); 0 = no limit
-  uint32_t max_connections = 0;         // open on this listener, per worker; 0 = no limit
+  uint32_t max_connections = 0;         // open on this listener, all workers; 0 = no limit
 };
 
 struct ListenerTimeouts {
@@ -76,9 +79,39 @@ struct ListenerTimeouts {
   Millis client_hello = 5s;
 };
 
+struct TlsCertificate {
+  std::string cert;  // PEM: the certificate, then its chain
+  std::string key;   // PEM private key
+  std::string ocsp;  // DER OCSP response to staple; empty: none
+  SourceMark mark;
+};
+
+// Mozilla's "intermediate" TLS 1.2 list: forward secrecy and AEAD only.
+inline constexpr const char* kDefaultCiphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+struct ListenerTls {
+  std::vector<TlsCertificate> certificates;  // SNI picks by the names in each certificate
+  size_t default_certificate = 0;            // for clients without SNI or with an unknown one
+  std::vector<std::string> alpn = {"http/1.1"};
+  int min_version = 12;  // 12 = TLS 1.2, 13 = TLS 1.3; older versions are never offered
+  std::string ciphers = kDefaultCiphers;  // TLS 1.2
+  std::string ciphersuites;               // TLS 1.3; empty: OpenSSL's (all AEAD)
+  bool session_tickets = true;
+  std::string ticket_keys_file;     // 80-byte keys (nginx format), first encrypts; else random
+  Millis ticket_key_rotation = std::chrono::hours(12);  // for random keys
+  uint32_t session_cache_size = 20480;                  // server-side cache; 0 = off
+  Millis session_timeout = std::chrono::minutes(5);
+  std::string client_ca;  // PEM CAs: ask for and verify client certificates (mTLS)
+  bool client_cert_required = true;  // `client_auth: require | optional`
+  std::string client_cert_header = "x-client-cert-subject";  // verified subject sent upstream
+  SourceMark mark;
+};
+
 struct Listener {
   std::string name;
-  std::string protocol = "http";  // http | tcp | tls_passthrough | udp
+  std::string protocol = "http";  // http | https | tcp | tls_passthrough | udp
   core::SocketAddress listen;
   std::vector<Route> routes;      // http
   std::string cluster;            // tcp, udp: every connection / session goes to this cluster
@@ -89,6 +122,10 @@ struct Listener {
   HttpLimits limits;
   ListenerTimeouts timeouts;
   bool add_forwarded = false;  // RFC 7239 `Forwarded` in addition to X-Forwarded-*
+  std::optional<ListenerTls> tls;  // https
+  // http: answer every request with 308 to the same URL on https (on this port, or 443).
+  bool redirect_https = false;
+  uint16_t redirect_https_port = 443;
   SourceMark mark;
 };
 
