@@ -33,6 +33,7 @@ struct Sums {
     std::array<uint64_t, static_cast<size_t>(l7::TimeoutKind::kCount)> timeouts{};
     uint64_t rejected_rate = 0;
     uint64_t rejected_max = 0;
+    uint64_t tls_full = 0, tls_resumed = 0, tls_failed = 0;
     std::map<int, uint64_t> local;
     std::array<uint64_t, l7::LatencyHistogram::kBoundsSeconds.size() + 1> buckets{};
     uint64_t sum_micros = 0;
@@ -75,6 +76,9 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
         s.rejected_connections += ls.rejected_connections_per_ip.get();
         s.rejected_rate += ls.rejected_rate_per_ip.get();
         s.rejected_max += ls.rejected_max_connections.get();
+        s.tls_full += ls.tls_handshakes.get() - ls.tls_resumed.get();
+        s.tls_resumed += ls.tls_resumed.get();
+        s.tls_failed += ls.tls_handshake_failures.get();
         for (size_t k = 0; k < s.timeouts.size(); ++k) s.timeouts[k] += ls.timeouts[k].get();
         for (int status = 100; status < 600; ++status) {
           if (auto v = ls.local_responses[status].get()) s.local[status] += v;
@@ -285,6 +289,17 @@ std::string render_prometheus(const std::vector<const l7::WorkerStats*>& workers
                    "sluice_downstream_connections_rejected_total{{listener=\"{}\",reason="
                    "\"max_connections\"}} {}\n",
                    escape_label(name), s.rejected_max);
+  }
+  fmt::format_to(o,
+                 "# HELP sluice_tls_handshakes_total TLS handshakes on https listeners, by "
+                 "result.\n# TYPE sluice_tls_handshakes_total counter\n");
+  for (const auto& [name, s] : sums.listeners) {
+    if (s.tls_full + s.tls_resumed + s.tls_failed == 0) continue;
+    for (auto [result, v] : {std::pair{"full", s.tls_full}, std::pair{"resumed", s.tls_resumed},
+                             std::pair{"failed", s.tls_failed}}) {
+      fmt::format_to(o, "sluice_tls_handshakes_total{{listener=\"{}\",result=\"{}\"}} {}\n",
+                     escape_label(name), result, v);
+    }
   }
   fmt::format_to(o,
                  "# HELP sluice_timeouts_total Deadlines that passed, by kind.\n# TYPE "

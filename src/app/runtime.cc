@@ -1,5 +1,7 @@
 #include "app/runtime.h"
 
+#include "tls/server_context.h"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -91,6 +93,14 @@ std::string Runtime::apply(std::shared_ptr<const config::Config> config) {
   std::string error;
   auto log = open_access_log(config->access_log, &error);
   if (!log) return error;
+  // Certificates and keys are read now, on every reload: a bad file keeps the running config.
+  std::vector<std::shared_ptr<const tls::ServerContext>> tls(config->listeners.size());
+  for (size_t i = 0; i < config->listeners.size(); ++i) {
+    const auto& l = config->listeners[i];
+    if (!l.tls) continue;
+    tls[i] = tls::ServerContext::build(*l.tls, &error);
+    if (!tls[i]) return "listener '" + l.name + "': " + error;
+  }
 
   // Bind every new listener address for every worker before changing anything.
   std::vector<std::vector<l7::ListenerSocket>> per_worker(workers_.size());
@@ -118,7 +128,8 @@ std::string Runtime::apply(std::shared_ptr<const config::Config> config) {
   if (snapshot_ && snapshot_->config->workers != config->workers) {
     core::log_warn("config: 'workers' changes take effect at the next restart");
   }
-  auto snapshot = l7::Snapshot::build(config, std::move(log), ++counters_.config_generation);
+  auto snapshot =
+      l7::Snapshot::build(config, std::move(log), std::move(tls), ++counters_.config_generation);
   for (size_t w = 0; w < workers_.size(); ++w)
     workers_[w]->apply(snapshot, std::move(per_worker[w]));
   snapshot_ = std::move(snapshot);

@@ -99,11 +99,11 @@ struct ListenerTls {
   std::string ciphers = kDefaultCiphers;  // TLS 1.2
   std::string ciphersuites;               // TLS 1.3; empty: OpenSSL's (all AEAD)
   bool session_tickets = true;
-  std::string ticket_keys_file;     // 80-byte keys (nginx format), first encrypts; else random
+  std::string ticket_keys_file;  // 80-byte keys (nginx format), first encrypts; else random
   Millis ticket_key_rotation = std::chrono::hours(12);  // for random keys
   uint32_t session_cache_size = 20480;                  // server-side cache; 0 = off
   Millis session_timeout = std::chrono::minutes(5);
-  std::string client_ca;  // PEM CAs: ask for and verify client certificates (mTLS)
+  std::string client_ca;             // PEM CAs: ask for and verify client certificates (mTLS)
   bool client_cert_required = true;  // `client_auth: require | optional`
   std::string client_cert_header = "x-client-cert-subject";  // verified subject sent upstream
   SourceMark mark;
@@ -121,7 +121,7 @@ struct Listener {
   std::vector<core::Cidr> proxy_protocol_trusted;
   HttpLimits limits;
   ListenerTimeouts timeouts;
-  bool add_forwarded = false;  // RFC 7239 `Forwarded` in addition to X-Forwarded-*
+  bool add_forwarded = false;      // RFC 7239 `Forwarded` in addition to X-Forwarded-*
   std::optional<ListenerTls> tls;  // https
   // http: answer every request with 308 to the same URL on https (on this port, or 443).
   bool redirect_https = false;

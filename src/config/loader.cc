@@ -1,6 +1,7 @@
 #include "config/loader.h"
 
 #include "balance/balancer.h"
+#include "tls/certificate.h"
 
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
@@ -47,6 +48,19 @@ class Reader {
   explicit Reader(std::string file) : file_(std::move(file)) {}
 
   std::vector<ConfigError>& errors() { return errors_; }
+
+  // A file named in the config: relative paths are relative to the config file's folder.
+  std::optional<std::string> path(const YAML::Node& node, std::string_view what) {
+    auto s = string(node, what);
+    if (!s) return std::nullopt;
+    if (s->empty()) {
+      error(node, std::string(what) + " must not be empty");
+      return std::nullopt;
+    }
+    if (s->front() == '/') return s;
+    auto slash = file_.rfind('/');
+    return slash == std::string::npos ? *s : file_.substr(0, slash + 1) + *s;
+  }
 
   void error(const YAML::Node& node, const std::string& message) {
     const auto mark = node.Mark();
@@ -238,8 +252,12 @@ Match read_match(Reader& r, const YAML::Node& node, bool tls) {
   }
   if (!r.expect_map(node, "match",
                     {"host", "path_prefix", "path_exact", "path_regex", "method", "headers",
-                     "query", "cookie", "source"})) {
+                     "query", "cookie", "source", "client_cert_subject"})) {
     return m;
+  }
+  if (node["client_cert_subject"]) {
+    for (auto& [subject, n] : r.string_list(node["client_cert_subject"], "client_cert_subject"))
+      m.client_cert_subjects.push_back(subject);
   }
   if (node["host"]) {
     for (auto& [h, n] : r.string_list(node["host"], "host")) {
@@ -289,12 +307,139 @@ Match read_match(Reader& r, const YAML::Node& node, bool tls) {
   return m;
 }
 
+ListenerTls read_listener_tls(Reader& r, const YAML::Node& node) {
+  ListenerTls t;
+  t.mark = r.mark(node);
+  if (!r.expect_map(node, "tls",
+                    {"certificates", "alpn", "min_version", "ciphers", "ciphersuites",
+                     "session_tickets", "ticket_keys_file", "ticket_key_rotation", "session_cache",
+                     "session_timeout", "client_ca", "client_auth", "client_cert_header"})) {
+    return t;
+  }
+  auto certs = node["certificates"];
+  if (!certs || !certs.IsSequence() || certs.size() == 0) {
+    r.error(certs ? certs : node, "tls needs 'certificates': a list of { cert, key }");
+  } else {
+    bool have_default = false;
+    for (const auto& c : certs) {
+      TlsCertificate cert;
+      cert.mark = r.mark(c);
+      if (!r.expect_map(c, "certificate", {"cert", "key", "ocsp", "default"})) continue;
+      if (!c["cert"] || !c["key"]) {
+        r.error(c, "a certificate needs 'cert' and 'key' (PEM files)");
+        continue;
+      }
+      auto cert_path = r.path(c["cert"], "cert");
+      auto key_path = r.path(c["key"], "key");
+      if (!cert_path || !key_path) continue;
+      cert.cert = *cert_path;
+      cert.key = *key_path;
+      if (auto why = tls::check_key_pair(cert.cert, cert.key); !why.empty()) {
+        r.error(why.find("key '") == 0 ? c["key"] : c["cert"], why);
+        continue;
+      }
+      if (c["ocsp"]) {
+        if (auto o = r.path(c["ocsp"], "ocsp")) {
+          if (auto why = tls::check_ocsp_file(*o); !why.empty()) {
+            r.error(c["ocsp"], why);
+          } else {
+            cert.ocsp = *o;
+          }
+        }
+      }
+      if (c["default"]) {
+        if (auto b = r.boolean(c["default"], "default"); b && *b) {
+          if (have_default) r.error(c["default"], "only one certificate can be the default");
+          have_default = true;
+          t.default_certificate = t.certificates.size();
+        }
+      }
+      t.certificates.push_back(std::move(cert));
+    }
+  }
+  if (node["alpn"]) {
+    t.alpn.clear();
+    for (auto& [proto, n] : r.string_list(node["alpn"], "alpn")) {
+      if (proto == "h2") {
+        r.error(n, "alpn 'h2': HTTP/2 is not supported by this build yet");
+      } else if (proto != "http/1.1") {
+        r.error(n, "alpn '" + proto + "' is not one of h2, http/1.1");
+      } else {
+        t.alpn.push_back(proto);
+      }
+    }
+  }
+  if (node["min_version"]) {
+    if (auto v = r.string(node["min_version"], "min_version")) {
+      if (*v == "1.2") {
+        t.min_version = 12;
+      } else if (*v == "1.3") {
+        t.min_version = 13;
+      } else {
+        r.error(node["min_version"],
+                "min_version must be \"1.2\" or \"1.3\" (older versions are unsafe)");
+      }
+    }
+  }
+  if (node["ciphers"]) {
+    if (auto v = r.string(node["ciphers"], "ciphers")) t.ciphers = *v;
+  }
+  if (node["ciphersuites"]) {
+    if (auto v = r.string(node["ciphersuites"], "ciphersuites")) t.ciphersuites = *v;
+  }
+  if (node["session_tickets"]) {
+    if (auto b = r.boolean(node["session_tickets"], "session_tickets")) t.session_tickets = *b;
+  }
+  if (node["ticket_keys_file"]) {
+    if (auto p = r.path(node["ticket_keys_file"], "ticket_keys_file")) t.ticket_keys_file = *p;
+  }
+  if (node["ticket_key_rotation"])
+    r.duration(node["ticket_key_rotation"], "ticket_key_rotation", &t.ticket_key_rotation);
+  if (node["session_cache"]) {
+    if (auto v = r.uint(node["session_cache"], "session_cache", 0, 10000000))
+      t.session_cache_size = static_cast<uint32_t>(*v);
+  }
+  if (node["session_timeout"])
+    r.duration(node["session_timeout"], "session_timeout", &t.session_timeout);
+  if (node["client_ca"]) {
+    if (auto p = r.path(node["client_ca"], "client_ca")) {
+      if (auto why = tls::check_ca_file(*p); !why.empty()) {
+        r.error(node["client_ca"], why);
+      } else {
+        t.client_ca = *p;
+      }
+    }
+  }
+  if (node["client_auth"]) {
+    if (!node["client_ca"]) r.error(node["client_auth"], "client_auth needs client_ca");
+    if (auto v = r.string(node["client_auth"], "client_auth")) {
+      if (*v == "require") {
+        t.client_cert_required = true;
+      } else if (*v == "optional") {
+        t.client_cert_required = false;
+      } else {
+        r.error(node["client_auth"], "client_auth must be require or optional");
+      }
+    }
+  }
+  if (node["client_cert_header"]) {
+    if (auto v = r.string(node["client_cert_header"], "client_cert_header")) {
+      if (!is_token(*v)) {
+        r.error(node["client_cert_header"], "client_cert_header must be a header name");
+      } else {
+        t.client_cert_header = lower(*v);
+      }
+    }
+  }
+  return t;
+}
+
 Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   Listener l;
   l.mark = r.mark(node);
   if (!r.expect_map(node, "listener",
                     {"name", "protocol", "listen", "routes", "limits", "timeouts", "forwarded",
-                     "tls", "cluster", "session", "proxy_protocol"})) {
+                     "tls", "cluster", "session", "proxy_protocol", "redirect_https"})) {
     return l;
   }
   if (node["name"]) {
@@ -309,13 +454,29 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
       if (!kKnown.count(*s)) {
         r.error(node["protocol"],
                 "protocol '" + *s + "' is not one of http, https, tcp, tls_passthrough, udp");
-      } else if (*s == "https") {
-        r.error(node["protocol"], "protocol '" + *s + "' is not supported by this build yet");
       }
       l.protocol = *s;
     }
   }
-  if (node["tls"]) r.error(node["tls"], "tls is not supported by this build yet");
+  if (node["tls"]) {
+    if (l.protocol != "https") {
+      r.error(node["tls"], "tls applies to https listeners (tls_passthrough does not terminate)");
+    } else {
+      l.tls = read_listener_tls(r, node["tls"]);
+    }
+  } else if (l.protocol == "https") {
+    r.error(node, "https listener '" + l.name + "' needs 'tls' with certificates");
+  }
+  if (auto rh = node["redirect_https"]) {
+    if (l.protocol != "http") {
+      r.error(rh, "redirect_https applies to http listeners");
+    } else if (rh.IsScalar() && (rh.Scalar() == "true" || rh.Scalar() == "false")) {
+      l.redirect_https = rh.Scalar() == "true";
+    } else if (auto port = r.uint(rh, "redirect_https (true, false or a port)", 1, 65535)) {
+      l.redirect_https = true;
+      l.redirect_https_port = static_cast<uint16_t>(*port);
+    }
+  }
   // tcp and udp listeners send everything to one cluster; http and tls_passthrough route.
   const bool is_tcp = l.protocol == "tcp" || l.protocol == "udp";
   if (l.protocol == "udp") l.timeouts.idle = std::chrono::seconds(30);  // a UDP session's default
@@ -419,8 +580,8 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   if (node["forwarded"]) {
     if (auto b = r.boolean(node["forwarded"], "forwarded")) l.add_forwarded = *b;
   }
-  if (is_tcp) {
-    // no routes: one cluster
+  if (is_tcp || (l.redirect_https && !node["routes"])) {
+    // no routes: one cluster, or every request is redirected
   } else if (!node["routes"]) {
     r.error(node, "listener '" + l.name + "' needs 'routes'");
   } else if (!node["routes"].IsSequence() || node["routes"].size() == 0) {

@@ -133,31 +133,29 @@ void HttpSession::on_tick(Clock::time_point now) {
   if (view_ && listener_index_ >= 0) {
     view_->listener_stats[listener_index_]->timeouts[static_cast<size_t>(fired_)].add();
   }
+  down_.cancel();
   std::error_code ec;
-  down_.cancel(ec);
   if (up_.is_open()) up_.cancel(ec);
 }
 
 void HttpSession::on_drain() {
   if (!idle_) return;  // in-flight requests finish; the loop closes after them
   fired_ = Deadline::kDrain;
-  std::error_code ec;
-  down_.cancel(ec);
+  down_.cancel();
 }
 
 void HttpSession::on_abort() {
   aborting_ = true;
   fired_ = Deadline::kDrain;
+  down_.close();
   std::error_code ec;
-  down_.close(ec);
   up_.close(ec);
 }
 
 asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_view b) {
   arm(Deadline::kClientWrite,
       view_->snapshot->config->listeners[listener_index_].timeouts.request_body_idle);
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(a), asio::buffer(b)};
-  auto [ec, n] = co_await asio::async_write(down_, bufs, kNoThrow);
+  auto ec = co_await down_.write(a, b);
   disarm();
   co_return !ec;
 }
@@ -188,8 +186,51 @@ asio::awaitable<void> HttpSession::send_local(int status, bool close, std::strin
   co_await write_client(out_, body);
 }
 
+asio::awaitable<bool> HttpSession::redirect_to_https(const config::Listener& listener,
+                                                     size_t head_len) {
+  in_.consume(head_len);
+  if (host_.empty()) {  // HTTP/1.0 without Host: nowhere to send the client
+    co_await send_local(400, true, "a redirect to https needs a Host header");
+    log_request(400);
+    co_return false;
+  }
+  status_ = 308;
+  const bool close = !request_body_done_ || !client_keep_alive_;
+  out_.assign("HTTP/1.1 308 Permanent Redirect\r\nLocation: https://");
+  if (host_.find(':') != std::string::npos) {
+    out_.append("[").append(host_).append("]");
+  } else {
+    out_.append(host_);
+  }
+  if (listener.redirect_https_port != 443)
+    out_.append(":").append(std::to_string(listener.redirect_https_port));
+  out_.append(log_target_).append("\r\nContent-Length: 0\r\n");
+  if (close) out_.append("Connection: close\r\n");
+  out_.append("\r\n");
+  view_->listener_stats[listener_index_]->local_responses[308].add();
+  bytes_sent_ = 0;
+  co_await write_client(out_);
+  log_request(308);
+  co_return !close;
+}
+
 asio::awaitable<void> HttpSession::run() {
   if (!view_ || listener_index_ < 0) co_return;
+  if (const auto& tls = view_->snapshot->tls[listener_index_]) {
+    // The handshake has the time a request head has (slow handshakes are slowloris too).
+    arm(Deadline::kRequestHead,
+        view_->snapshot->config->listeners[listener_index_].timeouts.request_header);
+    const char* why = nullptr;
+    const bool ok = co_await down_.handshake(tls, &why);
+    disarm();
+    auto* stats = view_->listener_stats[listener_index_];
+    if (!ok) {
+      stats->tls_handshake_failures.add();
+      co_return;
+    }
+    stats->tls_handshakes.add();
+    if (down_.resumed()) stats->tls_resumed.add();
+  }
   bool first = true;
   while (true) {
     if (worker_.draining() && in_.empty()) break;
@@ -215,8 +256,7 @@ asio::awaitable<void> HttpSession::run() {
         pr = http::ParseResult::error(431, "request header section too large");
         break;
       }
-      auto [ec, n] =
-          co_await down_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      auto [ec, n] = co_await down_.read_some(space.data(), space.size());
       if (ec) {
         disarm();
         auto fired = take_fired();
@@ -250,10 +290,7 @@ asio::awaitable<void> HttpSession::run() {
   // Bytes the client sent that we will not read would turn close() into a reset, which can
   // destroy the response in the client's receive queue: send FIN first in that case. Otherwise
   // close() alone ends the connection cleanly, one syscall cheaper.
-  if (!in_.empty()) {
-    std::error_code ec;
-    down_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-  }
+  if (!in_.empty()) down_.shutdown_send();
 }
 
 void HttpSession::build_upstream_head(const config::Listener& listener) {
@@ -287,6 +324,8 @@ void HttpSession::build_upstream_head(const config::Listener& listener) {
       }
       continue;
     }
+    // Only sluice says which client certificate was verified.
+    if (listener.tls && http::iequals(h.name, listener.tls->client_cert_header)) continue;
     if (listener.add_forwarded && h.id == HeaderId::kForwarded) {
       fwd_prev = h.value;
       continue;
@@ -295,7 +334,14 @@ void HttpSession::build_upstream_head(const config::Listener& listener) {
   }
   out_.append("X-Forwarded-For: ");
   if (!xff_prev.empty()) out_.append(xff_prev).append(", ");
-  out_.append(client_ip_text_).append("\r\nX-Forwarded-Proto: http\r\n");
+  const std::string_view proto = down_.is_tls() ? "https" : "http";
+  out_.append(client_ip_text_).append("\r\nX-Forwarded-Proto: ").append(proto).append("\r\n");
+  if (listener.tls && !down_.client_subject().empty()) {
+    out_.append(listener.tls->client_cert_header)
+        .append(": ")
+        .append(down_.client_subject())
+        .append("\r\n");
+  }
   if (!req_.host.empty()) out_.append("X-Forwarded-Host: ").append(req_.host).append("\r\n");
   if (listener.add_forwarded) {
     out_.append("Forwarded: ");
@@ -305,7 +351,7 @@ void HttpSession::build_upstream_head(const config::Listener& listener) {
     } else {
       out_.append("for=\"[").append(client_ip_text_).append("]\"");
     }
-    out_.append(";proto=http;host=\"").append(req_.host).append("\"\r\n");
+    out_.append(";proto=").append(proto).append(";host=\"").append(req_.host).append("\"\r\n");
   }
   if (req_framing_.body == http::BodyKind::kContentLength) {
     fmt::format_to(std::back_inserter(out_), "Content-Length: {}\r\n", req_framing_.content_length);
@@ -363,7 +409,9 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       req_framing_.content_length > max_body_) {
     co_return co_await finish_local(413, true);
   }
-  RouteInput input{req_.method, host_, path_, req_.query, &req_.headers, client_ip_, {}};
+  if (listener.redirect_https) co_return co_await redirect_to_https(listener, head_len);
+  RouteInput input{req_.method,   host_,      path_, req_.query,
+                   &req_.headers, client_ip_, {},    down_.client_subject()};
   const CompiledRoute* route = router.match(input);
   if (!route) {
     view_->no_route_stats[listener_index_]->by_class[4].add();
@@ -678,8 +726,7 @@ asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
     }
     auto space = in_.prepare(kIoChunk);
     arm(Deadline::kBodyIdle, listener.timeouts.request_body_idle);
-    auto [ec, n] =
-        co_await down_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+    auto [ec, n] = co_await down_.read_some(space.data(), space.size());
     disarm();
     if (ec) {
       if (client_too_slow(take_fired())) {

@@ -17,6 +17,7 @@
 #include "http/message.h"
 #include "http/request_parser.h"
 #include "http/response_parser.h"
+#include "l7/downstream.h"
 #include "l7/worker.h"
 
 namespace sluice::l7 {
@@ -57,6 +58,7 @@ class HttpSession {
               std::string listener_name);
   asio::awaitable<void> run();
   asio::awaitable<bool> handle_request(size_t head_len);
+  asio::awaitable<bool> redirect_to_https(const config::Listener& listener, size_t head_len);
   asio::awaitable<Outcome> exchange(const ClusterRuntime& cluster, bool reused, bool* body_started,
                                     const std::vector<int>* retry_statuses);
   asio::awaitable<bool> send_request_body(Outcome* outcome);
@@ -84,7 +86,7 @@ class HttpSession {
   void log_request(int status);
 
   Worker& worker_;
-  asio::ip::tcp::socket down_;
+  Downstream down_;
   asio::ip::tcp::socket up_;
   ConnectionToken up_token_;  // up_'s share of the cluster's connection count (breaker)
   std::string listener_name_;
@@ -130,10 +132,9 @@ class HttpSession {
   Clock::time_point request_deadline_ = Clock::time_point::max();  // timeouts.request
   bool idle_ = true;  // between requests (draining may close it)
   bool aborting_ = false;
-  bool overloaded_ = false;
-  core::ClientSlot
-      client_slot_;  // the listener and per-client-address limits: released when the connection
-                     // ends next local answer comes from the circuit breaker
+  bool overloaded_ = false;  // the next local answer comes from the circuit breaker
+  // The listener's and the client address's limits: released when the connection ends.
+  core::ClientSlot client_slot_;
 };
 
 }  // namespace sluice::l7

@@ -147,6 +147,11 @@ const char* Router::mismatch(const CompiledRoute& route, const RouteInput& in) c
     for (const auto& c : m.sources) ok = ok || c.contains(in.source);
     if (!ok) return "source";
   }
+  if (!m.client_cert_subjects.empty()) {
+    bool ok = false;
+    for (const auto& subject : m.client_cert_subjects) ok = ok || subject == in.client_cert_subject;
+    if (!ok) return "client_cert_subject";
+  }
   for (size_t i = 0; i < m.headers.size(); ++i) {
     auto each = [&](auto&& fn, const std::string& name) {
       for (const auto& h : *in.headers) {

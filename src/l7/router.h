@@ -24,7 +24,8 @@ struct RouteInput {
   std::string_view query;
   const std::vector<http::Header>* headers = nullptr;
   core::IpAddress source;
-  std::string_view sni;  // tls_passthrough
+  std::string_view sni;                  // tls_passthrough
+  std::string_view client_cert_subject;  // https with a verified client certificate
 };
 
 struct CompiledRoute {

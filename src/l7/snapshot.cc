@@ -8,10 +8,12 @@ LogFile::~LogFile() {
   if (owned && fd >= 0) ::close(fd);
 }
 
-std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Config> config,
-                                                std::shared_ptr<LogFile> access_log,
-                                                uint64_t generation) {
+std::shared_ptr<const Snapshot> Snapshot::build(
+    std::shared_ptr<const config::Config> config, std::shared_ptr<LogFile> access_log,
+    std::vector<std::shared_ptr<const tls::ServerContext>> tls, uint64_t generation) {
   auto s = std::make_shared<Snapshot>();
+  s->tls = std::move(tls);
+  s->tls.resize(config->listeners.size());
   s->access_log = std::move(access_log);
   s->config = std::move(config);
   s->generation = generation;

@@ -75,8 +75,11 @@ struct ListenerStats {
   Counter accepted;
   Counter rejected_connections_per_ip;  // over limits.max_connections_per_ip
   Counter rejected_rate_per_ip;         // over limits.connection_rate_per_ip
-  Counter rejected_max_connections;     // over limits.max_connections (this worker)
+  Counter rejected_max_connections;     // over limits.max_connections
   Gauge active_connections;
+  Counter tls_handshakes;          // https: completed, full or resumed
+  Counter tls_resumed;             // https: of those, resumed (ticket or session cache)
+  Counter tls_handshake_failures;  // https: failed or timed out
   Counter parse_errors;
   std::array<Counter, 600> local_responses;  // answered by sluice itself, by status
   LatencyHistogram latency;

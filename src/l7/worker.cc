@@ -98,7 +98,8 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
     view->route_stats.push_back(std::move(routes));
     view->no_route_stats.push_back(stats_.route(l.name, "", ""));
     view->listener_stats.push_back(stats_.listener(l.name));
-    view->stream_stats.push_back(l.protocol != "http" ? stats_.stream(l.name) : nullptr);
+    const bool http = l.protocol == "http" || l.protocol == "https";
+    view->stream_stats.push_back(http ? nullptr : stats_.stream(l.name));
     int cluster_index = -1;
     for (size_t c = 0; c < cfg.clusters.size(); ++c) {
       if (cfg.clusters[c].name == l.cluster) cluster_index = static_cast<int>(c);

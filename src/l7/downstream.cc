@@ -1,0 +1,161 @@
+#include "l7/downstream.h"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include <array>
+
+namespace sluice::l7 {
+namespace {
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kJoinBelow = 16 * 1024;  // one TLS record's worth
+}  // namespace
+
+Downstream::~Downstream() {
+  if (ssl_) {
+    if (!broken_ && socket_.is_open()) {
+      ERR_clear_error();
+      SSL_shutdown(ssl_);  // close_notify, so the client knows the response was not cut
+    }
+    SSL_free(ssl_);
+  }
+}
+
+asio::awaitable<std::error_code> Downstream::wait_for(int result) {
+  const int err = SSL_get_error(ssl_, result);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    auto [ec] = co_await socket_.async_wait(err == SSL_ERROR_WANT_READ
+                                                ? asio::socket_base::wait_read
+                                                : asio::socket_base::wait_write,
+                                            kNoThrow);
+    co_return ec;
+  }
+  ERR_clear_error();
+  if (err == SSL_ERROR_ZERO_RETURN) co_return asio::error::eof;  // close_notify
+  broken_ = true;  // SSL_ERROR_SSL (a protocol error) or SSL_ERROR_SYSCALL (reset, EOF)
+  co_return err == SSL_ERROR_SYSCALL ? asio::error::connection_reset
+                                     : asio::error::make_error_code(asio::error::access_denied);
+}
+
+asio::awaitable<bool> Downstream::handshake(std::shared_ptr<const tls::ServerContext> context,
+                                            const char** why) {
+  context_ = std::move(context);
+  std::error_code ec;
+  socket_.non_blocking(true, ec);
+  ssl_ = context_->new_ssl();
+  if (ec || !ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
+    *why = "setup";
+    broken_ = true;
+    co_return false;
+  }
+  SSL_set_accept_state(ssl_);
+  while (true) {
+    ERR_clear_error();
+    int rc = SSL_do_handshake(ssl_);
+    if (rc == 1) break;
+    if (auto failed = co_await wait_for(rc)) {
+      *why = failed == asio::error::operation_aborted ? "timeout" : "handshake";
+      broken_ = true;
+      co_return false;
+    }
+  }
+  if (X509* peer = SSL_get0_peer_certificate(ssl_);
+      peer && SSL_get_verify_result(ssl_) == X509_V_OK) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) >= 0) {
+      char* data = nullptr;
+      long len = BIO_get_mem_data(bio, &data);
+      client_subject_.assign(data, static_cast<size_t>(len));
+    }
+    BIO_free(bio);
+  }
+  co_return true;
+}
+
+asio::awaitable<std::pair<std::error_code, size_t>> Downstream::read_some(char* data,
+                                                                          size_t size) {
+  if (!ssl_) {
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), kNoThrow);
+    co_return std::pair{ec, n};
+  }
+  while (true) {
+    size_t n = 0;
+    ERR_clear_error();
+    int rc = SSL_read_ex(ssl_, data, size, &n);
+    if (rc == 1) co_return std::pair{std::error_code(), n};
+    if (auto ec = co_await wait_for(rc)) co_return std::pair{ec, size_t{0}};
+  }
+}
+
+asio::awaitable<std::error_code> Downstream::write_tls(std::string_view data) {
+  while (!data.empty()) {
+    size_t n = 0;
+    ERR_clear_error();
+    int rc = SSL_write_ex(ssl_, data.data(), data.size(), &n);
+    if (rc == 1) {
+      data.remove_prefix(n);
+      continue;
+    }
+    if (auto ec = co_await wait_for(rc)) co_return ec;
+  }
+  co_return std::error_code();
+}
+
+asio::awaitable<std::error_code> Downstream::write(std::string_view a, std::string_view b) {
+  if (!ssl_) {
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(a.data(), a.size()),
+                                           asio::buffer(b.data(), b.size())};
+    auto [ec, n] = co_await asio::async_write(socket_, bufs, kNoThrow);
+    co_return ec;
+  }
+  if (!b.empty() && a.size() + b.size() <= kJoinBelow) {
+    scratch_.assign(a);
+    scratch_.append(b);
+    co_return co_await write_tls(scratch_);
+  }
+  if (auto ec = co_await write_tls(a)) co_return ec;
+  co_return co_await write_tls(b);
+}
+
+void Downstream::cancel() {
+  std::error_code ec;
+  socket_.cancel(ec);
+}
+
+void Downstream::shutdown_send() {
+  if (ssl_ && !broken_) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);  // sends close_notify; we do not wait for the peer's
+  }
+  std::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+}
+
+void Downstream::close() {
+  if (ssl_ && !broken_ && socket_.is_open()) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);
+  }
+  std::error_code ec;
+  socket_.close(ec);
+}
+
+bool Downstream::resumed() const { return ssl_ && SSL_session_reused(ssl_) == 1; }
+
+std::string_view Downstream::alpn() const {
+  if (!ssl_) return {};
+  const unsigned char* data = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl_, &data, &len);
+  return {reinterpret_cast<const char*>(data), len};
+}
+
+std::string_view Downstream::sni() const {
+  const char* name = ssl_ ? SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name) : nullptr;
+  return name ? std::string_view(name) : std::string_view();
+}
+
+}  // namespace sluice::l7

@@ -1,0 +1,61 @@
+#pragma once
+// The client side of an HTTP connection: a TCP socket, with TLS on top for https listeners.
+// TLS runs OpenSSL directly on the non-blocking socket (SSL_read/SSL_write, waiting for
+// readiness when OpenSSL asks), as HAProxy and nginx do: no BIO pair, no extra copy.
+// One operation at a time: the session reads or writes, never both at once.
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "tls/server_context.h"
+
+namespace sluice::l7 {
+
+class Downstream {
+ public:
+  explicit Downstream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
+  ~Downstream();
+  Downstream(const Downstream&) = delete;
+  Downstream& operator=(const Downstream&) = delete;
+
+  asio::ip::tcp::socket& socket() { return socket_; }
+  bool is_tls() const { return ssl_ != nullptr; }
+
+  // The server side of the TLS handshake. On failure, false and a short reason in *why.
+  asio::awaitable<bool> handshake(std::shared_ptr<const tls::ServerContext> context,
+                                  const char** why);
+  asio::awaitable<std::pair<std::error_code, size_t>> read_some(char* data, size_t size);
+  // Writes a then b, whole.
+  asio::awaitable<std::error_code> write(std::string_view a, std::string_view b = {});
+
+  void cancel();
+  void shutdown_send();  // TLS close_notify, then the TCP FIN
+  void close();
+
+  // After the handshake.
+  bool resumed() const;
+  std::string_view alpn() const;
+  std::string_view sni() const;
+  // The verified client certificate's subject (RFC 2253), empty without one.
+  const std::string& client_subject() const { return client_subject_; }
+
+ private:
+  // Waits for what OpenSSL asked for after `result`; an error code when the connection failed.
+  asio::awaitable<std::error_code> wait_for(int result);
+  asio::awaitable<std::error_code> write_tls(std::string_view data);
+
+  asio::ip::tcp::socket socket_;
+  SSL* ssl_ = nullptr;
+  std::shared_ptr<const tls::ServerContext> context_;  // outlives ssl_'s callbacks
+  bool broken_ = false;  // a fatal TLS error: no close_notify may follow
+  std::string client_subject_;
+  std::string scratch_;  // joins small a+b writes into one TLS record
+};
+
+}  // namespace sluice::l7
