@@ -253,6 +253,24 @@ clusters:
         assert re.search(rf"bad-tls.yaml:7:\d+: .*{re.escape(expect)}", out.stdout + out.stderr), out
 
 
+def test_ocsp_response_is_stapled():
+    b = Backend("b1")
+    key, crt = make_cert("stapled.test", ["stapled.test"], ca())
+    serial = openssl("x509", "-in", crt, "-noout", "-serial").stdout.decode().strip().split("=")[1]
+    index, req, resp = tmp_path("ocsp-index.txt"), tmp_path("ocsp-req.der"), tmp_path("ocsp-resp.der")
+    with open(index, "w") as f:
+        f.write(f"V\t991231235959Z\t\t{serial}\tunknown\t/CN=stapled.test\n")
+    openssl("ocsp", "-issuer", ca()[1], "-cert", crt, "-no_nonce", "-reqout", req)
+    openssl("ocsp", "-index", index, "-rsigner", ca()[1], "-rkey", ca()[0], "-CA", ca()[1], "-reqin", req,
+            "-respout", resp, "-ndays", "1")
+    s = https_sluice(b, certs=f"        - {{ cert: {crt}, key: {key}, ocsp: {resp} }}\n")
+    out = s_client(s.port, "-status", servername="stapled.test")
+    assert "OCSP Response Status: successful" in out and "Cert Status: good" in out, out
+    # a listener without a response staples nothing
+    plain = https_sluice(b)
+    assert "OCSP response: no response sent" in s_client(plain.port, "-status")
+
+
 def test_redirect_https():
     s = Sluice("""
 admin: { listen: 127.0.0.1:{admin} }
