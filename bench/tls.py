@@ -1,0 +1,172 @@
+"""TLS termination benchmark.
+
+Method: the proxy on CPU 0 with one worker/thread, the nginx backend and the load on CPU 1. Every
+proxy gets the same ECDSA P-256 certificate, TLS 1.2+ with its defaults (TLS 1.3, AES-128-GCM is
+what the clients negotiate), tickets on. Measured, median of RUNS (default 3):
+- full handshakes/s: `openssl s_time -new` (one full handshake and one GET per connection);
+- resumed handshakes/s: `openssl s_time -reuse` (session resumption, one GET per connection);
+- keep-alive requests/s over TLS: wrk -c50 (handshakes once, then the record layer).
+s_time is one client process on one core, so handshake rates partly measure the client; the
+ratios compare the proxies under the same client. Appends to bench/RESULTS.md unless --no-record."""
+import datetime
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+from common import free_port  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SLUICE = os.path.join(ROOT, "build/release/src/sluice")
+RUNS = int(os.environ.get("RUNS", "3"))
+DURATION = int(os.environ.get("DURATION", "5"))
+PROXY_CPU, LOAD_CPU = "0", "1"
+tmp = tempfile.mkdtemp(prefix="sluice-bench-tls-")
+procs = []
+
+
+def start(args, port, cpu):
+    return common.start(procs, args, port, cpu)
+
+
+def make_cert():
+    key, crt, pem = (os.path.join(tmp, n) for n in ("site.key", "site.crt", "site.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "2", "-subj", "/CN=bench.test", "-addext", "subjectAltName=DNS:bench.test",
+                    "-keyout", key, "-out", crt], check=True, capture_output=True)
+    with open(pem, "w") as f:
+        f.write(open(crt).read() + open(key).read())
+    return key, crt, pem
+
+
+def proxies(backend, key, crt, pem):
+    ports = {}
+    p = free_port()
+    start([SLUICE, "run", "-c", common.write(tmp, "sluice.yaml", f"""
+workers: 1
+access_log: false
+listeners:
+  - name: web
+    protocol: https
+    listen: 127.0.0.1:{p}
+    tls: {{ certificates: [{{ cert: {crt}, key: {key} }}] }}
+    routes: [{{ cluster: b }}]
+clusters:
+  - {{ name: b, endpoints: [127.0.0.1:{backend}] }}
+""")], p, PROXY_CPU)
+    ports["sluice"] = p
+    p = free_port()
+    start(["haproxy", "-f", common.write(tmp, "haproxy.cfg", f"""
+global
+  nbthread 1
+  maxconn 5000
+  ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:{p} ssl crt {pem}
+  default_backend b
+backend b
+  server s1 127.0.0.1:{backend}
+""")], p, PROXY_CPU)
+    ports["haproxy"] = p
+    p = free_port()
+    prefix = os.path.join(tmp, "nginx-proxy")
+    os.makedirs(prefix, exist_ok=True)
+    start(["nginx", "-p", prefix, "-c", common.write(tmp, "nginx.conf", f"""
+daemon off; master_process off; worker_processes 1;
+pid {prefix}/pid; error_log {prefix}/err error;
+events {{ worker_connections 10000; }}
+http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefix}/p;
+  fastcgi_temp_path {prefix}/f; uwsgi_temp_path {prefix}/u; scgi_temp_path {prefix}/s;
+  upstream b {{ server 127.0.0.1:{backend}; keepalive 64; }}
+  server {{ listen 127.0.0.1:{p} ssl; ssl_certificate {crt}; ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m;
+    location / {{ proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; }} }} }}
+""")], p, PROXY_CPU)
+    ports["nginx"] = p
+    return ports
+
+
+def s_time(port, mode):
+    out = subprocess.run(["taskset", "-c", LOAD_CPU, "openssl", "s_time", "-connect", f"127.0.0.1:{port}", mode,
+                          "-time", str(DURATION), "-www", "/"], capture_output=True, text=True,
+                         timeout=DURATION * 3 + 30).stdout
+    # "N connections in T real seconds" is the last such line (for -reuse, after the first one)
+    found = re.findall(r"(\d+) connections in (\d+) real seconds", out)
+    if not found:
+        raise SystemExit(f"s_time failed on {port}: {out[-400:]}")
+    n, t = map(int, found[-1])
+    return n / t if t else 0.0
+
+
+def keepalive(port):
+    out = subprocess.run(["taskset", "-c", LOAD_CPU, "wrk", "-t1", "-c50", f"-d{DURATION}s",
+                          f"https://127.0.0.1:{port}/"], capture_output=True, text=True,
+                         timeout=DURATION + 30).stdout
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def main():
+    record = "--no-record" not in sys.argv
+    key, crt, pem = make_cert()
+    backend = free_port()
+    prefix = os.path.join(tmp, "backend")
+    os.makedirs(prefix, exist_ok=True)
+    start(["nginx", "-p", prefix, "-c", common.write(tmp, "backend.conf", f"""
+daemon off; master_process off; worker_processes 1;
+pid {prefix}/pid; error_log {prefix}/err error;
+events {{ worker_connections 8192; }}
+http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefix}/p; fastcgi_temp_path {prefix}/f;
+  uwsgi_temp_path {prefix}/u; scgi_temp_path {prefix}/s;
+  server {{ listen 127.0.0.1:{backend}; location / {{ return 200 "hello, world\\n"; }} }} }}
+""")], backend, LOAD_CPU)
+    ports = proxies(backend, key, crt, pem)
+    metrics = ["full handshakes/s", "resumed handshakes/s", "keep-alive req/s"]
+    results = {}
+    names = list(ports)
+    for run in range(RUNS):
+        # Each run starts with another proxy, so that warm-up and drift do not favour one.
+        for name in names[run % len(names):] + names[:run % len(names)]:
+            port = ports[name]
+            results.setdefault((name, metrics[0]), []).append(s_time(port, "-new"))
+            results.setdefault((name, metrics[1]), []).append(s_time(port, "-reuse"))
+            results.setdefault((name, metrics[2]), []).append(keepalive(port))
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.wait(timeout=10)
+
+    def med(name, metric):
+        v = sorted(results[(name, metric)])
+        return v[len(v) // 2]
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    lines = [f"### tls — {datetime.date.today()} — commit {commit}", "",
+             f"openssl s_time -new / -reuse -www / for {DURATION}s, wrk -c50 keep-alive over TLS, median of {RUNS}; "
+             f"ECDSA P-256, TLS 1.3; proxy on CPU {PROXY_CPU} (1 worker), nginx backend and clients on CPU {LOAD_CPU}.",
+             "", "| target | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+    for name in ports:
+        lines.append(f"| {name} | " + " | ".join(f"{med(name, m):,.0f}" for m in metrics) + " |")
+    lines.append("")
+    for m in metrics:
+        s, h, n = (med(x, m) for x in ["sluice", "haproxy", "nginx"])
+        lines.append(f"- {m}: sluice/HAProxy **{s / h:.2f}**, sluice/nginx **{s / n:.2f}**")
+    lines.append("")
+    report = "\n".join(lines)
+    print(report)
+    if record:
+        common.record(ROOT, report)
+
+
+if __name__ == "__main__":
+    main()
