@@ -77,6 +77,9 @@ struct ListenerTimeouts {
   Millis max_duration = 0s;
   // tls_passthrough: the whole ClientHello must arrive within this.
   Millis client_hello = 5s;
+  // http: an upgraded connection (WebSocket) with no byte either way for this long is closed
+  // (HAProxy's `timeout tunnel`).
+  Millis tunnel_idle = std::chrono::hours(1);
 };
 
 struct TlsCertificate {

@@ -562,7 +562,8 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   if (auto t = node["timeouts"]) {
     if (r.expect_map(t, "timeouts",
                      {"request_header", "request_body_idle", "keepalive_idle", "request", "idle",
-                      "max_duration", "client_hello"})) {
+                      "max_duration", "client_hello", "tunnel_idle"})) {
+      if (t["tunnel_idle"]) r.duration(t["tunnel_idle"], "tunnel_idle", &l.timeouts.tunnel_idle);
       if (t["client_hello"])
         r.duration(t["client_hello"], "client_hello", &l.timeouts.client_hello);
       if (t["idle"]) r.duration(t["idle"], "idle", &l.timeouts.idle);

@@ -1,10 +1,10 @@
 #include "l7/downstream.h"
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <openssl/err.h>
-#include <openssl/x509.h>
 
 #include <array>
 
@@ -27,10 +27,9 @@ Downstream::~Downstream() {
 asio::awaitable<std::error_code> Downstream::wait_for(int result) {
   const int err = SSL_get_error(ssl_, result);
   if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-    auto [ec] = co_await socket_.async_wait(err == SSL_ERROR_WANT_READ
-                                                ? asio::socket_base::wait_read
-                                                : asio::socket_base::wait_write,
-                                            kNoThrow);
+    auto [ec] = co_await socket_.async_wait(
+        err == SSL_ERROR_WANT_READ ? asio::socket_base::wait_read : asio::socket_base::wait_write,
+        kNoThrow);
     co_return ec;
   }
   ERR_clear_error();
@@ -75,8 +74,7 @@ asio::awaitable<bool> Downstream::handshake(std::shared_ptr<const tls::ServerCon
   co_return true;
 }
 
-asio::awaitable<std::pair<std::error_code, size_t>> Downstream::read_some(char* data,
-                                                                          size_t size) {
+asio::awaitable<std::pair<std::error_code, size_t>> Downstream::read_some(char* data, size_t size) {
   if (!ssl_) {
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), kNoThrow);
     co_return std::pair{ec, n};

@@ -3,9 +3,9 @@
 // TLS runs OpenSSL directly on the non-blocking socket (SSL_read/SSL_write, waiting for
 // readiness when OpenSSL asks), as HAProxy and nginx do: no BIO pair, no extra copy.
 // One operation at a time: the session reads or writes, never both at once.
+#include <openssl/ssl.h>
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
-#include <openssl/ssl.h>
 
 #include <memory>
 #include <string>

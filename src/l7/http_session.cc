@@ -4,6 +4,7 @@
 #include <asio/connect.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/read.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -38,6 +39,41 @@ bool upstream_too_slow(TimeoutKind fired) {
 }
 bool client_too_slow(TimeoutKind fired) {
   return fired == TimeoutKind::kBodyIdle || fired == TimeoutKind::kRequestTotal;
+}
+
+// True if the comma-separated header value has `token` (case-insensitive) as one element.
+bool list_has(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    auto comma = value.find(',');
+    auto item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (http::iequals(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+bool upgrades_to_websocket(const std::vector<http::Header>& headers) {
+  for (const auto& h : headers) {
+    if (h.id == http::HeaderId::kUpgrade && list_has(h.value, "websocket")) return true;
+  }
+  return false;
+}
+
+// RFC 6455 4.1: a GET over HTTP/1.1 without a body, `Connection: upgrade`, `Upgrade: websocket`.
+// Any other Upgrade (h2c above all: smuggling) is dropped with the other hop-by-hop headers.
+bool is_websocket_upgrade(const http::RequestHead& req) {
+  if (req.method != "GET" || req.version_minor != 1 || req.framing.body != http::BodyKind::kNone)
+    return false;
+  bool connection_upgrade = false;
+  for (auto t : req.framing.connection_tokens) connection_upgrade |= http::iequals(t, "upgrade");
+  return connection_upgrade && upgrades_to_websocket(req.headers);
+}
+
+bool is_websocket_switch(const http::ResponseHead& resp) {
+  return upgrades_to_websocket(resp.headers);
 }
 
 bool is_idempotent(std::string_view method) {
@@ -214,6 +250,71 @@ asio::awaitable<bool> HttpSession::redirect_to_https(const config::Listener& lis
   co_return !close;
 }
 
+asio::awaitable<void> HttpSession::tunnel(std::chrono::milliseconds idle) {
+  using namespace asio::experimental::awaitable_operators;
+  // Bytes that came after either head belong to the new protocol.
+  if (!in_.empty()) {
+    bytes_received_ += in_.size();
+    auto [ec, n] = co_await asio::async_write(up_, asio::buffer(in_.data()), kNoThrow);
+    in_.consume(in_.size());
+    if (ec) co_return;
+  }
+  if (!up_in_.empty()) {
+    bytes_sent_ += up_in_.size();
+    if (!co_await write_client(up_in_.data())) co_return;
+    up_in_.consume(up_in_.size());
+  }
+  // One deadline for both directions, pushed on by every byte; the tick cancels both sides.
+  arm(Deadline::kTunnelIdle, idle);
+  auto fail = [this] {
+    down_.cancel();
+    std::error_code ec;
+    up_.cancel(ec);
+  };
+  auto client_to_upstream = [&]() -> asio::awaitable<void> {
+    while (true) {
+      auto space = in_.prepare(kIoChunk);
+      auto [ec, n] = co_await down_.read_some(space.data(), space.size());
+      if (ec) {
+        std::error_code sec;
+        if (ec == asio::error::eof)
+          up_.shutdown(asio::socket_base::shutdown_send, sec);
+        else
+          fail();
+        co_return;
+      }
+      in_.commit(n);
+      deadline_ = Clock::now() + idle;
+      auto [wec, w] = co_await asio::async_write(up_, asio::buffer(in_.data()), kNoThrow);
+      in_.consume(in_.size());
+      if (wec) co_return fail();
+      bytes_received_ += n;
+    }
+  };
+  auto upstream_to_client = [&]() -> asio::awaitable<void> {
+    while (true) {
+      auto space = up_in_.prepare(kIoChunk);
+      auto [ec, n] =
+          co_await up_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      if (ec) {
+        if (ec == asio::error::eof)
+          down_.shutdown_send();
+        else
+          fail();
+        co_return;
+      }
+      up_in_.commit(n);
+      deadline_ = Clock::now() + idle;
+      auto wec = co_await down_.write(up_in_.data());
+      up_in_.consume(up_in_.size());
+      if (wec) co_return fail();
+      bytes_sent_ += n;
+    }
+  };
+  co_await (client_to_upstream() && upstream_to_client());
+  disarm();
+}
+
 asio::awaitable<void> HttpSession::run() {
   if (!view_ || listener_index_ < 0) co_return;
   if (const auto& tls = view_->snapshot->tls[listener_index_]) {
@@ -324,6 +425,8 @@ void HttpSession::build_upstream_head(const config::Listener& listener) {
       }
       continue;
     }
+    // Never let an h2c upgrade's settings reach a backend (h2c smuggling).
+    if (h.name.size() == 14 && http::iequals(h.name, "http2-settings")) continue;
     // Only sluice says which client certificate was verified.
     if (listener.tls && http::iequals(h.name, listener.tls->client_cert_header)) continue;
     if (listener.add_forwarded && h.id == HeaderId::kForwarded) {
@@ -332,6 +435,7 @@ void HttpSession::build_upstream_head(const config::Listener& listener) {
     }
     append_header(&out_, n, h.value);
   }
+  if (upgrade_) out_.append("Connection: upgrade\r\nUpgrade: websocket\r\n");
   out_.append("X-Forwarded-For: ");
   if (!xff_prev.empty()) out_.append(xff_prev).append(", ");
   const std::string_view proto = down_.is_tls() ? "https" : "http";
@@ -394,6 +498,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   if (!req_.query.empty()) log_target_.append("?").append(req_.query);
   canonical_host(req_.host, &host_);
   request_body_done_ = req_framing_.body == http::BodyKind::kNone;
+  upgrade_ = req_framing_.has_upgrade && is_websocket_upgrade(req_);
   client_keep_alive_ = req_framing_.keep_alive && !worker_.draining();
 
   auto finish_local = [&](int status, bool close) -> asio::awaitable<bool> {
@@ -534,6 +639,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
     if (outcome == Outcome::kStale) outcome = Outcome::kReset;
     switch (outcome) {  // what this try says about the endpoint (client-side failures say nothing)
       case Outcome::kDone:
+      case Outcome::kUpgraded:
         note_try(cluster, index, status_ >= 500);
         break;
       case Outcome::kReset:
@@ -610,6 +716,12 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       break;
     case Outcome::kAborted:
       status = status_ ? status_ : 502;
+      client_keep_alive_ = false;
+      close_upstream();
+      break;
+    case Outcome::kUpgraded:
+      status = 101;
+      co_await tunnel(listener.timeouts.tunnel_idle);
       client_keep_alive_ = false;
       close_upstream();
       break;
@@ -874,9 +986,23 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
       co_return Outcome::kLocalResponse;
     }
     if (resp_.status >= 100 && resp_.status < 200) {
-      if (resp_.status == 101) {  // we never forward Upgrade, so a switch is a protocol error
-        local_status_ = 502;
-        co_return Outcome::kLocalResponse;
+      if (resp_.status == 101) {
+        // Only a WebSocket handshake we forwarded may switch; anything else is a protocol error.
+        if (!upgrade_ || !is_websocket_switch(resp_)) {
+          local_status_ = 502;
+          local_detail_ = "unexpected 101 Switching Protocols";
+          co_return Outcome::kLocalResponse;
+        }
+        out_.assign("HTTP/1.1 101 Switching Protocols\r\n");
+        for (const auto& h : resp_.headers) {
+          if (http::is_hop_by_hop(h, resp_.framing)) continue;
+          append_header(&out_, h.name, h.value);
+        }
+        out_.append("Connection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+        up_in_.consume(pr.consumed);
+        status_ = 101;
+        if (!co_await write_client(out_)) co_return Outcome::kAborted;
+        co_return Outcome::kUpgraded;
       }
       up_in_.consume(pr.consumed);  // interim responses are not relayed (we answer 100 ourselves)
       continue;

@@ -52,6 +52,7 @@ class HttpSession {
     kOverloaded,     // the cluster's circuit breaker refused a new connection
     kLocalResponse,  // sluice must answer with `local_status_`
     kAborted,        // a side broke after response bytes went out: close the client
+    kUpgraded,       // the upstream switched protocols (101, WebSocket): tunnel the bytes
   };
 
   HttpSession(Worker& worker, asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
@@ -59,6 +60,7 @@ class HttpSession {
   asio::awaitable<void> run();
   asio::awaitable<bool> handle_request(size_t head_len);
   asio::awaitable<bool> redirect_to_https(const config::Listener& listener, size_t head_len);
+  asio::awaitable<void> tunnel(std::chrono::milliseconds idle);
   asio::awaitable<Outcome> exchange(const ClusterRuntime& cluster, bool reused, bool* body_started,
                                     const std::vector<int>* retry_statuses);
   asio::awaitable<bool> send_request_body(Outcome* outcome);
@@ -114,6 +116,7 @@ class HttpSession {
   int req_version_minor_ = 1;
   uint64_t max_body_ = 0;
   bool client_keep_alive_ = true;
+  bool upgrade_ = false;  // a WebSocket handshake: the upstream may answer 101
   bool request_body_done_ = true;
   int local_status_ = 0;
   std::string_view local_detail_;

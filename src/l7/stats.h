@@ -48,11 +48,12 @@ enum class TimeoutKind : uint8_t {
   kClientWrite,   // client not reading the response: connection cut
   kDrain,         // shutdown closed an idle connection (normal)
   kRequestTotal,  // timeouts.request: 504 or cut
+  kTunnelIdle,    // an upgraded (WebSocket) connection silent both ways: closed
   kCount
 };
 inline constexpr const char* kTimeoutKindNames[] = {
-    "none",         "request_header", "keepalive_idle", "request_body_idle", "connect", "response",
-    "client_write", "drain",          "request"};
+    "none",     "request_header", "keepalive_idle", "request_body_idle", "connect",
+    "response", "client_write",   "drain",          "request",           "tunnel_idle"};
 
 struct RouteStats {
   std::array<Counter, 6> by_class;  // index = status / 100 (0 unused)

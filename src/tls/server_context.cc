@@ -110,8 +110,8 @@ std::shared_ptr<ServerContext> ServerContext::build(const config::ListenerTls& t
 std::string ServerContext::configure(SSL_CTX* ctx) {
   const auto& tls = config_;
   SSL_CTX_set_min_proto_version(ctx, tls.min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
-  uint64_t options = SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                     SSL_OP_NO_COMPRESSION;
+  uint64_t options =
+      SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION;
   if (!tls.session_tickets) options |= SSL_OP_NO_TICKET;
   SSL_CTX_set_options(ctx, options);
   // Idle keep-alive connections give their 2 x 17 KiB record buffers back.
@@ -130,18 +130,17 @@ std::string ServerContext::configure(SSL_CTX* ctx) {
   } else {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   }
-  SSL_CTX_set_timeout(ctx, static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(
-                                                 tls.session_timeout)
-                                                 .count()));
+  SSL_CTX_set_timeout(
+      ctx, static_cast<long>(
+               std::chrono::duration_cast<std::chrono::seconds>(tls.session_timeout).count()));
   if (!tls.client_ca.empty()) {
     if (SSL_CTX_load_verify_locations(ctx, tls.client_ca.c_str(), nullptr) != 1)
       return "client_ca '" + tls.client_ca + "': " + openssl_reason();
     STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.client_ca.c_str());
     if (names) SSL_CTX_set_client_CA_list(ctx, names);
-    SSL_CTX_set_verify(ctx,
-                       SSL_VERIFY_PEER |
-                           (tls.client_cert_required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
-                       nullptr);
+    SSL_CTX_set_verify(
+        ctx, SSL_VERIFY_PEER | (tls.client_cert_required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+        nullptr);
     SSL_CTX_set_verify_depth(ctx, 4);
   }
   return {};
@@ -158,8 +157,8 @@ std::string ServerContext::load_ticket_keys() {
   std::string bytes = read_file(config_.ticket_keys_file, &error);
   if (!error.empty()) return error;
   if (bytes.empty() || bytes.size() % kTicketKeyFileBytes != 0) {
-    return "ticket_keys_file '" + config_.ticket_keys_file + "' must hold one or more 80-byte keys (" +
-           std::to_string(bytes.size()) + " bytes)";
+    return "ticket_keys_file '" + config_.ticket_keys_file +
+           "' must hold one or more 80-byte keys (" + std::to_string(bytes.size()) + " bytes)";
   }
   for (size_t at = 0; at < bytes.size(); at += kTicketKeyFileBytes) {
     TicketKey key{};
@@ -220,10 +219,9 @@ int ServerContext::on_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned cha
                            const unsigned char* in, unsigned int in_len, void* arg) {
   auto* self = static_cast<ServerContext*>(arg);
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, out_len,
-                            reinterpret_cast<const unsigned char*>(self->alpn_wire_.data()),
-                            static_cast<unsigned>(self->alpn_wire_.size()), in,
-                            in_len) != OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(
+          &selected, out_len, reinterpret_cast<const unsigned char*>(self->alpn_wire_.data()),
+          static_cast<unsigned>(self->alpn_wire_.size()), in, in_len) != OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_NOACK;  // no common protocol: carry on without ALPN (HTTP/1.1)
   }
   *out = selected;
@@ -234,8 +232,8 @@ int ServerContext::on_ocsp(SSL* ssl, void* arg) {
   const auto* cert = static_cast<const Cert*>(arg);
   if (SSL_get_SSL_CTX(ssl) != cert->ctx) {
     // SNI moved the connection to another certificate: staple that one's response.
-    auto* self = static_cast<ServerContext*>(
-        SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), context_index()));
+    auto* self =
+        static_cast<ServerContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), context_index()));
     cert = nullptr;
     for (const auto& c : self->certs_) {
       if (c.ctx == SSL_get_SSL_CTX(ssl)) cert = &c;
