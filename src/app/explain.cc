@@ -71,7 +71,7 @@ int explain(const config::Config& config, const ExplainRequest& request) {
   if (path != head.path) fmt::print("  (path normalised from {})\n", head.path);
 
   l7::Router router(listener, config);
-  l7::RouteInput in{head.method, host, path, head.query, &head.headers, *source, {}};
+  l7::RouteInput in{head.method, host, path, head.query, &head.headers, *source, {}, {}};
   const l7::CompiledRoute* match = nullptr;
   for (const auto& r : router.routes()) {
     const char* why = router.mismatch(r, in);

@@ -97,7 +97,7 @@ inline constexpr const char* kDefaultCiphers =
 struct ListenerTls {
   std::vector<TlsCertificate> certificates;  // SNI picks by the names in each certificate
   size_t default_certificate = 0;            // for clients without SNI or with an unknown one
-  std::vector<std::string> alpn = {"http/1.1"};
+  std::vector<std::string> alpn = {"h2", "http/1.1"};  // server preference
   int min_version = 12;  // 12 = TLS 1.2, 13 = TLS 1.3; older versions are never offered
   std::string ciphers = kDefaultCiphers;  // TLS 1.2
   std::string ciphersuites;               // TLS 1.3; empty: OpenSSL's (all AEAD)

@@ -360,9 +360,7 @@ ListenerTls read_listener_tls(Reader& r, const YAML::Node& node) {
   if (node["alpn"]) {
     t.alpn.clear();
     for (auto& [proto, n] : r.string_list(node["alpn"], "alpn")) {
-      if (proto == "h2") {
-        r.error(n, "alpn 'h2': HTTP/2 is not supported by this build yet");
-      } else if (proto != "http/1.1") {
+      if (proto != "h2" && proto != "http/1.1") {
         r.error(n, "alpn '" + proto + "' is not one of h2, http/1.1");
       } else {
         t.alpn.push_back(proto);

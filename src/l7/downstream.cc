@@ -1,5 +1,7 @@
 #include "l7/downstream.h"
 
+#include "l7/h2_connection.h"
+
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <asio/experimental/as_tuple.hpp>
@@ -14,7 +16,15 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kJoinBelow = 16 * 1024;  // one TLS record's worth
 }  // namespace
 
+Downstream::Downstream(std::shared_ptr<H2Stream> stream, const asio::any_io_executor& ex, bool tls,
+                       std::string client_subject)
+    : socket_(ex),
+      client_subject_(std::move(client_subject)),
+      stream_(std::move(stream)),
+      stream_tls_(tls) {}
+
 Downstream::~Downstream() {
+  if (stream_) stream_->finish();
   if (ssl_) {
     if (!broken_ && socket_.is_open()) {
       ERR_clear_error();
@@ -75,6 +85,7 @@ asio::awaitable<bool> Downstream::handshake(std::shared_ptr<const tls::ServerCon
 }
 
 asio::awaitable<std::pair<std::error_code, size_t>> Downstream::read_some(char* data, size_t size) {
+  if (stream_) co_return co_await stream_->read(data, size);
   if (!ssl_) {
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), kNoThrow);
     co_return std::pair{ec, n};
@@ -103,6 +114,7 @@ asio::awaitable<std::error_code> Downstream::write_tls(std::string_view data) {
 }
 
 asio::awaitable<std::error_code> Downstream::write(std::string_view a, std::string_view b) {
+  if (stream_) co_return co_await stream_->write(a, b);
   if (!ssl_) {
     std::array<asio::const_buffer, 2> bufs{asio::buffer(a.data(), a.size()),
                                            asio::buffer(b.data(), b.size())};
@@ -119,11 +131,13 @@ asio::awaitable<std::error_code> Downstream::write(std::string_view a, std::stri
 }
 
 void Downstream::cancel() {
+  if (stream_) return stream_->cancel();
   std::error_code ec;
   socket_.cancel(ec);
 }
 
 void Downstream::shutdown_send() {
+  if (stream_) return stream_->finish();
   if (ssl_ && !broken_) {
     ERR_clear_error();
     SSL_shutdown(ssl_);  // sends close_notify; we do not wait for the peer's
@@ -133,6 +147,7 @@ void Downstream::shutdown_send() {
 }
 
 void Downstream::close() {
+  if (stream_) return stream_->finish();
   if (ssl_ && !broken_ && socket_.is_open()) {
     ERR_clear_error();
     SSL_shutdown(ssl_);

@@ -2,7 +2,8 @@
 // The client side of an HTTP connection: a TCP socket, with TLS on top for https listeners.
 // TLS runs OpenSSL directly on the non-blocking socket (SSL_read/SSL_write, waiting for
 // readiness when OpenSSL asks), as HAProxy and nginx do: no BIO pair, no extra copy.
-// One operation at a time: the session reads or writes, never both at once.
+// At most one read and one write in flight (a tunnel does both at once; OpenSSL allows that on
+// one thread).
 #include <openssl/ssl.h>
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -17,15 +18,22 @@
 
 namespace sluice::l7 {
 
+struct H2Stream;
+
 class Downstream {
  public:
   explicit Downstream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
+  // An HTTP/2 stream seen as a connection (see h2_connection.h); `tls` and `client_subject` are
+  // the connection's.
+  Downstream(std::shared_ptr<H2Stream> stream, const asio::any_io_executor& ex, bool tls,
+             std::string client_subject);
   ~Downstream();
   Downstream(const Downstream&) = delete;
   Downstream& operator=(const Downstream&) = delete;
 
   asio::ip::tcp::socket& socket() { return socket_; }
-  bool is_tls() const { return ssl_ != nullptr; }
+  bool is_tls() const { return ssl_ != nullptr || stream_tls_; }
+  bool is_stream() const { return stream_ != nullptr; }
 
   // The server side of the TLS handshake. On failure, false and a short reason in *why.
   asio::awaitable<bool> handshake(std::shared_ptr<const tls::ServerContext> context,
@@ -55,6 +63,8 @@ class Downstream {
   std::shared_ptr<const tls::ServerContext> context_;  // outlives ssl_'s callbacks
   bool broken_ = false;  // a fatal TLS error: no close_notify may follow
   std::string client_subject_;
+  std::shared_ptr<H2Stream> stream_;
+  bool stream_tls_ = false;
   std::string scratch_;  // joins small a+b writes into one TLS record
 };
 

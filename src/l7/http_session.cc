@@ -76,6 +76,14 @@ bool is_websocket_switch(const http::ResponseHead& resp) {
   return upgrades_to_websocket(resp.headers);
 }
 
+constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+// The bytes so far agree with the HTTP/2 connection preface (RFC 9113 3.4).
+bool could_be_h2_preface(std::string_view in) {
+  return kH2Preface.substr(0, std::min(in.size(), kH2Preface.size())) ==
+         in.substr(0, std::min(in.size(), kH2Preface.size()));
+}
+
 bool is_idempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
          method == "PUT" || method == "DELETE";
@@ -111,6 +119,33 @@ HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket,
       up_in_(kIoChunk, 64 * 1024 + 4096),
       parser_({}),
       resp_parser_(64 * 1024, 200) {
+  // TCP_NODELAY is inherited from the listening socket (see open_listener).
+  // The peer address comes from accept(), saving a getpeername() per connection.
+  client_ip_ = core::IpAddress::from_sockaddr(peer.data());
+  client_ip_text_ = client_ip_.to_string();
+  client_text_ = client_ip_.is_v4 ? client_ip_text_ : "[" + client_ip_text_ + "]";
+  client_text_.append(":").append(std::to_string(peer.port()));
+  init();
+}
+
+HttpSession::HttpSession(Worker& worker, std::shared_ptr<H2Stream> stream,
+                         const HttpSession& parent)
+    : worker_(worker),
+      down_(std::move(stream), worker.io().get_executor(), parent.down_.is_tls(),
+            parent.down_.client_subject()),
+      up_(worker.io()),
+      listener_name_(parent.listener_name_),
+      client_ip_(parent.client_ip_),
+      client_ip_text_(parent.client_ip_text_),
+      client_text_(parent.client_text_),
+      in_(kIoChunk, kIoChunk),
+      up_in_(kIoChunk, 64 * 1024 + 4096),
+      parser_({}),
+      resp_parser_(64 * 1024, 200) {
+  init();
+}
+
+void HttpSession::init() {
   worker_.link(this);
   // One allocation each up front instead of a doubling series on the first request.
   out_.reserve(2048);
@@ -118,17 +153,23 @@ HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket,
   log_target_.reserve(128);
   req_.headers.reserve(32);
   resp_.headers.reserve(32);
-  // TCP_NODELAY is inherited from the listening socket (see open_listener).
-  // The peer address comes from accept(), saving a getpeername() per connection.
-  client_ip_ = core::IpAddress::from_sockaddr(peer.data());
-  client_ip_text_ = client_ip_.to_string();
-  client_text_ = client_ip_.is_v4 ? client_ip_text_ : "[" + client_ip_text_ + "]";
-  client_text_.append(":").append(std::to_string(peer.port()));
   refresh_view();
 }
 
+void HttpSession::spawn_stream(Worker& worker, std::shared_ptr<H2Stream> stream,
+                               const HttpSession& parent) {
+  auto* session = new HttpSession(worker, std::move(stream), parent);
+  asio::co_spawn(
+      worker.io(),
+      [session]() -> asio::awaitable<void> {
+        std::unique_ptr<HttpSession> owner(session);
+        co_await owner->run();
+      },
+      asio::detached);
+}
+
 HttpSession::~HttpSession() {
-  if (view_ && listener_index_ >= 0)
+  if (view_ && listener_index_ >= 0 && !down_.is_stream())
     view_->listener_stats[listener_index_]->active_connections.dec();
   worker_.unlink(this);
 }
@@ -138,12 +179,13 @@ void HttpSession::refresh_view() {
   if (latest == view_ || !latest) return;
   int index = latest->snapshot->listener_index(listener_name_);
   if (index < 0 && view_) return;  // listener removed: finish on the config we started with
-  if (view_ && listener_index_ >= 0)
+  // A stream of an HTTP/2 connection is not a connection: only its connection is counted.
+  if (view_ && listener_index_ >= 0 && !down_.is_stream())
     view_->listener_stats[listener_index_]->active_connections.dec();
   view_ = latest;
   listener_index_ = index;
   if (index < 0) return;
-  view_->listener_stats[index]->active_connections.inc();
+  if (!down_.is_stream()) view_->listener_stats[index]->active_connections.inc();
   // A reload may change the limits: the next head is parsed with the new ones.
   const auto& l = view_->snapshot->config->listeners[index];
   parser_ = http::RequestParser(
@@ -315,9 +357,37 @@ asio::awaitable<void> HttpSession::tunnel(std::chrono::milliseconds idle) {
   disarm();
 }
 
+asio::awaitable<void> HttpSession::serve_h2(std::string_view received) {
+  const auto& listener = view_->snapshot->config->listeners[listener_index_];
+  const auto keepalive = listener.timeouts.keepalive_idle;
+  H2Connection::Limits limits;
+  limits.max_header_bytes = listener.limits.max_header_bytes;
+  H2Connection::Hooks hooks;
+  hooks.start_stream = [this](std::shared_ptr<H2Stream> stream) {
+    spawn_stream(worker_, std::move(stream), *this);
+  };
+  // No stream in flight: the connection is idle (keep-alive timeout, drain may close it).
+  hooks.idle_changed = [this, keepalive](bool idle) {
+    idle_ = idle;
+    if (idle) {
+      arm(Deadline::kKeepalive, keepalive);
+    } else {
+      disarm();
+    }
+  };
+  hooks.draining = [this] { return worker_.draining(); };
+  H2Connection h2(down_, worker_.io().get_executor(), limits, std::move(hooks));
+  idle_ = true;
+  arm(Deadline::kKeepalive, keepalive);
+  co_await h2.run(received);
+  disarm();
+  in_.consume(in_.size());
+}
+
 asio::awaitable<void> HttpSession::run() {
   if (!view_ || listener_index_ < 0) co_return;
-  if (const auto& tls = view_->snapshot->tls[listener_index_]) {
+  const auto& tls = view_->snapshot->tls[listener_index_];
+  if (tls && !down_.is_stream()) {
     // The handshake has the time a request head has (slow handshakes are slowloris too).
     arm(Deadline::kRequestHead,
         view_->snapshot->config->listeners[listener_index_].timeouts.request_header);
@@ -331,6 +401,10 @@ asio::awaitable<void> HttpSession::run() {
     }
     stats->tls_handshakes.add();
     if (down_.resumed()) stats->tls_resumed.add();
+    if (down_.alpn() == "h2") {
+      co_await serve_h2({});
+      co_return;
+    }
   }
   bool first = true;
   while (true) {
@@ -348,7 +422,13 @@ asio::awaitable<void> HttpSession::run() {
     }
     http::ParseResult pr;
     while (true) {
-      if (!in_.empty()) {
+      if (first && !down_.is_stream() && !in_.empty() && could_be_h2_preface(in_.data())) {
+        if (in_.size() >= kH2Preface.size()) {  // h2c with prior knowledge
+          disarm();
+          co_await serve_h2(in_.data());
+          co_return;
+        }
+      } else if (!in_.empty()) {
         pr = parser_.parse(in_.data(), &req_);
         if (pr.state != http::ParseResult::State::kIncomplete) break;
       }

@@ -18,6 +18,7 @@
 #include "http/request_parser.h"
 #include "http/response_parser.h"
 #include "l7/downstream.h"
+#include "l7/h2_connection.h"
 #include "l7/worker.h"
 
 namespace sluice::l7 {
@@ -30,6 +31,9 @@ class HttpSession {
   static void spawn(Worker& worker, asio::ip::tcp::socket socket,
                     const asio::ip::tcp::endpoint& peer, std::string listener_name,
                     core::ClientSlot slot);
+  // An HTTP/2 stream of `parent`'s connection, served as one more HTTP/1.1 request.
+  static void spawn_stream(Worker& worker, std::shared_ptr<H2Stream> stream,
+                           const HttpSession& parent);
   ~HttpSession();
 
   // Called by the worker, on its thread.
@@ -57,6 +61,9 @@ class HttpSession {
 
   HttpSession(Worker& worker, asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
               std::string listener_name);
+  HttpSession(Worker& worker, std::shared_ptr<H2Stream> stream, const HttpSession& parent);
+  void init();
+  asio::awaitable<void> serve_h2(std::string_view received);
   asio::awaitable<void> run();
   asio::awaitable<bool> handle_request(size_t head_len);
   asio::awaitable<bool> redirect_to_https(const config::Listener& listener, size_t head_len);

@@ -1,0 +1,555 @@
+#include "l7/h2_connection.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include "http/message.h"
+#include "http/status.h"
+#include "l7/downstream.h"
+
+namespace sluice::l7 {
+namespace {
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kWriteBatch = 64 * 1024;
+constexpr uint32_t kMaxGlitches = 1000;       // useless frames per connection before GOAWAY
+constexpr uint32_t kMaxEmptyDataFrames = 64;  // per stream
+
+std::string_view view(const uint8_t* p, size_t n) { return {reinterpret_cast<const char*>(p), n}; }
+
+nghttp2_nv make_nv(std::string_view name, std::string_view value) {
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
+
+// Response header fields that are about the HTTP/1.1 connection, not the message: never in h2.
+bool connection_specific(std::string_view lower_name) {
+  return lower_name == "connection" || lower_name == "keep-alive" ||
+         lower_name == "proxy-connection" || lower_name == "transfer-encoding" ||
+         lower_name == "upgrade" || lower_name == "te";
+}
+
+ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                  nghttp2_data_source* source, void*) {
+  auto* s = static_cast<H2Stream*>(source->ptr);
+  size_t avail = s->out.size() - s->out_read;
+  if (avail == 0) {
+    if (s->out_eof) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      return 0;
+    }
+    s->deferred = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  size_t n = std::min(avail, length);
+  std::memcpy(buf, s->out.data() + s->out_read, n);
+  s->out_read += n;
+  if (s->out_read == s->out.size()) {
+    s->out.clear();
+    s->out_read = 0;
+    if (s->out_eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  }
+  s->notify();  // a session waiting for room may write again
+  return static_cast<ssize_t>(n);
+}
+
+}  // namespace
+
+// ---- the stream, as the HttpSession sees it ----
+
+asio::awaitable<std::pair<std::error_code, size_t>> H2Stream::read(char* data, size_t size) {
+  while (true) {
+    if (cancelled) {
+      cancelled = false;
+      co_return std::pair{std::error_code(asio::error::operation_aborted), size_t{0}};
+    }
+    if (request_read < request.size()) {
+      size_t n = std::min(size, request.size() - request_read);
+      std::memcpy(data, request.data() + request_read, n);
+      request_read += n;
+      if (request_read == request.size()) {
+        request.clear();
+        request_read = 0;
+      }
+      if (connection && unconsumed > 0) {
+        size_t credit = std::min(n, unconsumed);
+        unconsumed -= credit;
+        connection->consumed(*this, credit);
+      }
+      co_return std::pair{std::error_code(), n};
+    }
+    if (closed) co_return std::pair{std::error_code(asio::error::connection_reset), size_t{0}};
+    if (request_ended) co_return std::pair{std::error_code(asio::error::eof), size_t{0}};
+    waiting = true;
+    co_await wake.async_wait(kNoThrow);
+    waiting = false;
+  }
+}
+
+asio::awaitable<std::error_code> H2Stream::write(std::string_view a, std::string_view b) {
+  if (closed || !connection) co_return asio::error::connection_reset;
+  raw.append(a);
+  raw.append(b);
+  if (!process_response()) co_return asio::error::connection_reset;
+  connection->response_ready(*this);
+  // Back-pressure: wait while the client's window holds too much of this response.
+  while (out.size() - out_read > kMaxBuffered) {
+    if (cancelled) {
+      cancelled = false;
+      co_return asio::error::operation_aborted;
+    }
+    if (closed || !connection) co_return asio::error::connection_reset;
+    waiting = true;
+    co_await wake.async_wait(kNoThrow);
+    waiting = false;
+  }
+  co_return std::error_code();
+}
+
+void H2Stream::cancel() {
+  if (!waiting) return;  // like a socket's cancel(): only a pending operation is aborted
+  cancelled = true;
+  notify();
+}
+
+bool H2Stream::process_response() {
+  while (!head_sent) {
+    auto pr = parser.parse(raw, method, &head);
+    if (pr.state == http::ParseResult::State::kIncomplete) return true;
+    if (pr.is_error()) return false;  // our own HTTP/1.1 output: cannot happen
+    if (head.status < 200) {          // interim (100 Continue): h2 clients need none from us
+      raw.erase(0, pr.consumed);
+      parser.reset();
+      continue;
+    }
+    // Copy what the frames need before the head's views die with `raw`.
+    std::string status = std::to_string(head.status);
+    std::vector<std::string> names;
+    names.reserve(head.headers.size());  // no reallocation: nv keeps pointers into it
+    std::vector<nghttp2_nv> nv;
+    nv.reserve(head.headers.size() + 1);
+    nv.push_back(make_nv(":status", status));
+    for (const auto& h : head.headers) {
+      std::string name(h.name);
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (connection_specific(name)) continue;
+      names.push_back(std::move(name));
+      nv.push_back(make_nv(names.back(), h.value));
+    }
+    const bool no_body = method == "HEAD" || head.status == 204 || head.status == 304;
+    switch (no_body ? http::BodyKind::kNone : head.framing.body) {
+      case http::BodyKind::kNone:
+        body = Body::kNone;
+        out_eof = true;
+        break;
+      case http::BodyKind::kContentLength:
+        body = Body::kLength;
+        remaining = head.framing.content_length;
+        out_eof = remaining == 0;
+        break;
+      case http::BodyKind::kChunked:
+        body = Body::kChunked;
+        break;
+      default:
+        body = Body::kUntilClose;
+        break;
+    }
+    nghttp2_data_provider provider{};
+    provider.source.ptr = this;
+    provider.read_callback = read_body;
+    if (nghttp2_submit_response(connection->session(), id, nv.data(), nv.size(),
+                                body == Body::kNone ? nullptr : &provider) != 0) {
+      return false;
+    }
+    head_sent = true;
+    raw.erase(0, pr.consumed);
+  }
+  switch (body) {
+    case Body::kNone:
+      raw.clear();
+      break;
+    case Body::kLength: {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, raw.size()));
+      out.append(raw, 0, n);
+      remaining -= n;
+      raw.clear();
+      if (remaining == 0) out_eof = true;
+      break;
+    }
+    case Body::kChunked: {
+      std::string_view in = raw;
+      while (!in.empty() && !out_eof) {
+        auto step = chunked_decoder.step(in);
+        if (step.error) return false;
+        out.append(step.data);
+        in.remove_prefix(step.consumed);
+        if (step.done) out_eof = true;
+        if (step.consumed == 0) break;
+      }
+      raw.erase(0, raw.size() - in.size());
+      break;
+    }
+    case Body::kUntilClose:
+      out.append(raw);
+      raw.clear();
+      break;
+  }
+  return true;
+}
+
+void H2Stream::finish() {
+  if (finished) return;
+  finished = true;
+  if (body == Body::kUntilClose && head_sent) out_eof = true;  // the close is the end
+  if (connection) connection->stream_finished(*this);
+}
+
+// ---- the connection ----
+
+H2Connection::H2Connection(Downstream& down, asio::any_io_executor ex, Limits limits, Hooks hooks)
+    : down_(down),
+      limits_(limits),
+      hooks_(std::move(hooks)),
+      write_wake_(ex, std::chrono::steady_clock::time_point::max()),
+      ex_(ex) {
+  nghttp2_session_callbacks* cb = nullptr;
+  nghttp2_session_callbacks_new(&cb);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, on_invalid_frame);
+  nghttp2_option* opt = nullptr;
+  nghttp2_option_new(&opt);
+  // Windows reopen only as sessions read the data (bounded buffering).
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_max_outbound_ack(opt, 1000);            // SETTINGS/PING floods
+  nghttp2_option_set_max_settings(opt, 32);                  // entries per SETTINGS frame
+  nghttp2_option_set_stream_reset_rate_limit(opt, 200, 50);  // rapid reset (CVE-2023-44487)
+  nghttp2_option_set_max_continuations(opt, 8);              // CONTINUATION flood
+  nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+  nghttp2_session_server_new2(&session_, cb, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cb);
+}
+
+H2Connection::~H2Connection() {
+  for (auto& [id, s] : streams_) {
+    s->connection = nullptr;
+    s->closed = true;
+    s->notify();
+  }
+  nghttp2_session_del(session_);
+}
+
+void H2Connection::kick() { write_wake_.cancel(); }
+
+void H2Connection::glitch() {
+  if (++glitches_ > kMaxGlitches && !goaway_sent_) {
+    nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+    goaway_sent_ = true;
+  }
+}
+
+asio::awaitable<void> H2Connection::run(std::string_view received) {
+  using namespace asio::experimental::awaitable_operators;
+  std::array<nghttp2_settings_entry, 4> settings{{
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits_.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.initial_window},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits_.max_header_bytes},
+      {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, 4096},
+  }};
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                        static_cast<int32_t>(limits_.connection_window));
+  auto reader = [this, received]() -> asio::awaitable<void> {
+    if (!received.empty() &&
+        nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(received.data()),
+                                 received.size()) < 0) {
+      done_ = true;
+    }
+    kick();
+    std::string buf(kReadChunk, '\0');
+    while (!done_) {
+      if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) break;
+      auto [ec, n] = co_await down_.read_some(buf.data(), buf.size());
+      if (ec) {
+        // A deadline of the owner (idle connection, drain) ends a connection with no stream in
+        // flight: say goodbye properly.
+        if (ec == asio::error::operation_aborted && !goaway_sent_) {
+          nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                                nghttp2_session_get_last_proc_stream_id(session_),
+                                NGHTTP2_NO_ERROR, nullptr, 0);
+          goaway_sent_ = true;
+        }
+        break;
+      }
+      if (nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf.data()), n) <
+          0) {
+        break;  // a connection error: nghttp2 queued the GOAWAY that says which
+      }
+      kick();
+    }
+    done_ = true;
+    kick();
+  };
+  co_await (reader() && write_loop());
+}
+
+asio::awaitable<void> H2Connection::write_loop() {
+  while (true) {
+    while (pending_.size() < kWriteBatch) {
+      const uint8_t* data = nullptr;
+      ssize_t n = nghttp2_session_mem_send(session_, &data);
+      if (n <= 0) break;  // nothing more, or a fatal error (the session ends below)
+      pending_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    }
+    if (!pending_.empty()) {
+      auto ec = co_await down_.write(pending_);
+      pending_.clear();
+      if (ec) {
+        done_ = true;
+        down_.cancel();  // the reader stops too
+        co_return;
+      }
+      continue;
+    }
+    if (done_) co_return;
+    if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
+      done_ = true;  // GOAWAY exchanged and nothing in flight
+      down_.cancel();
+      co_return;
+    }
+    co_await write_wake_.async_wait(kNoThrow);
+  }
+}
+
+void H2Connection::consumed(H2Stream& s, size_t n) {
+  if (s.closed) {
+    nghttp2_session_consume_connection(session_, n);
+  } else {
+    nghttp2_session_consume(session_, s.id, n);
+  }
+  kick();
+}
+
+void H2Connection::response_ready(H2Stream& s) {
+  if (s.deferred) {
+    s.deferred = false;
+    nghttp2_session_resume_data(session_, s.id);
+  }
+  kick();
+}
+
+void H2Connection::reset(H2Stream& s, uint32_t error_code) {
+  if (!s.closed) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, error_code);
+  kick();
+}
+
+void H2Connection::stream_finished(H2Stream& s) {
+  if (s.started) {
+    s.started = false;
+    if (--active_sessions_ == 0 && hooks_.idle_changed) hooks_.idle_changed(true);
+  }
+  if (!s.closed) {
+    if (!s.head_sent || !s.out_eof) {
+      reset(s, NGHTTP2_INTERNAL_ERROR);  // the response was cut: the client must know
+    } else {
+      response_ready(s);
+    }
+  }
+  if (s.unconsumed > 0) {  // request bytes nobody will read: give their window back
+    nghttp2_session_consume_connection(session_, s.unconsumed);
+    s.unconsumed = 0;
+  }
+  if (active_sessions_ == 0 && hooks_.draining && hooks_.draining() && !goaway_sent_) {
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                          nullptr, 0);
+    goaway_sent_ = true;
+  }
+  kick();
+}
+
+void H2Connection::submit_local(H2Stream& s, int status, std::string_view text) {
+  // A response sluice makes itself, without an HttpSession (the request never became one).
+  s.out.assign(std::to_string(status)).append(" ").append(http::reason_phrase(status));
+  s.out.append(": ").append(text).append("\n");
+  s.out_eof = true;
+  s.head_sent = true;
+  std::string code = std::to_string(status);
+  std::string length = std::to_string(s.out.size());
+  std::array<nghttp2_nv, 3> nv{make_nv(":status", code),
+                               make_nv("content-type", "text/plain; charset=utf-8"),
+                               make_nv("content-length", length)};
+  nghttp2_data_provider provider{};
+  provider.source.ptr = &s;
+  provider.read_callback = read_body;
+  nghttp2_submit_response(session_, s.id, nv.data(), nv.size(), &provider);
+  kick();
+}
+
+int H2Connection::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  auto* self = static_cast<H2Connection*>(user);
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  auto s = std::make_shared<H2Stream>(self->ex_);
+  s->id = frame->hd.stream_id;
+  s->connection = self;
+  self->streams_[s->id] = std::move(s);
+  return 0;
+}
+
+int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                            size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
+                            void* user) {
+  auto* self = static_cast<H2Connection*>(user);
+  auto it = self->streams_.find(frame->hd.stream_id);
+  if (it == self->streams_.end()) return 0;
+  H2Stream& s = *it->second;
+  auto n = view(name, namelen);
+  auto v = view(value, valuelen);
+  // HPACK can expand a few bytes into a large header list: count the decoded size (RFC 9113
+  // 6.5.2's accounting) against the listener's header limit.
+  s.header_bytes += namelen + valuelen + 32;
+  if (s.header_bytes > self->limits_.max_header_bytes) {
+    s.too_large = true;
+    return 0;
+  }
+  if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+    // Trailers: only a chunked body can carry them on to HTTP/1.1.
+    if (s.chunked && !n.empty() && n[0] != ':') s.fields.append(n).append(": ").append(v).append("\r\n");
+    return 0;
+  }
+  if (n == ":method") {
+    s.method.assign(v);
+  } else if (n == ":path") {
+    s.path.assign(v);
+  } else if (n == ":authority") {
+    s.authority.assign(v);
+  } else if (n == ":scheme" || n == ":protocol") {
+    // the scheme is the listener's; extended CONNECT is not offered
+  } else if (n == "host") {
+    if (s.authority.empty()) s.authority.assign(v);
+  } else if (n == "cookie") {
+    if (!s.cookies.empty()) s.cookies.append("; ");
+    s.cookies.append(v);
+  } else if (n == "te") {
+    // "trailers" is the only value h2 allows, and it means nothing to an HTTP/1.1 backend
+  } else {
+    if (n == "content-length") s.has_content_length = true;
+    s.fields.append(n).append(": ").append(v).append("\r\n");
+  }
+  return 0;
+}
+
+int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  auto* self = static_cast<H2Connection*>(user);
+  const bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+  auto it = self->streams_.find(frame->hd.stream_id);
+  if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 && !end_stream) {
+    self->glitch();  // an empty DATA frame carries nothing: a flood of them is an attack
+    if (it != self->streams_.end() && ++it->second->empty_data_frames > kMaxEmptyDataFrames) {
+      nghttp2_submit_rst_stream(self->session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                NGHTTP2_ENHANCE_YOUR_CALM);
+    }
+    return 0;
+  }
+  if (frame->hd.type == NGHTTP2_PING || frame->hd.type == NGHTTP2_SETTINGS ||
+      frame->hd.type == NGHTTP2_PRIORITY || frame->hd.type == NGHTTP2_WINDOW_UPDATE) {
+    if (frame->hd.type != NGHTTP2_WINDOW_UPDATE || frame->hd.stream_id == 0) self->glitch();
+    return 0;
+  }
+  if (it == self->streams_.end()) return 0;
+  H2Stream& s = *it->second;
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    if (s.too_large) {
+      self->submit_local(s, 431, "request header fields too large");
+      return 0;
+    }
+    if (s.method == "CONNECT") {
+      self->submit_local(s, 501, "CONNECT is not supported");
+      return 0;
+    }
+    s.chunked = !end_stream && !s.has_content_length;
+    s.request.reserve(s.method.size() + s.path.size() + s.fields.size() + s.authority.size() + 64);
+    s.request.append(s.method).append(" ").append(s.path).append(" HTTP/1.1\r\n");
+    if (!s.authority.empty()) s.request.append("Host: ").append(s.authority).append("\r\n");
+    if (!s.cookies.empty()) s.request.append("Cookie: ").append(s.cookies).append("\r\n");
+    s.request.append(s.fields);
+    if (s.chunked) s.request.append("Transfer-Encoding: chunked\r\n");
+    s.request.append("\r\n");
+    s.fields.clear();
+    s.request_ended = end_stream;
+    s.started = true;
+    if (self->active_sessions_++ == 0 && self->hooks_.idle_changed) self->hooks_.idle_changed(false);
+    self->hooks_.start_stream(it->second);
+    return 0;
+  }
+  if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && end_stream &&
+      !s.request_ended) {
+    if (s.chunked) {
+      s.request.append("0\r\n").append(s.fields).append("\r\n");  // last chunk, trailers
+      s.fields.clear();
+    }
+    s.request_ended = true;
+    s.notify();
+  }
+  return 0;
+}
+
+int H2Connection::on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data,
+                                size_t len, void* user) {
+  auto* self = static_cast<H2Connection*>(user);
+  auto it = self->streams_.find(stream_id);
+  if (it == self->streams_.end() || !it->second->started) {
+    nghttp2_session_consume_connection(self->session_, len);
+    return 0;
+  }
+  H2Stream& s = *it->second;
+  if (s.chunked) {
+    char size[24];
+    size_t k = http::write_chunk_size(len, size);
+    s.request.append(size, k).append(view(data, len)).append("\r\n");
+  } else {
+    s.request.append(view(data, len));
+  }
+  s.unconsumed += len;
+  s.notify();
+  return 0;
+}
+
+int H2Connection::on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
+  auto* self = static_cast<H2Connection*>(user);
+  auto it = self->streams_.find(stream_id);
+  if (it == self->streams_.end()) return 0;
+  auto s = std::move(it->second);
+  self->streams_.erase(it);
+  s->closed = true;
+  if (s->unconsumed > 0) {
+    nghttp2_session_consume_connection(self->session_, s->unconsumed);
+    s->unconsumed = 0;
+  }
+  if (!s->finished && s->started) {
+    // The client reset a stream still being served: its session ends at its next read or
+    // write; the count drops when it calls finish().
+  }
+  s->notify();
+  return 0;
+}
+
+int H2Connection::on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int, void* user) {
+  static_cast<H2Connection*>(user)->glitch();
+  return 0;
+}
+
+}  // namespace sluice::l7

@@ -1,0 +1,157 @@
+#pragma once
+// Downstream HTTP/2 (nghttp2), over TLS with ALPN "h2" or in cleartext with prior knowledge.
+//
+// Each HTTP/2 stream enters the same pipeline as an HTTP/1.1 connection: the stream's request is
+// written out as HTTP/1.1 bytes that an HttpSession reads through its Downstream, and what the
+// session writes back (an HTTP/1.1 response) is parsed into HEADERS and DATA frames. Routing,
+// balancing, retries, timeouts, limits, logs and metrics are then one code path for both
+// versions; the price is one HTTP/1.1 encode and parse per request in memory (no syscall).
+//
+// Flow control is real: request DATA is acknowledged (WINDOW_UPDATE) only when the session has
+// read it, and a session writing a response waits while more than kMaxBuffered bytes wait for the
+// client's window, so a slow reader costs bounded memory on both sides.
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <nghttp2/nghttp2.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "http/chunked_decoder.h"
+#include "http/message.h"
+#include "http/response_parser.h"
+
+namespace sluice::l7 {
+
+class H2Connection;
+class Worker;
+class Downstream;
+
+// One stream, shared by the connection (which fills the request and sends the response) and the
+// HttpSession serving it (through Downstream's stream mode). Everything runs on one worker thread.
+struct H2Stream {
+  static constexpr size_t kMaxBuffered = 256 * 1024;  // response bytes waiting for the window
+
+  explicit H2Stream(const asio::any_io_executor& ex)
+      : wake(ex, std::chrono::steady_clock::time_point::max()) {}
+
+  // For the HttpSession (Downstream in stream mode).
+  asio::awaitable<std::pair<std::error_code, size_t>> read(char* data, size_t size);
+  asio::awaitable<std::error_code> write(std::string_view a, std::string_view b);
+  void cancel();  // aborts a pending read or write (a deadline fired)
+  void finish();  // the session is done with the stream: end or reset it
+
+  int32_t id = 0;
+  H2Connection* connection = nullptr;  // null once the connection is gone
+  bool closed = false;                 // reset by either side, or the connection ended
+
+  // Request, as HTTP/1.1 bytes.
+  std::string method;
+  std::string authority;
+  std::string path;
+  std::string fields;   // "name: value\r\n" lines
+  std::string cookies;  // crumbs joined with "; " (RFC 9113 8.2.3)
+  size_t header_bytes = 0;
+  bool too_large = false;
+  bool has_content_length = false;
+  bool chunked = false;  // body re-encoded as chunked (no content-length)
+  bool started = false;  // the HttpSession was spawned
+  std::string request;
+  size_t request_read = 0;
+  size_t unconsumed = 0;  // DATA bytes queued, not yet read (their window is not reopened)
+  bool request_ended = false;
+  uint32_t empty_data_frames = 0;
+
+  // Response.
+  http::ResponseParser parser{64 * 1024, 200};
+  http::ResponseHead head;
+  std::string raw;  // HTTP/1.1 response bytes not parsed yet
+  bool head_sent = false;
+  enum class Body : uint8_t { kNone, kLength, kChunked, kUntilClose } body = Body::kNone;
+  uint64_t remaining = 0;
+  http::ChunkedDecoder chunked_decoder;
+  std::string out;  // DATA payload waiting for the client's window
+  size_t out_read = 0;
+  bool out_eof = false;
+  bool deferred = false;  // nghttp2 asked for data we did not have
+  bool finished = false;
+
+  // Waiting: the session side waits on `wake`; cancel() on it wakes it up.
+  asio::steady_timer wake;
+  bool waiting = false;
+  bool cancelled = false;
+  void notify() { wake.cancel(); }
+
+ private:
+  bool process_response();  // false: the response cannot be sent (stream reset)
+};
+
+class H2Connection {
+ public:
+  struct Hooks {
+    // Spawns the HttpSession for a stream whose request head is complete.
+    std::function<void(std::shared_ptr<H2Stream>)> start_stream;
+    // Called when the number of streams with a session goes to zero or above it.
+    std::function<void(bool idle)> idle_changed;
+    std::function<bool()> draining;
+  };
+  struct Limits {
+    uint32_t max_concurrent_streams = 100;
+    uint32_t max_header_bytes = 64 * 1024;
+    uint32_t initial_window = 64 * 1024;        // per stream
+    uint32_t connection_window = 1024 * 1024;   // all streams
+  };
+
+  H2Connection(Downstream& down, asio::any_io_executor ex, Limits limits, Hooks hooks);
+  ~H2Connection();
+  H2Connection(const H2Connection&) = delete;
+  H2Connection& operator=(const H2Connection&) = delete;
+
+  // Serves the connection until it ends. `received` holds bytes already read (the preface).
+  asio::awaitable<void> run(std::string_view received);
+  // The reader was woken by a deadline of the owner (idle or drain): say GOAWAY and end.
+  bool goaway_sent() const { return goaway_sent_; }
+
+  // From streams.
+  void consumed(H2Stream& s, size_t n);
+  void response_ready(H2Stream& s);
+  void stream_finished(H2Stream& s);
+  void reset(H2Stream& s, uint32_t error_code);
+  nghttp2_session* session() { return session_; }
+
+ private:
+  asio::awaitable<void> write_loop();
+  void kick();
+  void submit_local(H2Stream& s, int status, std::string_view body);
+  void glitch();  // a frame that is legal but useless (empty DATA, ...): too many ends the conn
+
+  static int on_begin_headers(nghttp2_session*, const nghttp2_frame*, void*);
+  static int on_header(nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t,
+                       const uint8_t*, size_t, uint8_t, void*);
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame*, void*);
+  static int on_data_chunk(nghttp2_session*, uint8_t, int32_t, const uint8_t*, size_t, void*);
+  static int on_stream_close(nghttp2_session*, int32_t, uint32_t, void*);
+  static int on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int, void*);
+
+  Downstream& down_;
+  Limits limits_;
+  Hooks hooks_;
+  nghttp2_session* session_ = nullptr;
+  std::unordered_map<int32_t, std::shared_ptr<H2Stream>> streams_;
+  uint32_t active_sessions_ = 0;
+  asio::steady_timer write_wake_;
+  std::string pending_;  // frames to write
+  bool done_ = false;
+  bool writer_idle_ = false;
+  bool goaway_sent_ = false;
+  uint32_t glitches_ = 0;
+  asio::any_io_executor ex_;
+};
+
+}  // namespace sluice::l7
