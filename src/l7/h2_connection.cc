@@ -19,8 +19,11 @@ namespace {
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kWriteBatch = 64 * 1024;
-constexpr uint32_t kMaxGlitches = 1000;       // useless frames per connection before GOAWAY
-constexpr uint32_t kMaxEmptyDataFrames = 64;  // per stream
+// Useless frames (PING, SETTINGS, RST_STREAM, empty DATA...) allowed at once: below nghttp2's
+// limit of 1000 queued ACKs, so that a flood meets this check (and its GOAWAY) first.
+constexpr uint32_t kMaxGlitches = 500;
+constexpr uint32_t kGlitchesLeakPerSecond = 100;  // ... and how fast that allowance comes back
+constexpr uint32_t kMaxEmptyDataFrames = 64;      // per stream
 
 std::string_view view(const uint8_t* p, size_t n) { return {reinterpret_cast<const char*>(p), n}; }
 
@@ -233,10 +236,12 @@ H2Connection::H2Connection(Downstream& down, asio::any_io_executor ex, Limits li
   nghttp2_option_new(&opt);
   // Windows reopen only as sessions read the data (bounded buffering).
   nghttp2_option_set_no_auto_window_update(opt, 1);
-  nghttp2_option_set_max_outbound_ack(opt, 1000);            // SETTINGS/PING floods
-  nghttp2_option_set_max_settings(opt, 32);                  // entries per SETTINGS frame
-  nghttp2_option_set_stream_reset_rate_limit(opt, 200, 50);  // rapid reset (CVE-2023-44487)
-  nghttp2_option_set_max_continuations(opt, 8);              // CONTINUATION flood
+  nghttp2_option_set_max_outbound_ack(opt, 1000);  // SETTINGS/PING floods
+  nghttp2_option_set_max_settings(opt, 32);        // entries per SETTINGS frame
+  // Rapid reset (CVE-2023-44487) is counted with the glitches below (ENHANCE_YOUR_CALM);
+  // nghttp2's own limit stays as a backstop.
+  nghttp2_option_set_stream_reset_rate_limit(opt, 2000, 200);
+  nghttp2_option_set_max_continuations(opt, 8);  // CONTINUATION flood
   nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
   nghttp2_session_server_new2(&session_, cb, this, opt);
   nghttp2_option_del(opt);
@@ -254,11 +259,21 @@ H2Connection::~H2Connection() {
 
 void H2Connection::kick() { write_wake_.cancel(); }
 
-void H2Connection::glitch() {
+bool H2Connection::glitch() {
+  // A leaky bucket: a long-lived connection may ping now and then, a flood fills it at once.
+  const auto now = std::chrono::steady_clock::now();
+  const auto drained = std::chrono::duration_cast<std::chrono::milliseconds>(now - glitch_time_);
+  const auto leak = static_cast<uint32_t>(drained.count() * kGlitchesLeakPerSecond / 1000);
+  if (leak > 0) {
+    glitches_ = glitches_ > leak ? glitches_ - leak : 0;
+    glitch_time_ = now;
+  }
   if (++glitches_ > kMaxGlitches && !goaway_sent_) {
     nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
     goaway_sent_ = true;
+    closed_on_error_ = true;
   }
+  return closed_on_error_;
 }
 
 asio::awaitable<void> H2Connection::run(std::string_view received) {
@@ -288,15 +303,23 @@ asio::awaitable<void> H2Connection::run(std::string_view received) {
         // flight: say goodbye properly.
         if (ec == asio::error::operation_aborted && !goaway_sent_) {
           nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                                nghttp2_session_get_last_proc_stream_id(session_),
-                                NGHTTP2_NO_ERROR, nullptr, 0);
+                                nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                                nullptr, 0);
           goaway_sent_ = true;
         }
         break;
       }
-      if (nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf.data()), n) <
-          0) {
-        break;  // a connection error: nghttp2 queued the GOAWAY that says which
+      if (auto rv =
+              nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf.data()), n);
+          rv < 0) {
+        // A connection error. Floods get ENHANCE_YOUR_CALM, the rest PROTOCOL_ERROR; nghttp2
+        // may have queued its own GOAWAY already, which then stands.
+        const bool flood = rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
+        nghttp2_session_terminate_session(
+            session_, flood ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+        goaway_sent_ = true;
+        closed_on_error_ = true;
+        break;
       }
       kick();
     }
@@ -427,7 +450,8 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
   }
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
     // Trailers: only a chunked body can carry them on to HTTP/1.1.
-    if (s.chunked && !n.empty() && n[0] != ':') s.fields.append(n).append(": ").append(v).append("\r\n");
+    if (s.chunked && !n.empty() && n[0] != ':')
+      s.fields.append(n).append(": ").append(v).append("\r\n");
     return 0;
   }
   if (n == ":method") {
@@ -457,16 +481,22 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
   const bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
   auto it = self->streams_.find(frame->hd.stream_id);
   if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 && !end_stream) {
-    self->glitch();  // an empty DATA frame carries nothing: a flood of them is an attack
+    // an empty DATA frame carries nothing: a flood of them is an attack
+    if (self->glitch()) return NGHTTP2_ERR_CALLBACK_FAILURE;  // stop reading now
     if (it != self->streams_.end() && ++it->second->empty_data_frames > kMaxEmptyDataFrames) {
       nghttp2_submit_rst_stream(self->session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
                                 NGHTTP2_ENHANCE_YOUR_CALM);
     }
     return 0;
   }
+  if (frame->hd.type == NGHTTP2_RST_STREAM) {
+    // opening and cancelling streams costs us work and the client nothing
+    return self->glitch() ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+  }
   if (frame->hd.type == NGHTTP2_PING || frame->hd.type == NGHTTP2_SETTINGS ||
       frame->hd.type == NGHTTP2_PRIORITY || frame->hd.type == NGHTTP2_WINDOW_UPDATE) {
-    if (frame->hd.type != NGHTTP2_WINDOW_UPDATE || frame->hd.stream_id == 0) self->glitch();
+    if ((frame->hd.type != NGHTTP2_WINDOW_UPDATE || frame->hd.stream_id == 0) && self->glitch())
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
     return 0;
   }
   if (it == self->streams_.end()) return 0;
@@ -491,7 +521,8 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
     s.fields.clear();
     s.request_ended = end_stream;
     s.started = true;
-    if (self->active_sessions_++ == 0 && self->hooks_.idle_changed) self->hooks_.idle_changed(false);
+    if (self->active_sessions_++ == 0 && self->hooks_.idle_changed)
+      self->hooks_.idle_changed(false);
     self->hooks_.start_stream(it->second);
     return 0;
   }
@@ -548,8 +579,7 @@ int H2Connection::on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t,
 }
 
 int H2Connection::on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int, void* user) {
-  static_cast<H2Connection*>(user)->glitch();
-  return 0;
+  return static_cast<H2Connection*>(user)->glitch() ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
 }  // namespace sluice::l7

@@ -10,10 +10,10 @@
 // Flow control is real: request DATA is acknowledged (WINDOW_UPDATE) only when the session has
 // read it, and a session writing a response waits while more than kMaxBuffered bytes wait for the
 // client's window, so a slow reader costs bounded memory on both sides.
+#include <nghttp2/nghttp2.h>
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
-#include <nghttp2/nghttp2.h>
 
 #include <chrono>
 #include <cstdint>
@@ -104,8 +104,8 @@ class H2Connection {
   struct Limits {
     uint32_t max_concurrent_streams = 100;
     uint32_t max_header_bytes = 64 * 1024;
-    uint32_t initial_window = 64 * 1024;        // per stream
-    uint32_t connection_window = 1024 * 1024;   // all streams
+    uint32_t initial_window = 64 * 1024;       // per stream
+    uint32_t connection_window = 1024 * 1024;  // all streams
   };
 
   H2Connection(Downstream& down, asio::any_io_executor ex, Limits limits, Hooks hooks);
@@ -117,6 +117,9 @@ class H2Connection {
   asio::awaitable<void> run(std::string_view received);
   // The reader was woken by a deadline of the owner (idle or drain): say GOAWAY and end.
   bool goaway_sent() const { return goaway_sent_; }
+  // The connection ended on a protocol error or abuse: close it with a lingering read so that
+  // the GOAWAY is not lost to a reset.
+  bool closed_on_error() const { return closed_on_error_; }
 
   // From streams.
   void consumed(H2Stream& s, size_t n);
@@ -129,7 +132,9 @@ class H2Connection {
   asio::awaitable<void> write_loop();
   void kick();
   void submit_local(H2Stream& s, int status, std::string_view body);
-  void glitch();  // a frame that is legal but useless (empty DATA, ...): too many ends the conn
+  // A frame that is legal but useless (empty DATA, PING...): true when too many ended the
+  // connection (GOAWAY queued; the callback then stops the parse).
+  bool glitch();
 
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame*, void*);
   static int on_header(nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t,
@@ -150,7 +155,9 @@ class H2Connection {
   bool done_ = false;
   bool writer_idle_ = false;
   bool goaway_sent_ = false;
+  bool closed_on_error_ = false;
   uint32_t glitches_ = 0;
+  std::chrono::steady_clock::time_point glitch_time_ = std::chrono::steady_clock::now();
   asio::any_io_executor ex_;
 };
 

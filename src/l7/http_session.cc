@@ -382,6 +382,19 @@ asio::awaitable<void> HttpSession::serve_h2(std::string_view received) {
   co_await h2.run(received);
   disarm();
   in_.consume(in_.size());
+  if (h2.closed_on_error()) {
+    // Lingering close (as nginx does): closing with unread input would reset the connection
+    // and could destroy the GOAWAY that says why. Read and drop for a bounded time first.
+    down_.shutdown_send();
+    arm(Deadline::kDrain, std::chrono::seconds(1));
+    std::array<char, 4096> sink;
+    for (int i = 0; i < 256; ++i) {  // at most 1 MiB or the deadline, whichever comes first
+      auto [ec, n] = co_await down_.read_some(sink.data(), sink.size());
+      if (ec) break;
+    }
+    disarm();
+    take_fired();
+  }
 }
 
 asio::awaitable<void> HttpSession::run() {
