@@ -37,6 +37,8 @@ integration: build
 bench: build
 	@bench/http1.sh
 	@bench/tcp.sh
+	@bench/tls.sh
+	@bench/h2.sh
 
 fuzz: deps
 	@cmake --preset fuzz >/dev/null

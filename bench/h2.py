@@ -1,0 +1,152 @@
+"""HTTP/2 benchmark: multiplexed requests over TLS (ALPN h2) and in cleartext (h2c, sluice and
+nginx; HAProxy 2.6 speaks h2c too) with h2load, for sluice, HAProxy and nginx in front of the
+same HTTP/1.1 nginx backend.
+
+Method: proxy on CPU 0 with one worker/thread; backend and h2load on CPU 1. h2load -c 10 -m 10
+(10 connections x 10 concurrent streams) for DURATION seconds, median of RUNS (default 3), each
+run starting with another proxy. Appends to bench/RESULTS.md unless --no-record."""
+import datetime
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+from common import free_port  # noqa: E402
+from tls import make_cert  # noqa: E402  (same certificate recipe)
+import tls  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SLUICE = os.path.join(ROOT, "build/release/src/sluice")
+RUNS = int(os.environ.get("RUNS", "3"))
+DURATION = int(os.environ.get("DURATION", "5"))
+PROXY_CPU, LOAD_CPU = "0", "1"
+tmp = tls.tmp
+procs = tls.procs
+
+
+def start(args, port, cpu):
+    return common.start(procs, args, port, cpu)
+
+
+def proxies(backend, key, crt, pem):
+    """name -> (tls port, cleartext port)"""
+    ports = {}
+    p, c = free_port(), free_port()
+    start([SLUICE, "run", "-c", common.write(tmp, "sluice-h2.yaml", f"""
+workers: 1
+access_log: false
+listeners:
+  - name: tls
+    protocol: https
+    listen: 127.0.0.1:{p}
+    tls: {{ certificates: [{{ cert: {crt}, key: {key} }}] }}
+    routes: [{{ cluster: b }}]
+  - {{ name: plain, listen: 127.0.0.1:{c}, routes: [{{ cluster: b }}] }}
+clusters:
+  - {{ name: b, endpoints: [127.0.0.1:{backend}] }}
+""")], p, PROXY_CPU)
+    ports["sluice"] = (p, c)
+    p, c = free_port(), free_port()
+    start(["haproxy", "-f", common.write(tmp, "haproxy-h2.cfg", f"""
+global
+  nbthread 1
+  maxconn 5000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:{p} ssl crt {pem} alpn h2,http/1.1
+  bind 127.0.0.1:{c} proto h2
+  default_backend b
+backend b
+  server s1 127.0.0.1:{backend}
+""")], p, PROXY_CPU)
+    ports["haproxy"] = (p, c)
+    p, c = free_port(), free_port()
+    prefix = os.path.join(tmp, "nginx-h2")
+    os.makedirs(prefix, exist_ok=True)
+    start(["nginx", "-p", prefix, "-c", common.write(tmp, "nginx-h2.conf", f"""
+daemon off; master_process off; worker_processes 1;
+pid {prefix}/pid; error_log {prefix}/err error;
+events {{ worker_connections 10000; }}
+http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefix}/p;
+  fastcgi_temp_path {prefix}/f; uwsgi_temp_path {prefix}/u; scgi_temp_path {prefix}/s;
+  upstream b {{ server 127.0.0.1:{backend}; keepalive 64; }}
+  server {{ listen 127.0.0.1:{p} ssl http2; listen 127.0.0.1:{c} http2;
+    ssl_certificate {crt}; ssl_certificate_key {key}; ssl_protocols TLSv1.2 TLSv1.3;
+    location / {{ proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; }} }} }}
+""")], p, PROXY_CPU)
+    ports["nginx"] = (p, c)
+    return ports
+
+
+def h2load(url):
+    out = subprocess.run(["taskset", "-c", LOAD_CPU, "h2load", "-c", "10", "-m", "10", "-D", str(DURATION), url],
+                         capture_output=True, text=True, timeout=DURATION + 60).stdout
+    m = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", out)
+    failed = re.search(r"(\d+) failed", out)
+    if not m or (failed and int(failed.group(1)) > 0):
+        raise SystemExit(f"h2load failed on {url}: {out[-600:]}")
+    return float(m.group(1))
+
+
+def main():
+    record = "--no-record" not in sys.argv
+    key, crt, pem = make_cert()
+    backend = free_port()
+    prefix = os.path.join(tmp, "backend")
+    os.makedirs(prefix, exist_ok=True)
+    start(["nginx", "-p", prefix, "-c", common.write(tmp, "backend.conf", f"""
+daemon off; master_process off; worker_processes 1;
+pid {prefix}/pid; error_log {prefix}/err error;
+events {{ worker_connections 8192; }}
+http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefix}/p; fastcgi_temp_path {prefix}/f;
+  uwsgi_temp_path {prefix}/u; scgi_temp_path {prefix}/s; keepalive_requests 100000;
+  server {{ listen 127.0.0.1:{backend}; location / {{ return 200 "hello, world\\n"; }} }} }}
+""")], backend, LOAD_CPU)
+    ports = proxies(backend, key, crt, pem)
+    metrics = ["h2 over TLS req/s", "h2c req/s"]
+    results = {}
+    names = list(ports)
+    for run in range(RUNS):
+        for name in names[run % len(names):] + names[:run % len(names)]:
+            p, c = ports[name]
+            results.setdefault((name, metrics[0]), []).append(h2load(f"https://127.0.0.1:{p}/"))
+            results.setdefault((name, metrics[1]), []).append(h2load(f"http://127.0.0.1:{c}/"))
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        proc.wait(timeout=10)
+
+    def med(name, metric):
+        v = sorted(results[(name, metric)])
+        return v[len(v) // 2]
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    lines = [f"### h2 — {datetime.date.today()} — commit {commit}", "",
+             f"h2load -c 10 -m 10 -D {DURATION}, median of {RUNS}; proxy on CPU {PROXY_CPU} (1 worker), "
+             f"HTTP/1.1 nginx backend and h2load on CPU {LOAD_CPU}; ECDSA P-256, TLS 1.3.", "",
+             "| target | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+    for name in ports:
+        lines.append(f"| {name} | " + " | ".join(f"{med(name, m):,.0f}" for m in metrics) + " |")
+    lines.append("")
+    for m in metrics:
+        s, h, n = (med(x, m) for x in ["sluice", "haproxy", "nginx"])
+        lines.append(f"- {m}: sluice/HAProxy **{s / h:.2f}**, sluice/nginx **{s / n:.2f}**")
+    lines.append("")
+    report = "\n".join(lines)
+    print(report)
+    if record:
+        common.record(ROOT, report)
+
+
+if __name__ == "__main__":
+    main()
