@@ -79,6 +79,7 @@ events {{ worker_connections 10000; }}
 http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefix}/p;
   fastcgi_temp_path {prefix}/f; uwsgi_temp_path {prefix}/u; scgi_temp_path {prefix}/s;
   upstream b {{ server 127.0.0.1:{backend}; keepalive 64; }}
+  keepalive_requests 1000000;  # nginx closes an h2 connection after 1000 streams by default
   server {{ listen 127.0.0.1:{p} ssl http2; listen 127.0.0.1:{c} http2;
     ssl_certificate {crt}; ssl_certificate_key {key}; ssl_protocols TLSv1.2 TLSv1.3;
     location / {{ proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; }} }} }}
