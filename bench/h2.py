@@ -150,4 +150,9 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:  # every process we started is stopped, by PID, even when a run fails
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
