@@ -14,7 +14,7 @@ packages=(
   libgtest-dev libgmock-dev curl procps iproute2 python3
   # benchmarks and integration peers
   nginx-light libnginx-mod-stream haproxy wrk nghttp2-client util-linux slowhttptest iperf3
-  dnsmasq-base openssl testssl.sh python3-websockets python3-h2
+  dnsmasq-base openssl testssl.sh python3-websockets python3-h2 python3-grpcio
 )
 
 missing=()

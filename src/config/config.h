@@ -217,6 +217,9 @@ struct Cluster {
   // tcp: send a PROXY protocol header (0 = none, 1 = v1 text, 2 = v2 binary) on each upstream
   // connection, so the backend sees the client's address.
   int proxy_protocol = 0;
+  // `protocol: h2c`: HTTP/2 in cleartext to the endpoints (gRPC), one multiplexed connection per
+  // endpoint and worker; the default `http1` pools HTTP/1.1 connections.
+  bool upstream_h2c = false;
   // Circuit breaker: requests in flight to this cluster, across all workers; beyond it sluice
   // answers 503 with `x-sluice-overloaded: true` at once. 0 = no limit (the default: the check
   // is an atomic shared by the workers, paid only where a limit is set).

@@ -743,7 +743,7 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
   if (!r.expect_map(node, "cluster",
                     {"name", "balance", "hash_on", "endpoints", "health_check", "timeouts",
                      "max_idle_per_endpoint", "panic_threshold", "retries", "circuit_breaker",
-                     "outlier_detection", "slow_start", "proxy_protocol"})) {
+                     "outlier_detection", "slow_start", "proxy_protocol", "protocol"})) {
     return c;
   }
   if (!node["name"]) {
@@ -794,6 +794,18 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
       if (t["connect"]) r.duration(t["connect"], "connect", &c.timeouts.connect);
       if (t["response"]) r.duration(t["response"], "response", &c.timeouts.response);
       if (t["pool_idle"]) r.duration(t["pool_idle"], "pool_idle", &c.timeouts.pool_idle);
+    }
+  }
+  if (auto proto = node["protocol"]) {
+    if (auto s = r.string(proto, "protocol")) {
+      if (*s == "h2c") {
+        c.upstream_h2c = true;
+      } else if (*s == "h2") {
+        r.error(proto,
+                "protocol h2 (HTTP/2 over TLS to the endpoints) is not supported yet; h2c is");
+      } else if (*s != "http1") {
+        r.error(proto, "protocol must be http1 or h2c");
+      }
     }
   }
   if (auto pp = node["proxy_protocol"]) {

@@ -23,6 +23,7 @@ constexpr size_t kWriteBatch = 64 * 1024;
 // limit of 1000 queued ACKs, so that a flood meets this check (and its GOAWAY) first.
 constexpr uint32_t kMaxGlitches = 500;
 constexpr uint32_t kGlitchesLeakPerSecond = 100;  // ... and how fast that allowance comes back
+constexpr uint32_t kMaxContinuations = 8;         // frames per header block
 constexpr uint32_t kMaxEmptyDataFrames = 64;      // per stream
 
 std::string_view view(const uint8_t* p, size_t n) { return {reinterpret_cast<const char*>(p), n}; }
@@ -232,6 +233,7 @@ H2Connection::H2Connection(Downstream& down, asio::any_io_executor ex, Limits li
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
   nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, on_invalid_frame);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   // Windows reopen only as sessions read the data (bounded buffering).
@@ -287,15 +289,25 @@ asio::awaitable<void> H2Connection::run(std::string_view received) {
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
                                         static_cast<int32_t>(limits_.connection_window));
-  auto reader = [this, received]() -> asio::awaitable<void> {
-    if (!received.empty() &&
-        nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(received.data()),
-                                 received.size()) < 0) {
-      done_ = true;
+  // Feeds received bytes to nghttp2; false when the connection must end (GOAWAY queued).
+  auto feed = [this](const char* data, size_t n) {
+    auto rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data), n);
+    if (rv < 0) {
+      // A connection error. Floods get ENHANCE_YOUR_CALM, the rest PROTOCOL_ERROR; nghttp2 may
+      // have queued its own GOAWAY already, which then stands.
+      const bool flood = rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
+      nghttp2_session_terminate_session(session_,
+                                        flood ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+      goaway_sent_ = true;
+      closed_on_error_ = true;
     }
     kick();
+    return !closed_on_error_;  // a defence may have queued GOAWAY: read no further
+  };
+  auto reader = [this, received, &feed]() -> asio::awaitable<void> {
     std::string buf(kReadChunk, '\0');
-    while (!done_) {
+    bool more = received.empty() || feed(received.data(), received.size());
+    while (more && !done_) {
       if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) break;
       auto [ec, n] = co_await down_.read_some(buf.data(), buf.size());
       if (ec) {
@@ -309,19 +321,7 @@ asio::awaitable<void> H2Connection::run(std::string_view received) {
         }
         break;
       }
-      if (auto rv =
-              nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf.data()), n);
-          rv < 0) {
-        // A connection error. Floods get ENHANCE_YOUR_CALM, the rest PROTOCOL_ERROR; nghttp2
-        // may have queued its own GOAWAY already, which then stands.
-        const bool flood = rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
-        nghttp2_session_terminate_session(
-            session_, flood ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
-        goaway_sent_ = true;
-        closed_on_error_ = true;
-        break;
-      }
-      kick();
+      more = feed(buf.data(), n);
     }
     done_ = true;
     kick();
@@ -575,6 +575,24 @@ int H2Connection::on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t,
     // write; the count drops when it calls finish().
   }
   s->notify();
+  return 0;
+}
+
+int H2Connection::on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user) {
+  auto* self = static_cast<H2Connection*>(user);
+  // CONTINUATION flood (CVE-2024-27316 and kin): a header block split into more frames than any
+  // real client needs. Counted here, whatever nghttp2's own limit does across reads.
+  if (hd->type == NGHTTP2_HEADERS) {
+    self->continuations_ = 0;
+  } else if (hd->type == NGHTTP2_CONTINUATION && ++self->continuations_ > kMaxContinuations) {
+    if (!self->goaway_sent_) {
+      nghttp2_session_terminate_session(self->session_, NGHTTP2_ENHANCE_YOUR_CALM);
+      self->goaway_sent_ = true;
+      self->closed_on_error_ = true;
+    }
+    // Not a callback failure: that would leave nghttp2 unable to send the GOAWAY. The reader
+    // stops after this buffer instead.
+  }
   return 0;
 }
 

@@ -143,6 +143,7 @@ class H2Connection {
   static int on_data_chunk(nghttp2_session*, uint8_t, int32_t, const uint8_t*, size_t, void*);
   static int on_stream_close(nghttp2_session*, int32_t, uint32_t, void*);
   static int on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int, void*);
+  static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd*, void*);
 
   Downstream& down_;
   Limits limits_;
@@ -157,6 +158,7 @@ class H2Connection {
   bool goaway_sent_ = false;
   bool closed_on_error_ = false;
   uint32_t glitches_ = 0;
+  uint32_t continuations_ = 0;
   std::chrono::steady_clock::time_point glitch_time_ = std::chrono::steady_clock::now();
   asio::any_io_executor ex_;
 };

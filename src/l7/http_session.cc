@@ -212,8 +212,7 @@ void HttpSession::on_tick(Clock::time_point now) {
     view_->listener_stats[listener_index_]->timeouts[static_cast<size_t>(fired_)].add();
   }
   down_.cancel();
-  std::error_code ec;
-  if (up_.is_open()) up_.cancel(ec);
+  if (up_.is_open()) up_.cancel();
 }
 
 void HttpSession::on_drain() {
@@ -226,8 +225,7 @@ void HttpSession::on_abort() {
   aborting_ = true;
   fired_ = Deadline::kDrain;
   down_.close();
-  std::error_code ec;
-  up_.close(ec);
+  up_.close();
 }
 
 asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_view b) {
@@ -240,8 +238,7 @@ asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_
 
 asio::awaitable<bool> HttpSession::write_upstream(std::string_view a, std::string_view b) {
   arm(Deadline::kResponse, cluster_config_->timeouts.response);
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(a), asio::buffer(b)};
-  auto [ec, n] = co_await asio::async_write(up_, bufs, kNoThrow);
+  auto ec = co_await up_.write(a, b);
   disarm();
   co_return !ec;
 }
@@ -297,7 +294,7 @@ asio::awaitable<void> HttpSession::tunnel(std::chrono::milliseconds idle) {
   // Bytes that came after either head belong to the new protocol.
   if (!in_.empty()) {
     bytes_received_ += in_.size();
-    auto [ec, n] = co_await asio::async_write(up_, asio::buffer(in_.data()), kNoThrow);
+    auto ec = co_await up_.write(in_.data());
     in_.consume(in_.size());
     if (ec) co_return;
   }
@@ -310,24 +307,23 @@ asio::awaitable<void> HttpSession::tunnel(std::chrono::milliseconds idle) {
   arm(Deadline::kTunnelIdle, idle);
   auto fail = [this] {
     down_.cancel();
-    std::error_code ec;
-    up_.cancel(ec);
+    up_.cancel();
   };
   auto client_to_upstream = [&]() -> asio::awaitable<void> {
     while (true) {
       auto space = in_.prepare(kIoChunk);
       auto [ec, n] = co_await down_.read_some(space.data(), space.size());
       if (ec) {
-        std::error_code sec;
-        if (ec == asio::error::eof)
-          up_.shutdown(asio::socket_base::shutdown_send, sec);
-        else
+        if (ec == asio::error::eof) {
+          up_.shutdown_send();
+        } else {
           fail();
+        }
         co_return;
       }
       in_.commit(n);
       deadline_ = Clock::now() + idle;
-      auto [wec, w] = co_await asio::async_write(up_, asio::buffer(in_.data()), kNoThrow);
+      auto wec = co_await up_.write(in_.data());
       in_.consume(in_.size());
       if (wec) co_return fail();
       bytes_received_ += n;
@@ -336,8 +332,7 @@ asio::awaitable<void> HttpSession::tunnel(std::chrono::milliseconds idle) {
   auto upstream_to_client = [&]() -> asio::awaitable<void> {
     while (true) {
       auto space = up_in_.prepare(kIoChunk);
-      auto [ec, n] =
-          co_await up_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      auto [ec, n] = co_await up_.read_some(space.data(), space.size());
       if (ec) {
         if (ec == asio::error::eof)
           down_.shutdown_send();
@@ -693,7 +688,13 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       }
       if (excluded_count > 0) cluster.stats->retries.add();  // a retry that actually goes out
       upstream_key_ = &cluster.endpoint_keys[index];
-      reused = worker_.pool().take(*upstream_key_, &up_, &up_token_, /*probe=*/!resendable);
+      if (cluster.config->upstream_h2c) {
+        // A stream on the worker's shared connection to the endpoint, when it has one.
+        reused = worker_.h2_stream(*upstream_key_, &up_);
+      } else {
+        reused = worker_.pool().take(*upstream_key_, &up_.socket(), &up_token_,
+                                     /*probe=*/!resendable);
+      }
     } else {
       reused = false;  // the retry of a stale pooled connection uses a fresh one
     }
@@ -834,8 +835,7 @@ void HttpSession::note_try(const ClusterRuntime& cluster, int index, bool failed
 }
 
 void HttpSession::close_upstream() {
-  std::error_code ec;
-  if (up_.is_open()) up_.close(ec);
+  if (up_.is_open()) up_.close();
   up_token_.reset();
 }
 
@@ -865,7 +865,7 @@ asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::Soc
   }
   auto ep = address.to_endpoint<asio::ip::tcp::endpoint>();
   arm(Deadline::kConnect, cfg.timeouts.connect);
-  auto [cec] = co_await up_.async_connect(ep, kNoThrow);
+  auto [cec] = co_await up_.socket().async_connect(ep, kNoThrow);
   disarm();
   if (cec) {
     take_fired();
@@ -873,7 +873,8 @@ asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::Soc
     co_return ConnectResult::kFailed;
   }
   std::error_code ec;
-  up_.set_option(asio::ip::tcp::no_delay(true), ec);
+  up_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  if (cfg.upstream_h2c) worker_.adopt_h2(*upstream_key_, std::move(up_.socket()), &up_);
   cluster_stats_->upstream_connections.add();
   if (shared) up_token_ = ConnectionToken(cluster.shared);
   co_return ConnectResult::kConnected;
@@ -1057,8 +1058,7 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
         pr = http::ParseResult::error(502, "response head too large");
         break;
       }
-      auto [ec, n] =
-          co_await up_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      auto [ec, n] = co_await up_.read_some(space.data(), space.size());
       if (ec) {
         disarm();
         if (upstream_too_slow(take_fired())) {
@@ -1108,8 +1108,7 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
                             retry_statuses->end()) {
     // Another endpoint will be asked; this answer (and its connection) is dropped unseen.
     status_ = resp_.status;
-    std::error_code ec;
-    up_.close(ec);
+    up_.close();
     co_return Outcome::kRetryStatus;
   }
   const auto body = resp_.framing.body;
@@ -1131,13 +1130,12 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
     if (upstream_released) return;
     upstream_released = true;
     if (upstream_keep_alive && body != http::BodyKind::kUntilClose && up_in_.empty() &&
-        request_body_done_) {
-      worker_.pool().give_back(*upstream_key_, std::move(up_), std::move(up_token_),
+        request_body_done_ && !up_.is_stream()) {
+      worker_.pool().give_back(*upstream_key_, std::move(up_.socket()), std::move(up_token_),
                                cluster_config_->max_idle_per_endpoint, Clock::now());
-      up_ = asio::ip::tcp::socket(worker_.io());
+      up_.socket() = asio::ip::tcp::socket(worker_.io());
     } else {
-      std::error_code ec;
-      up_.close(ec);
+      up_.close();  // an HTTP/2 stream ends here; its connection stays for the others
     }
   };
   std::string_view prefix;
@@ -1170,7 +1168,7 @@ asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
   auto read_more = [&](bool eof_ok) -> asio::awaitable<bool> {
     auto space = up_in_.prepare(kIoChunk);
     arm(Deadline::kResponse, response_timeout);
-    auto [ec, n] = co_await up_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+    auto [ec, n] = co_await up_.read_some(space.data(), space.size());
     disarm();
     if (ec) {
       take_fired();

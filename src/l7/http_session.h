@@ -19,6 +19,7 @@
 #include "http/response_parser.h"
 #include "l7/downstream.h"
 #include "l7/h2_connection.h"
+#include "l7/upstream.h"
 #include "l7/worker.h"
 
 namespace sluice::l7 {
@@ -96,7 +97,7 @@ class HttpSession {
 
   Worker& worker_;
   Downstream down_;
-  asio::ip::tcp::socket up_;
+  Upstream up_;
   ConnectionToken up_token_;  // up_'s share of the cluster's connection count (breaker)
   std::string listener_name_;
   std::shared_ptr<WorkerView> view_;

@@ -1,5 +1,7 @@
 #include "l7/worker.h"
 
+#include "l7/h2_client.h"
+
 #include <unistd.h>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -504,6 +506,21 @@ void Worker::apply_ramp(ClusterRuntime& c, Clock::time_point now) {
   c.ramping = still;
 }
 
+bool Worker::h2_stream(const std::string& endpoint, Upstream* up) {
+  auto it = h2_clients_.find(endpoint);
+  if (it == h2_clients_.end() || !it->second->usable()) return false;
+  up->attach(it->second->open_stream());
+  return true;
+}
+
+void Worker::adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, Upstream* up) {
+  auto client = std::make_shared<H2Client>(io_, std::move(socket));
+  client->start();
+  up->attach(client->open_stream());
+  // The previous connection (if any) finishes its streams and goes when they are done.
+  h2_clients_[endpoint] = std::move(client);
+}
+
 void Worker::begin_drain() {
   asio::post(io_, [this] {
     draining_ = true;
@@ -513,6 +530,7 @@ void Worker::begin_drain() {
     }
     for (auto& u : udp_) u.proxy->stop();
     pool_.clear();
+    h2_clients_.clear();  // in-flight streams keep their connection alive until they end
     for (HttpSession* s = sessions_; s;) {
       HttpSession* next = s->next_;
       s->on_drain();

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "balance/balancer.h"
@@ -19,6 +20,7 @@
 #include "l7/access_log.h"
 #include "l7/snapshot.h"
 #include "l7/stats.h"
+#include "l7/upstream.h"
 #include "l7/upstream_pool.h"
 
 namespace sluice::l7 {
@@ -108,6 +110,11 @@ class Worker {
   asio::io_context& io() { return io_; }
   const std::shared_ptr<WorkerView>& view() const { return view_; }
   UpstreamPool& pool() { return pool_; }
+  // h2c clusters: a stream on this worker's connection to `endpoint`, if one is usable.
+  bool h2_stream(const std::string& endpoint, Upstream* up);
+  // A new connection to `endpoint` becomes the worker's HTTP/2 connection to it; `up` gets a
+  // stream on it.
+  void adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, Upstream* up);
   AccessLog& access_log() { return access_log_; }
   WorkerStats& stats() { return stats_; }
   const WorkerStats& stats() const { return stats_; }
@@ -164,6 +171,7 @@ class Worker {
   };
   std::vector<UdpListener> udp_;
   UpstreamPool pool_;
+  std::unordered_map<std::string, std::shared_ptr<H2Client>> h2_clients_;
   AccessLog access_log_;
   WorkerStats stats_;
   asio::steady_timer ticker_{io_};

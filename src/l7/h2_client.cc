@@ -1,0 +1,435 @@
+#include "l7/h2_client.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/write.hpp>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <vector>
+
+#include "http/status.h"
+
+namespace sluice::l7 {
+namespace {
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kWriteBatch = 64 * 1024;
+
+std::string_view view(const uint8_t* p, size_t n) { return {reinterpret_cast<const char*>(p), n}; }
+
+nghttp2_nv make_nv(std::string_view name, std::string_view value) {
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
+
+bool hop_by_hop(std::string_view lower) {
+  return lower == "connection" || lower == "keep-alive" || lower == "proxy-connection" ||
+         lower == "transfer-encoding" || lower == "upgrade" || lower == "host" || lower == "te";
+}
+
+ssize_t read_request_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
+                          uint32_t* flags, nghttp2_data_source* source, void*) {
+  auto* s = static_cast<H2UpStream*>(source->ptr);
+  size_t avail = s->out.size() - s->out_read;
+  if (avail == 0) {
+    if (s->out_eof) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      return 0;
+    }
+    s->deferred = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  size_t n = std::min(avail, length);
+  std::memcpy(buf, s->out.data() + s->out_read, n);
+  s->out_read += n;
+  if (s->out_read == s->out.size()) {
+    s->out.clear();
+    s->out_read = 0;
+    if (s->out_eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  }
+  s->notify();
+  return static_cast<ssize_t>(n);
+}
+
+}  // namespace
+
+// ---- a stream, as the session sees it ----
+
+asio::awaitable<std::pair<std::error_code, size_t>> H2UpStream::read(char* data, size_t size) {
+  while (true) {
+    if (cancelled) {
+      cancelled = false;
+      co_return std::pair{std::error_code(asio::error::operation_aborted), size_t{0}};
+    }
+    if (in_read < in.size()) {
+      size_t n = std::min(size, in.size() - in_read);
+      std::memcpy(data, in.data() + in_read, n);
+      in_read += n;
+      if (in_read == in.size()) {
+        in.clear();
+        in_read = 0;
+      }
+      if (client && unconsumed > 0) {
+        size_t credit = std::min(n, unconsumed);
+        unconsumed -= credit;
+        client->consumed(*this, credit);
+      }
+      co_return std::pair{std::error_code(), n};
+    }
+    if (response_ended) co_return std::pair{std::error_code(asio::error::eof), size_t{0}};
+    if (closed) co_return std::pair{std::error_code(asio::error::connection_reset), size_t{0}};
+    waiting = true;
+    co_await wake.async_wait(kNoThrow);
+    waiting = false;
+  }
+}
+
+asio::awaitable<std::error_code> H2UpStream::write(std::string_view a, std::string_view b) {
+  if (closed || !client) co_return asio::error::connection_reset;
+  raw.append(a);
+  raw.append(b);
+  if (!process_request()) co_return asio::error::connection_reset;
+  if (id >= 0) client->resume(*this);
+  while (out.size() - out_read > kMaxBuffered) {
+    if (cancelled) {
+      cancelled = false;
+      co_return asio::error::operation_aborted;
+    }
+    if (closed || !client) co_return asio::error::connection_reset;
+    waiting = true;
+    co_await wake.async_wait(kNoThrow);
+    waiting = false;
+  }
+  co_return std::error_code();
+}
+
+bool H2UpStream::process_request() {
+  if (!head_sent) {
+    auto pr = parser.parse(raw, &head);
+    if (pr.state == http::ParseResult::State::kIncomplete) return true;
+    if (pr.is_error()) return false;
+    std::vector<std::string> names;
+    names.reserve(head.headers.size() + 1);
+    std::vector<nghttp2_nv> nv;
+    nv.reserve(head.headers.size() + 6);
+    nv.push_back(make_nv(":method", head.method));
+    nv.push_back(make_nv(":scheme", "http"));
+    nv.push_back(make_nv(":authority", head.host));
+    nv.push_back(make_nv(":path", head.target));
+    bool grpc = false;
+    for (const auto& h : head.headers) {
+      std::string name(h.name);
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (hop_by_hop(name)) continue;
+      if (name == "content-type" && h.value.rfind("application/grpc", 0) == 0) grpc = true;
+      names.push_back(std::move(name));
+      nv.push_back(make_nv(names.back(), h.value));
+    }
+    // gRPC servers insist on it (it says the client understands trailers, which we carry).
+    if (grpc) nv.push_back(make_nv("te", "trailers"));
+    body = head.framing.body;
+    remaining = head.framing.content_length;
+    out_eof = body == http::BodyKind::kNone ||
+              (body == http::BodyKind::kContentLength && remaining == 0);
+    if (!client->submit(*this, nv, !out_eof)) return false;
+    head_sent = true;
+    raw.erase(0, pr.consumed);
+  }
+  switch (body) {
+    case http::BodyKind::kContentLength: {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, raw.size()));
+      out.append(raw, 0, n);
+      remaining -= n;
+      raw.clear();
+      if (remaining == 0) out_eof = true;
+      break;
+    }
+    case http::BodyKind::kChunked: {
+      std::string_view rest = raw;
+      while (!rest.empty() && !out_eof) {
+        auto step = chunked.step(rest);
+        if (step.error) return false;
+        out.append(step.data);
+        rest.remove_prefix(step.consumed);
+        if (step.done) out_eof = true;  // request trailers are dropped (rare, and gRPC has none)
+        if (step.consumed == 0) break;
+      }
+      raw.erase(0, raw.size() - rest.size());
+      break;
+    }
+    default:
+      raw.clear();
+      break;
+  }
+  return true;
+}
+
+void H2UpStream::cancel() {
+  if (!waiting) return;
+  cancelled = true;
+  notify();
+}
+
+void H2UpStream::finish() {
+  if (finished) return;
+  finished = true;
+  if (client && !closed && id >= 0) client->reset(*this);
+  client.reset();
+}
+
+// ---- the connection ----
+
+H2Client::H2Client(asio::io_context& io, asio::ip::tcp::socket socket)
+    : io_(io),
+      socket_(std::move(socket)),
+      write_wake_(io, std::chrono::steady_clock::time_point::max()) {
+  nghttp2_session_callbacks* cb = nullptr;
+  nghttp2_session_callbacks_new(&cb);
+  nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_option* opt = nullptr;
+  nghttp2_option_new(&opt);
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_session_client_new2(&session_, cb, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cb);
+  std::array<nghttp2_settings_entry, 2> settings{{
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 256 * 1024},
+  }};
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 4 * 1024 * 1024);
+}
+
+H2Client::~H2Client() {
+  fail_all();
+  nghttp2_session_del(session_);
+}
+
+void H2Client::fail_all() {
+  auto all = std::move(streams_);
+  for (auto& [id, s] : all) {
+    s->closed = true;
+    s->notify();
+  }
+}
+
+void H2Client::start() {
+  asio::co_spawn(
+      io_,
+      [self = shared_from_this()]() -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        co_await (self->read_loop() && self->write_loop());
+        std::error_code ec;
+        self->socket_.close(ec);
+        self->fail_all();
+      },
+      asio::detached);
+}
+
+bool H2Client::usable() const {
+  return !done_ && !goaway_ && socket_.is_open() &&
+         streams_.size() <
+             nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+}
+
+void H2Client::stop() {
+  done_ = true;
+  std::error_code ec;
+  socket_.cancel(ec);
+  kick();
+}
+
+std::shared_ptr<H2UpStream> H2Client::open_stream() {
+  auto s = std::make_shared<H2UpStream>(io_.get_executor());
+  s->client = shared_from_this();
+  return s;
+}
+
+bool H2Client::submit(H2UpStream& s, std::vector<nghttp2_nv>& nv, bool has_body) {
+  nghttp2_data_provider provider{};
+  provider.source.ptr = &s;
+  provider.read_callback = read_request_body;
+  int32_t id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(),
+                                      has_body ? &provider : nullptr, &s);
+  if (id < 0) return false;
+  s.id = id;
+  streams_[id] = s.shared_from_this();  // until nghttp2 closes the stream
+  kick();
+  return true;
+}
+
+void H2Client::consumed(H2UpStream& s, size_t n) {
+  if (s.closed) {
+    nghttp2_session_consume_connection(session_, n);
+  } else {
+    nghttp2_session_consume(session_, s.id, n);
+  }
+  kick();
+}
+
+void H2Client::resume(H2UpStream& s) {
+  if (s.deferred) {
+    s.deferred = false;
+    nghttp2_session_resume_data(session_, s.id);
+  }
+  kick();
+}
+
+void H2Client::reset(H2UpStream& s) {
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_CANCEL);
+  kick();
+}
+
+asio::awaitable<void> H2Client::read_loop() {
+  std::string buf(kReadChunk, '\0');
+  while (!done_) {
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf), kNoThrow);
+    if (ec) break;
+    if (nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf.data()), n) < 0)
+      break;
+    if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) break;
+    kick();
+  }
+  done_ = true;
+  kick();
+}
+
+asio::awaitable<void> H2Client::write_loop() {
+  while (true) {
+    while (pending_.size() < kWriteBatch) {
+      const uint8_t* data = nullptr;
+      ssize_t n = nghttp2_session_mem_send(session_, &data);
+      if (n <= 0) break;
+      pending_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    }
+    if (!pending_.empty()) {
+      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(pending_), kNoThrow);
+      pending_.clear();
+      if (ec) {
+        done_ = true;
+        std::error_code ignored;
+        socket_.cancel(ignored);
+        co_return;
+      }
+      continue;
+    }
+    if (done_) co_return;
+    co_await write_wake_.async_wait(kNoThrow);
+  }
+}
+
+int H2Client::on_header(nghttp2_session* session, const nghttp2_frame* frame,
+                        const uint8_t* name, size_t namelen, const uint8_t* value,
+                        size_t valuelen, uint8_t, void*) {
+  auto* s = static_cast<H2UpStream*>(
+      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  if (!s || frame->hd.type != NGHTTP2_HEADERS) return 0;
+  auto n = view(name, namelen);
+  auto v = view(value, valuelen);
+  if (n == ":status") {
+    std::from_chars(v.data(), v.data() + v.size(), s->status);
+  } else if (!n.empty() && n[0] != ':') {
+    s->fields.append(n).append(": ").append(v).append("\r\n");  // fields, or trailers
+  }
+  return 0;
+}
+
+int H2Client::on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+  auto* self = static_cast<H2Client*>(user);
+  if (frame->hd.type == NGHTTP2_GOAWAY) {
+    self->goaway_ = true;  // finish what is in flight, take no new stream
+    return 0;
+  }
+  auto* s = static_cast<H2UpStream*>(
+      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  if (!s) return 0;
+  const bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+  // nghttp2 files a final response after a 1xx under HCAT_HEADERS, like trailers.
+  if (frame->hd.type == NGHTTP2_HEADERS && !s->head_received) {
+    if (s->status < 200) {  // interim: the session answers 100 itself
+      s->fields.clear();
+      s->status = 0;
+      return 0;
+    }
+    s->head_received = true;
+    auto& in = s->in;
+    in.append("HTTP/1.1 ").append(std::to_string(s->status)).append(" ");
+    in.append(http::reason_phrase(s->status)).append("\r\n").append(s->fields);
+    s->fields.clear();
+    const bool has_length = in.find("\r\ncontent-length:") != std::string::npos;
+    if (end_stream) {
+      if (!has_length) in.append("content-length: 0\r\n");
+      s->response_ended = true;
+    } else if (!has_length) {
+      s->response_chunked = true;  // also how trailers reach the session
+      in.append("transfer-encoding: chunked\r\n");
+    }
+    in.append("\r\n");
+    s->notify();
+    return 0;
+  }
+  if (frame->hd.type == NGHTTP2_HEADERS) {
+    // Trailers end the stream.
+    if (s->response_chunked) s->in.append("0\r\n").append(s->fields).append("\r\n");
+    s->fields.clear();
+    s->response_ended = true;
+    s->notify();
+    return 0;
+  }
+  if (frame->hd.type == NGHTTP2_DATA && end_stream) {
+    if (s->response_chunked) s->in.append("0\r\n\r\n");
+    s->response_ended = true;
+    s->notify();
+  }
+  return 0;
+}
+
+int H2Client::on_data_chunk(nghttp2_session* session, uint8_t, int32_t stream_id,
+                            const uint8_t* data, size_t len, void*) {
+  auto* s = static_cast<H2UpStream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+  if (!s || s->finished) {
+    nghttp2_session_consume(session, stream_id, len);
+    return 0;
+  }
+  if (s->response_chunked) {
+    char size[24];
+    size_t k = http::write_chunk_size(len, size);
+    s->in.append(size, k).append(view(data, len)).append("\r\n");
+  } else {
+    s->in.append(view(data, len));
+  }
+  s->unconsumed += len;
+  s->notify();
+  return 0;
+}
+
+int H2Client::on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t error_code,
+                              void* user) {
+  auto* self = static_cast<H2Client*>(user);
+  auto* s = static_cast<H2UpStream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+  if (s) {
+    s->closed = true;
+    if (error_code != NGHTTP2_NO_ERROR) s->reset_by_peer = true;
+    if (s->unconsumed > 0) {
+      nghttp2_session_consume_connection(session, s->unconsumed);
+      s->unconsumed = 0;
+    }
+    s->notify();
+  }
+  self->streams_.erase(stream_id);
+  return 0;
+}
+
+}  // namespace sluice::l7

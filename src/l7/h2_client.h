@@ -1,0 +1,113 @@
+#pragma once
+// Upstream HTTP/2 in cleartext (cluster `protocol: h2c`): one connection per endpoint and worker,
+// shared by every session of that worker (multiplexing), opened on demand and replaced when the
+// endpoint sends GOAWAY or the connection fails.
+//
+// As downstream (see h2_connection.h), a stream is bridged to the HTTP/1.1 pipeline: the session
+// writes its request as HTTP/1.1 bytes, which become HEADERS and DATA, and reads the response as
+// HTTP/1.1 bytes, chunked so that HTTP/2 trailers (gRPC's grpc-status) survive the trip.
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <nghttp2/nghttp2.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "http/chunked_decoder.h"
+#include "http/message.h"
+#include "http/request_parser.h"
+
+namespace sluice::l7 {
+
+class H2Client;
+
+struct H2UpStream : std::enable_shared_from_this<H2UpStream> {
+  static constexpr size_t kMaxBuffered = 256 * 1024;
+  explicit H2UpStream(const asio::any_io_executor& ex)
+      : wake(ex, std::chrono::steady_clock::time_point::max()) {}
+
+  asio::awaitable<std::pair<std::error_code, size_t>> read(char* data, size_t size);
+  asio::awaitable<std::error_code> write(std::string_view a, std::string_view b);
+  void cancel();
+  void finish();  // the session is done: reset the stream if it is still open
+
+  std::shared_ptr<H2Client> client;
+  int32_t id = -1;  // -1 until the request head was submitted
+  bool closed = false;
+  bool reset_by_peer = false;
+
+  // Request (from the session, HTTP/1.1).
+  http::RequestParser parser{http::RequestLimits{64 * 1024, 1024 * 1024, 1000}};
+  http::RequestHead head;
+  std::string raw;
+  bool head_sent = false;
+  http::BodyKind body = http::BodyKind::kNone;
+  uint64_t remaining = 0;
+  http::ChunkedDecoder chunked;
+  std::string out;
+  size_t out_read = 0;
+  bool out_eof = false;
+  bool deferred = false;
+
+  // Response (to the session, HTTP/1.1).
+  int status = 0;
+  bool head_received = false;
+  std::string fields;
+  bool response_chunked = false;
+  bool response_ended = false;
+  std::string in;
+  size_t in_read = 0;
+  size_t unconsumed = 0;
+
+  asio::steady_timer wake;
+  bool waiting = false;
+  bool cancelled = false;
+  bool finished = false;
+  void notify() { wake.cancel(); }
+
+ private:
+  bool process_request();
+};
+
+class H2Client : public std::enable_shared_from_this<H2Client> {
+ public:
+  H2Client(asio::io_context& io, asio::ip::tcp::socket socket);
+  ~H2Client();
+  void start();  // the reader and writer; they keep the client alive until it ends
+  bool usable() const;
+  std::shared_ptr<H2UpStream> open_stream();
+  void stop();
+
+  // From streams.
+  bool submit(H2UpStream& s, std::vector<nghttp2_nv>& nv, bool has_body);
+  void consumed(H2UpStream& s, size_t n);
+  void resume(H2UpStream& s);
+  void reset(H2UpStream& s);
+  void kick() { write_wake_.cancel(); }
+
+ private:
+  asio::awaitable<void> read_loop();
+  asio::awaitable<void> write_loop();
+  void fail_all();
+
+  static int on_header(nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t,
+                       const uint8_t*, size_t, uint8_t, void*);
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame*, void*);
+  static int on_data_chunk(nghttp2_session*, uint8_t, int32_t, const uint8_t*, size_t, void*);
+  static int on_stream_close(nghttp2_session*, int32_t, uint32_t, void*);
+
+  asio::io_context& io_;
+  asio::ip::tcp::socket socket_;
+  nghttp2_session* session_ = nullptr;
+  std::unordered_map<int32_t, std::shared_ptr<H2UpStream>> streams_;
+  asio::steady_timer write_wake_;
+  std::string pending_;
+  bool done_ = false;
+  bool goaway_ = false;
+};
+
+}  // namespace sluice::l7

@@ -1,0 +1,35 @@
+#pragma once
+// The backend side of an HTTP exchange: a pooled HTTP/1.1 TCP connection, or a stream on a
+// shared HTTP/2 connection (h2_client.h) that speaks HTTP/1.1 bytes to the session.
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <memory>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "l7/h2_client.h"
+
+namespace sluice::l7 {
+
+class Upstream {
+ public:
+  explicit Upstream(asio::io_context& io) : socket_(io) {}
+  asio::ip::tcp::socket& socket() { return socket_; }
+  bool is_stream() const { return stream_ != nullptr; }
+  bool is_open() const { return stream_ ? true : socket_.is_open(); }
+  void attach(std::shared_ptr<H2UpStream> stream) { stream_ = std::move(stream); }
+
+  asio::awaitable<std::pair<std::error_code, size_t>> read_some(char* data, size_t size);
+  asio::awaitable<std::error_code> write(std::string_view a, std::string_view b = {});
+  void cancel();
+  void shutdown_send();
+  void close();  // a stream not finished is reset; a socket is closed
+
+ private:
+  asio::ip::tcp::socket socket_;
+  std::shared_ptr<H2UpStream> stream_;
+};
+
+}  // namespace sluice::l7
