@@ -35,8 +35,8 @@ bool hop_by_hop(std::string_view lower) {
          lower == "transfer-encoding" || lower == "upgrade" || lower == "host" || lower == "te";
 }
 
-ssize_t read_request_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
-                          uint32_t* flags, nghttp2_data_source* source, void*) {
+ssize_t read_request_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                          nghttp2_data_source* source, void*) {
   auto* s = static_cast<H2UpStream*>(source->ptr);
   size_t avail = s->out.size() - s->out_read;
   if (avail == 0) {
@@ -138,8 +138,8 @@ bool H2UpStream::process_request() {
     if (grpc) nv.push_back(make_nv("te", "trailers"));
     body = head.framing.body;
     remaining = head.framing.content_length;
-    out_eof = body == http::BodyKind::kNone ||
-              (body == http::BodyKind::kContentLength && remaining == 0);
+    out_eof =
+        body == http::BodyKind::kNone || (body == http::BodyKind::kContentLength && remaining == 0);
     if (!client->submit(*this, nv, !out_eof)) return false;
     head_sent = true;
     raw.erase(0, pr.consumed);
@@ -330,11 +330,10 @@ asio::awaitable<void> H2Client::write_loop() {
   }
 }
 
-int H2Client::on_header(nghttp2_session* session, const nghttp2_frame* frame,
-                        const uint8_t* name, size_t namelen, const uint8_t* value,
-                        size_t valuelen, uint8_t, void*) {
-  auto* s = static_cast<H2UpStream*>(
-      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+int H2Client::on_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name,
+                        size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void*) {
+  auto* s =
+      static_cast<H2UpStream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
   if (!s || frame->hd.type != NGHTTP2_HEADERS) return 0;
   auto n = view(name, namelen);
   auto v = view(value, valuelen);
@@ -352,8 +351,8 @@ int H2Client::on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame
     self->goaway_ = true;  // finish what is in flight, take no new stream
     return 0;
   }
-  auto* s = static_cast<H2UpStream*>(
-      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  auto* s =
+      static_cast<H2UpStream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
   if (!s) return 0;
   const bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
   // nghttp2 files a final response after a 1xx under HCAT_HEADERS, like trailers.

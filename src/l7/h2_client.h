@@ -6,11 +6,11 @@
 // As downstream (see h2_connection.h), a stream is bridged to the HTTP/1.1 pipeline: the session
 // writes its request as HTTP/1.1 bytes, which become HEADERS and DATA, and reads the response as
 // HTTP/1.1 bytes, chunked so that HTTP/2 trailers (gRPC's grpc-status) survive the trip.
+#include <nghttp2/nghttp2.h>
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
-#include <nghttp2/nghttp2.h>
 
 #include <memory>
 #include <string>

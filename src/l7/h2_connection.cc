@@ -41,13 +41,24 @@ bool connection_specific(std::string_view lower_name) {
          lower_name == "upgrade" || lower_name == "te";
 }
 
-ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+// At the end of the body: the trailers (gRPC's grpc-status) go out as a last HEADERS frame.
+void end_body(nghttp2_session* session, H2Stream* s, uint32_t* flags) {
+  *flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (s->trailers.empty()) return;
+  std::vector<nghttp2_nv> nv;
+  nv.reserve(s->trailers.size());
+  for (const auto& [name, value] : s->trailers) nv.push_back(make_nv(name, value));
+  if (nghttp2_submit_trailer(session, s->id, nv.data(), nv.size()) == 0)
+    *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+}
+
+ssize_t read_body(nghttp2_session* session, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
                   nghttp2_data_source* source, void*) {
   auto* s = static_cast<H2Stream*>(source->ptr);
   size_t avail = s->out.size() - s->out_read;
   if (avail == 0) {
     if (s->out_eof) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      end_body(session, s, flags);
       return 0;
     }
     s->deferred = true;
@@ -59,7 +70,7 @@ ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32
   if (s->out_read == s->out.size()) {
     s->out.clear();
     s->out_read = 0;
-    if (s->out_eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (s->out_eof) end_body(session, s, flags);
   }
   s->notify();  // a session waiting for room may write again
   return static_cast<ssize_t>(n);
@@ -196,7 +207,10 @@ bool H2Stream::process_response() {
         if (step.error) return false;
         out.append(step.data);
         in.remove_prefix(step.consumed);
-        if (step.done) out_eof = true;
+        if (step.done) {
+          out_eof = true;
+          take_trailers(chunked_decoder.trailers());
+        }
         if (step.consumed == 0) break;
       }
       raw.erase(0, raw.size() - in.size());
@@ -208,6 +222,26 @@ bool H2Stream::process_response() {
       break;
   }
   return true;
+}
+
+void H2Stream::take_trailers(std::string_view lines) {
+  // "name: value\r\n" lines, already validated by the chunked decoder.
+  while (!lines.empty()) {
+    auto eol = lines.find("\r\n");
+    auto line = lines.substr(0, eol);
+    lines.remove_prefix(eol == std::string_view::npos ? lines.size() : eol + 2);
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string name(line.substr(0, colon));
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    auto value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (connection_specific(name)) continue;
+    trailers.emplace_back(std::move(name), std::string(value));
+  }
 }
 
 void H2Stream::finish() {

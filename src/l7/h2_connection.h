@@ -22,6 +22,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "http/chunked_decoder.h"
 #include "http/message.h"
@@ -81,6 +83,7 @@ struct H2Stream {
   bool out_eof = false;
   bool deferred = false;  // nghttp2 asked for data we did not have
   bool finished = false;
+  std::vector<std::pair<std::string, std::string>> trailers;  // sent after the last DATA
 
   // Waiting: the session side waits on `wake`; cancel() on it wakes it up.
   asio::steady_timer wake;
@@ -90,6 +93,7 @@ struct H2Stream {
 
  private:
   bool process_response();  // false: the response cannot be sent (stream reset)
+  void take_trailers(std::string_view lines);
 };
 
 class H2Connection {

@@ -84,6 +84,60 @@ bool could_be_h2_preface(std::string_view in) {
          in.substr(0, std::min(in.size(), kH2Preface.size()));
 }
 
+// What a gRPC client is told when sluice itself fails its call: the gRPC status for the HTTP
+// status sluice would have answered (gRPC's "HTTP to gRPC status code mapping", with timeouts as
+// DEADLINE_EXCEEDED and size limits as RESOURCE_EXHAUSTED).
+int grpc_status_for(int http_status) {
+  switch (http_status) {
+    case 400:
+      return 13;  // INTERNAL
+    case 401:
+      return 16;  // UNAUTHENTICATED
+    case 403:
+      return 7;  // PERMISSION_DENIED
+    case 404:
+      return 12;  // UNIMPLEMENTED
+    case 408:
+    case 504:
+      return 4;  // DEADLINE_EXCEEDED
+    case 413:
+    case 431:
+      return 8;  // RESOURCE_EXHAUSTED
+    case 429:
+    case 502:
+    case 503:
+      return 14;  // UNAVAILABLE
+    default:
+      return 2;  // UNKNOWN
+  }
+}
+
+// grpc-timeout: 1 to 8 digits and a unit (H M S m u n); nullopt when malformed.
+std::optional<std::chrono::microseconds> parse_grpc_timeout(std::string_view v) {
+  if (v.size() < 2 || v.size() > 9) return std::nullopt;
+  uint64_t n = 0;
+  for (char c : v.substr(0, v.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  switch (v.back()) {
+    case 'H':
+      return std::chrono::hours(n);
+    case 'M':
+      return std::chrono::minutes(n);
+    case 'S':
+      return std::chrono::seconds(n);
+    case 'm':
+      return std::chrono::milliseconds(n);
+    case 'u':
+      return std::chrono::microseconds(n);
+    case 'n':
+      return std::chrono::microseconds(std::max<uint64_t>(1, n / 1000));
+    default:
+      return std::nullopt;
+  }
+}
+
 bool is_idempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
          method == "PUT" || method == "DELETE";
@@ -245,6 +299,7 @@ asio::awaitable<bool> HttpSession::write_upstream(std::string_view a, std::strin
 
 asio::awaitable<void> HttpSession::send_local(int status, bool close, std::string_view detail) {
   status_ = status;
+  if (grpc_) co_return co_await send_grpc_status(status, close, detail);
   auto reason = http::reason_phrase(status);
   std::string body = fmt::format("{} {}\n", status, reason);
   if (!detail.empty()) body = fmt::format("{} {}: {}\n", status, reason, detail);
@@ -392,6 +447,29 @@ asio::awaitable<void> HttpSession::serve_h2(std::string_view received) {
   }
 }
 
+asio::awaitable<void> HttpSession::send_grpc_status(int status, bool close,
+                                                    std::string_view detail) {
+  // A trailers-only response: HTTP 200 whose header section carries the gRPC status.
+  const int code = grpc_status_for(status);
+  out_.assign("HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\ngrpc-status: ");
+  out_.append(std::to_string(code)).append("\r\ngrpc-message: ");
+  std::string_view text = detail.empty() ? http::reason_phrase(status) : detail;
+  for (unsigned char c : text) {  // percent-encoded, as the gRPC spec asks
+    if (c >= 0x20 && c <= 0x7e && c != '%') {
+      out_.push_back(static_cast<char>(c));
+    } else {
+      out_.append(fmt::format("%{:02X}", c));
+    }
+  }
+  out_.append("\r\nContent-Length: 0\r\n");
+  if (close) out_.append("Connection: close\r\n");
+  out_.append("\r\n");
+  overloaded_ = false;
+  if (listener_index_ >= 0) view_->listener_stats[listener_index_]->local_responses[status].add();
+  bytes_sent_ = 0;
+  co_await write_client(out_);
+}
+
 asio::awaitable<void> HttpSession::run() {
   if (!view_ || listener_index_ < 0) co_return;
   const auto& tls = view_->snapshot->tls[listener_index_];
@@ -418,6 +496,7 @@ asio::awaitable<void> HttpSession::run() {
   while (true) {
     if (worker_.draining() && in_.empty()) break;
     request_deadline_ = Clock::time_point::max();  // set again when the next request starts
+    grpc_ = false;
     refresh_view();
     const auto& listener = view_->snapshot->config->listeners[listener_index_];
     parser_.reset();
@@ -587,6 +666,18 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   canonical_host(req_.host, &host_);
   request_body_done_ = req_framing_.body == http::BodyKind::kNone;
   upgrade_ = req_framing_.has_upgrade && is_websocket_upgrade(req_);
+  grpc_ = false;
+  if (const auto* ct = req_.find("content-type");
+      ct && ct->value.rfind("application/grpc", 0) == 0) {
+    grpc_ = true;
+    // The client's deadline bounds the whole call here too (answered DEADLINE_EXCEEDED).
+    if (const auto* t = req_.find("grpc-timeout")) {
+      if (auto timeout = parse_grpc_timeout(t->value)) {
+        request_deadline_ = std::min(
+            request_deadline_, started_ + std::chrono::duration_cast<Clock::duration>(*timeout));
+      }
+    }
+  }
   client_keep_alive_ = req_framing_.keep_alive && !worker_.draining();
 
   auto finish_local = [&](int status, bool close) -> asio::awaitable<bool> {

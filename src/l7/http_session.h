@@ -81,6 +81,7 @@ class HttpSession {
   asio::awaitable<bool> write_client(std::string_view a, std::string_view b = {});
   asio::awaitable<bool> write_upstream(std::string_view a, std::string_view b = {});
   asio::awaitable<void> send_local(int status, bool close, std::string_view detail = {});
+  asio::awaitable<void> send_grpc_status(int status, bool close, std::string_view detail);
   void build_upstream_head(const config::Listener& listener);
   void build_client_head(const http::ResponseHead& resp, bool chunk_to_client);
   void arm(Deadline kind, std::chrono::milliseconds timeout);
@@ -124,7 +125,9 @@ class HttpSession {
   int req_version_minor_ = 1;
   uint64_t max_body_ = 0;
   bool client_keep_alive_ = true;
-  bool upgrade_ = false;  // a WebSocket handshake: the upstream may answer 101
+  bool upgrade_ = false;
+  bool grpc_ = false;  // content-type application/grpc: sluice's own errors are gRPC statuses  // a
+                       // WebSocket handshake: the upstream may answer 101
   bool request_body_done_ = true;
   int local_status_ = 0;
   std::string_view local_detail_;

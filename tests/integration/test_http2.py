@@ -116,6 +116,40 @@ def test_large_bodies_both_ways():
     assert len(out) == 52428800, len(out)
 
 
+def test_h2c_upstream_from_both_versions():
+    # nginx speaking HTTP/2 in cleartext as the backend (its `listen ... http2` is h2c with prior
+    # knowledge); HTTP/1.1 and HTTP/2 clients both reach it over one multiplexed connection.
+    b = Backend("b1")
+    n = Nginx("""    location / { return 200 "h2c $server_protocol $request_method\\n"; }
+    location /up { client_max_body_size 100m; proxy_pass http://%s/upload; }
+""" % b.address)
+    # `listen ... http2` on the port the helper chose
+    with open(n.conf) as f:
+        conf = f.read().replace(f"listen 127.0.0.1:{n.port};", f"listen 127.0.0.1:{n.port} http2;")
+    with open(n.conf, "w") as f:
+        f.write(conf)
+    stop(n.proc)
+    n.proc = start(["nginx", "-p", n.prefix, "-c", n.conf])
+    wait_port(n.port, proc=n.proc)
+    s = Sluice(proxy_yaml(cluster_yaml("c", [n], extra="    protocol: h2c\n")))
+    rc, out, err = curl(f"http://127.0.0.1:{s.port}/")
+    assert rc == 0 and out == b"h2c HTTP/2.0 GET\n\n200 1.1", (out, err)
+    rc, out, err = curl("--http2-prior-knowledge", f"http://127.0.0.1:{s.port}/")
+    assert rc == 0 and out == b"h2c HTTP/2.0 GET\n\n200 2", (out, err)
+    body = os.urandom(3 << 20)
+    path = tmp_path("h2c-up.bin")
+    with open(path, "wb") as f:
+        f.write(body)
+    for version in ["--http1.1", "--http2-prior-knowledge"]:
+        rc, out, err = curl(version, "--data-binary", f"@{path}", f"http://127.0.0.1:{s.port}/up")
+        assert rc == 0 and f"sha256={hashlib.sha256(body).hexdigest()}".encode() in out, (out[:200], err)
+    out = subprocess.run(["h2load", "-n", "2000", "-c", "4", "-m", "10", f"http://127.0.0.1:{s.port}/"],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "2000 succeeded, 0 failed" in out, out
+    # one upstream connection per worker carried it all
+    assert s.metric('sluice_upstream_connections_total{cluster="c"}') <= 2
+
+
 # ---- abuse, with python3-h2 ----
 
 def h2_connect(port):
