@@ -1,5 +1,6 @@
 #include "app/runtime.h"
 
+#include "tls/client_context.h"
 #include "tls/server_context.h"
 
 #include <fcntl.h>
@@ -101,6 +102,13 @@ std::string Runtime::apply(std::shared_ptr<const config::Config> config) {
     tls[i] = tls::ServerContext::build(*l.tls, &error);
     if (!tls[i]) return "listener '" + l.name + "': " + error;
   }
+  std::vector<std::shared_ptr<const tls::ClientContext>> cluster_tls(config->clusters.size());
+  for (size_t i = 0; i < config->clusters.size(); ++i) {
+    const auto& c = config->clusters[i];
+    if (!c.tls) continue;
+    cluster_tls[i] = tls::ClientContext::build(*c.tls, &error);
+    if (!cluster_tls[i]) return "cluster '" + c.name + "': " + error;
+  }
 
   // Bind every new listener address for every worker before changing anything.
   std::vector<std::vector<l7::ListenerSocket>> per_worker(workers_.size());
@@ -128,8 +136,8 @@ std::string Runtime::apply(std::shared_ptr<const config::Config> config) {
   if (snapshot_ && snapshot_->config->workers != config->workers) {
     core::log_warn("config: 'workers' changes take effect at the next restart");
   }
-  auto snapshot =
-      l7::Snapshot::build(config, std::move(log), std::move(tls), ++counters_.config_generation);
+  auto snapshot = l7::Snapshot::build(config, std::move(log), std::move(tls),
+                                      std::move(cluster_tls), ++counters_.config_generation);
   for (size_t w = 0; w < workers_.size(); ++w)
     workers_[w]->apply(snapshot, std::move(per_worker[w]));
   snapshot_ = std::move(snapshot);

@@ -198,6 +198,15 @@ struct ClusterTimeouts {
   Millis pool_idle = 30s;  // idle pooled upstream connection is closed
 };
 
+// TLS to a cluster's endpoints (`tls:` on a cluster).
+struct UpstreamTls {
+  std::string sni;        // server name sent, and checked in the certificate when verifying
+  std::string ca;         // CA bundle the endpoints' certificates must chain to
+  bool verify = true;     // false only with an explicit `verify: none`
+  std::string cert, key;  // client certificate (mTLS to the endpoints), optional
+  SourceMark mark;
+};
+
 struct Cluster {
   std::string name;
   std::string balance = "round_robin";
@@ -220,6 +229,7 @@ struct Cluster {
   // `protocol: h2c`: HTTP/2 in cleartext to the endpoints (gRPC), one multiplexed connection per
   // endpoint and worker; the default `http1` pools HTTP/1.1 connections.
   bool upstream_h2c = false;
+  std::optional<UpstreamTls> tls;
   // Circuit breaker: requests in flight to this cluster, across all workers; beyond it sluice
   // answers 503 with `x-sluice-overloaded: true` at once. 0 = no limit (the default: the check
   // is an atomic shared by the workers, paid only where a limit is set).

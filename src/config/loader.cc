@@ -743,7 +743,7 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
   if (!r.expect_map(node, "cluster",
                     {"name", "balance", "hash_on", "endpoints", "health_check", "timeouts",
                      "max_idle_per_endpoint", "panic_threshold", "retries", "circuit_breaker",
-                     "outlier_detection", "slow_start", "proxy_protocol", "protocol"})) {
+                     "outlier_detection", "slow_start", "proxy_protocol", "protocol", "tls"})) {
     return c;
   }
   if (!node["name"]) {
@@ -795,6 +795,41 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
       if (t["response"]) r.duration(t["response"], "response", &c.timeouts.response);
       if (t["pool_idle"]) r.duration(t["pool_idle"], "pool_idle", &c.timeouts.pool_idle);
     }
+  }
+  if (auto t = node["tls"]) {
+    UpstreamTls tls;
+    tls.mark = r.mark(t);
+    if (r.expect_map(t, "tls", {"sni", "verify", "client_cert"})) {
+      if (t["sni"]) {
+        if (auto v = r.string(t["sni"], "sni")) tls.sni = *v;
+      }
+      if (!t["verify"]) {
+        r.error(t, "tls needs 'verify: CA-FILE' (or 'verify: none' to accept any certificate)");
+      } else if (t["verify"].IsScalar() && t["verify"].Scalar() == "none") {
+        tls.verify = false;
+      } else if (auto ca = r.path(t["verify"], "verify")) {
+        if (auto why = tls::check_ca_file(*ca); !why.empty()) {
+          r.error(t["verify"], why);
+        } else {
+          tls.ca = *ca;
+        }
+      }
+      if (auto cc = t["client_cert"]) {
+        if (r.expect_map(cc, "client_cert", {"cert", "key"})) {
+          auto cert = cc["cert"] ? r.path(cc["cert"], "cert") : std::nullopt;
+          auto key = cc["key"] ? r.path(cc["key"], "key") : std::nullopt;
+          if (!cert || !key) {
+            r.error(cc, "client_cert needs 'cert' and 'key' (PEM files)");
+          } else if (auto why = tls::check_key_pair(*cert, *key); !why.empty()) {
+            r.error(cc, why);
+          } else {
+            tls.cert = *cert;
+            tls.key = *key;
+          }
+        }
+      }
+    }
+    c.tls = std::move(tls);
   }
   if (auto proto = node["protocol"]) {
     if (auto s = r.string(proto, "protocol")) {
@@ -899,6 +934,18 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
       c.endpoints.push_back(e);
     }
   }
+  if (c.tls) {
+    if (c.upstream_h2c)
+      r.error(node["protocol"], "protocol h2c is cleartext: it cannot be combined with tls");
+    if (c.health_check && c.health_check->type == "http") {
+      if (c.health_check->type_given) {
+        r.error(node["health_check"],
+                "an http health check cannot reach a tls cluster yet: use type: tcp");
+      } else {
+        c.health_check->type = "tcp";  // a TLS port answers nothing to plain HTTP
+      }
+    }
+  }
   return c;
 }
 
@@ -966,7 +1013,7 @@ void read_root(Reader& r, const YAML::Node& root, Config& cfg) {
   // A cluster behind a stream listener speaks whatever protocol it speaks: its health check is a
   // TCP connect unless the config says otherwise.
   for (const auto& l : cfg.listeners) {
-    if (l.protocol == "http") continue;
+    if (l.protocol == "http" || l.protocol == "https") continue;
     std::vector<std::string> names;
     if (!l.cluster.empty()) names.push_back(l.cluster);
     for (const auto& route : l.routes) names.push_back(route.cluster);

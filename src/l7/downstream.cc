@@ -1,6 +1,7 @@
 #include "l7/downstream.h"
 
 #include "l7/h2_connection.h"
+#include "l7/tls_io.h"
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -34,21 +35,6 @@ Downstream::~Downstream() {
   }
 }
 
-asio::awaitable<std::error_code> Downstream::wait_for(int result) {
-  const int err = SSL_get_error(ssl_, result);
-  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-    auto [ec] = co_await socket_.async_wait(
-        err == SSL_ERROR_WANT_READ ? asio::socket_base::wait_read : asio::socket_base::wait_write,
-        kNoThrow);
-    co_return ec;
-  }
-  ERR_clear_error();
-  if (err == SSL_ERROR_ZERO_RETURN) co_return asio::error::eof;  // close_notify
-  broken_ = true;  // SSL_ERROR_SSL (a protocol error) or SSL_ERROR_SYSCALL (reset, EOF)
-  co_return err == SSL_ERROR_SYSCALL ? asio::error::connection_reset
-                                     : asio::error::make_error_code(asio::error::access_denied);
-}
-
 asio::awaitable<bool> Downstream::handshake(std::shared_ptr<const tls::ServerContext> context,
                                             const char** why) {
   context_ = std::move(context);
@@ -61,15 +47,9 @@ asio::awaitable<bool> Downstream::handshake(std::shared_ptr<const tls::ServerCon
     co_return false;
   }
   SSL_set_accept_state(ssl_);
-  while (true) {
-    ERR_clear_error();
-    int rc = SSL_do_handshake(ssl_);
-    if (rc == 1) break;
-    if (auto failed = co_await wait_for(rc)) {
-      *why = failed == asio::error::operation_aborted ? "timeout" : "handshake";
-      broken_ = true;
-      co_return false;
-    }
+  if (auto failed = co_await tls_io::handshake(socket_, ssl_, &broken_)) {
+    *why = failed == asio::error::operation_aborted ? "timeout" : "handshake";
+    co_return false;
   }
   if (X509* peer = SSL_get0_peer_certificate(ssl_);
       peer && SSL_get_verify_result(ssl_) == X509_V_OK) {
@@ -90,27 +70,11 @@ asio::awaitable<std::pair<std::error_code, size_t>> Downstream::read_some(char* 
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), kNoThrow);
     co_return std::pair{ec, n};
   }
-  while (true) {
-    size_t n = 0;
-    ERR_clear_error();
-    int rc = SSL_read_ex(ssl_, data, size, &n);
-    if (rc == 1) co_return std::pair{std::error_code(), n};
-    if (auto ec = co_await wait_for(rc)) co_return std::pair{ec, size_t{0}};
-  }
+  co_return co_await tls_io::read_some(socket_, ssl_, data, size, &broken_);
 }
 
 asio::awaitable<std::error_code> Downstream::write_tls(std::string_view data) {
-  while (!data.empty()) {
-    size_t n = 0;
-    ERR_clear_error();
-    int rc = SSL_write_ex(ssl_, data.data(), data.size(), &n);
-    if (rc == 1) {
-      data.remove_prefix(n);
-      continue;
-    }
-    if (auto ec = co_await wait_for(rc)) co_return ec;
-  }
-  co_return std::error_code();
+  co_return co_await tls_io::write(socket_, ssl_, data, &broken_);
 }
 
 asio::awaitable<std::error_code> Downstream::write(std::string_view a, std::string_view b) {

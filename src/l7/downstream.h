@@ -54,8 +54,6 @@ class Downstream {
   const std::string& client_subject() const { return client_subject_; }
 
  private:
-  // Waits for what OpenSSL asked for after `result`; an error code when the connection failed.
-  asio::awaitable<std::error_code> wait_for(int result);
   asio::awaitable<std::error_code> write_tls(std::string_view data);
 
   asio::ip::tcp::socket socket_;

@@ -779,12 +779,15 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       }
       if (excluded_count > 0) cluster.stats->retries.add();  // a retry that actually goes out
       upstream_key_ = &cluster.endpoint_keys[index];
+      pool_key_ = &cluster.pool_keys[index];
       if (cluster.config->upstream_h2c) {
         // A stream on the worker's shared connection to the endpoint, when it has one.
         reused = worker_.h2_stream(*upstream_key_, &up_);
       } else {
-        reused = worker_.pool().take(*upstream_key_, &up_.socket(), &up_token_,
+        SSL* ssl = nullptr;
+        reused = worker_.pool().take(*pool_key_, &up_.socket(), &ssl, &up_token_,
                                      /*probe=*/!resendable);
+        if (reused) up_.adopt_ssl(ssl);
       }
     } else {
       reused = false;  // the retry of a stale pooled connection uses a fresh one
@@ -965,6 +968,18 @@ asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::Soc
   }
   std::error_code ec;
   up_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  if (cluster.tls) {
+    // The handshake is part of connecting: same deadline, and a failure (an untrusted or
+    // misnamed certificate too) is a connect failure, retried on another endpoint.
+    arm(Deadline::kConnect, cfg.timeouts.connect);
+    auto failed = co_await up_.handshake(*cluster.tls, *pool_key_);
+    disarm();
+    if (failed) {
+      take_fired();
+      close_upstream();
+      co_return ConnectResult::kFailed;
+    }
+  }
   if (cfg.upstream_h2c) worker_.adopt_h2(*upstream_key_, std::move(up_.socket()), &up_);
   cluster_stats_->upstream_connections.add();
   if (shared) up_token_ = ConnectionToken(cluster.shared);
@@ -1222,8 +1237,9 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
     upstream_released = true;
     if (upstream_keep_alive && body != http::BodyKind::kUntilClose && up_in_.empty() &&
         request_body_done_ && !up_.is_stream()) {
-      worker_.pool().give_back(*upstream_key_, std::move(up_.socket()), std::move(up_token_),
-                               cluster_config_->max_idle_per_endpoint, Clock::now());
+      worker_.pool().give_back(*pool_key_, std::move(up_.socket()), up_.release_ssl(),
+                               std::move(up_token_), cluster_config_->max_idle_per_endpoint,
+                               Clock::now());
       up_.socket() = asio::ip::tcp::socket(worker_.io());
     } else {
       up_.close();  // an HTTP/2 stream ends here; its connection stays for the others

@@ -135,6 +135,7 @@ class HttpSession {
   uint64_t bytes_sent_ = 0;
   uint64_t bytes_received_ = 0;
   const std::string* upstream_key_ = nullptr;
+  const std::string* pool_key_ = nullptr;
   const config::Route* route_ = nullptr;
   const config::Cluster* cluster_config_ = nullptr;
   ClusterStats* cluster_stats_ = nullptr;

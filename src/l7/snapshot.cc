@@ -10,9 +10,12 @@ LogFile::~LogFile() {
 
 std::shared_ptr<const Snapshot> Snapshot::build(
     std::shared_ptr<const config::Config> config, std::shared_ptr<LogFile> access_log,
-    std::vector<std::shared_ptr<const tls::ServerContext>> tls, uint64_t generation) {
+    std::vector<std::shared_ptr<const tls::ServerContext>> tls,
+    std::vector<std::shared_ptr<const tls::ClientContext>> cluster_tls, uint64_t generation) {
   auto s = std::make_shared<Snapshot>();
   s->tls = std::move(tls);
+  s->cluster_tls = std::move(cluster_tls);
+  s->cluster_tls.resize(config->clusters.size());
   s->tls.resize(config->listeners.size());
   s->access_log = std::move(access_log);
   s->config = std::move(config);

@@ -1,5 +1,7 @@
 #include "l7/upstream.h"
 
+#include "l7/tls_io.h"
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -11,14 +13,52 @@ namespace {
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 }
 
+Upstream::~Upstream() {
+  if (ssl_) SSL_free(ssl_);
+}
+
+asio::awaitable<std::error_code> Upstream::handshake(const tls::ClientContext& context,
+                                                     const std::string& endpoint) {
+  if (ssl_) SSL_free(ssl_);
+  broken_ = false;
+  std::error_code ec;
+  socket_.non_blocking(true, ec);
+  ssl_ = context.new_ssl(endpoint);
+  if (ec || !ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
+    broken_ = true;
+    co_return asio::error::make_error_code(asio::error::access_denied);
+  }
+  SSL_set_connect_state(ssl_);
+  if (auto failed = co_await tls_io::handshake(socket_, ssl_, &broken_)) co_return failed;
+  context.save_session(endpoint, ssl_);
+  co_return std::error_code();
+}
+
+SSL* Upstream::release_ssl() {
+  SSL* ssl = ssl_;
+  ssl_ = nullptr;
+  return ssl;
+}
+
+void Upstream::adopt_ssl(SSL* ssl) {
+  if (ssl_) SSL_free(ssl_);
+  ssl_ = ssl;
+  broken_ = false;
+}
+
 asio::awaitable<std::pair<std::error_code, size_t>> Upstream::read_some(char* data, size_t size) {
   if (stream_) co_return co_await stream_->read(data, size);
+  if (ssl_) co_return co_await tls_io::read_some(socket_, ssl_, data, size, &broken_);
   auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), kNoThrow);
   co_return std::pair{ec, n};
 }
 
 asio::awaitable<std::error_code> Upstream::write(std::string_view a, std::string_view b) {
   if (stream_) co_return co_await stream_->write(a, b);
+  if (ssl_) {
+    if (auto ec = co_await tls_io::write(socket_, ssl_, a, &broken_)) co_return ec;
+    co_return co_await tls_io::write(socket_, ssl_, b, &broken_);
+  }
   std::array<asio::const_buffer, 2> bufs{asio::buffer(a.data(), a.size()),
                                          asio::buffer(b.data(), b.size())};
   auto [ec, n] = co_await asio::async_write(socket_, bufs, kNoThrow);
@@ -33,6 +73,7 @@ void Upstream::cancel() {
 
 void Upstream::shutdown_send() {
   if (stream_) return;  // a tunnel over an HTTP/2 stream is not offered
+  tls_io::shutdown(ssl_, broken_);
   std::error_code ec;
   socket_.shutdown(asio::socket_base::shutdown_send, ec);
 }
@@ -42,6 +83,11 @@ void Upstream::close() {
     stream_->finish();
     stream_.reset();
     return;
+  }
+  if (ssl_) {
+    if (socket_.is_open()) tls_io::shutdown(ssl_, broken_);
+    SSL_free(ssl_);
+    ssl_ = nullptr;
   }
   std::error_code ec;
   socket_.close(ec);

@@ -10,16 +10,28 @@
 #include <utility>
 
 #include "l7/h2_client.h"
+#include "tls/client_context.h"
 
 namespace sluice::l7 {
 
 class Upstream {
  public:
   explicit Upstream(asio::io_context& io) : socket_(io) {}
+  ~Upstream();
+  Upstream(const Upstream&) = delete;
+  Upstream& operator=(const Upstream&) = delete;
   asio::ip::tcp::socket& socket() { return socket_; }
   bool is_stream() const { return stream_ != nullptr; }
   bool is_open() const { return stream_ ? true : socket_.is_open(); }
   void attach(std::shared_ptr<H2UpStream> stream) { stream_ = std::move(stream); }
+
+  // TLS on a connected socket (clusters with `tls:`). The session is kept for the next
+  // connection to the same endpoint.
+  asio::awaitable<std::error_code> handshake(const tls::ClientContext& context,
+                                             const std::string& endpoint);
+  // A pooled connection carries its TLS state: taken out with the socket, put back with it.
+  SSL* release_ssl();
+  void adopt_ssl(SSL* ssl);
 
   asio::awaitable<std::pair<std::error_code, size_t>> read_some(char* data, size_t size);
   asio::awaitable<std::error_code> write(std::string_view a, std::string_view b = {});
@@ -30,6 +42,8 @@ class Upstream {
  private:
   asio::ip::tcp::socket socket_;
   std::shared_ptr<H2UpStream> stream_;
+  SSL* ssl_ = nullptr;
+  bool broken_ = false;
 };
 
 }  // namespace sluice::l7

@@ -58,6 +58,9 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
       specs.push_back({e.address.to_string(), e.weight});
       rt.endpoint_keys.push_back(specs.back().key);
     }
+    rt.tls = snapshot->cluster_tls[&c - cfg.clusters.data()];
+    for (const auto& key : rt.endpoint_keys)
+      rt.pool_keys.push_back(rt.tls ? "tls/" + c.name + "/" + key : key);
     rt.balancer = balance::make_balancer(c.balance, specs, next_random());
     rt.hashed = balance::uses_hash(c.balance);
     rt.source_ip = c.balance == "source_ip";

@@ -22,6 +22,7 @@
 #include "l7/stats.h"
 #include "l7/upstream.h"
 #include "l7/upstream_pool.h"
+#include "tls/client_context.h"
 
 namespace sluice::l7 {
 
@@ -33,7 +34,11 @@ struct ClusterRuntime {
   std::unique_ptr<balance::Balancer> balancer;
   bool hashed = false;
   bool source_ip = false;
-  std::vector<std::string> endpoint_keys;  // "ip:port", the pool key and log name
+  std::vector<std::string> endpoint_keys;  // "ip:port", the log name
+  // The upstream pool's keys: the endpoint, prefixed for TLS clusters ("tls/<cluster>/ip:port")
+  // so that connections with different TLS settings never mix.
+  std::vector<std::string> pool_keys;
+  std::shared_ptr<const tls::ClientContext> tls;  // clusters with `tls:`
   std::shared_ptr<EndpointGauges> gauges;
   ClusterStats* stats = nullptr;
   std::shared_ptr<ClusterShared> shared;  // set only when the cluster has max_requests

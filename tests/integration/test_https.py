@@ -287,6 +287,78 @@ clusters:
     assert status == 308 and headers["location"] == "https://example.com:8443/b?x=1", (status, headers)
 
 
+def tls_nginx_backend(verify_clients=False):
+    key, crt = make_cert("backend.test", ["backend.test"], ca())
+    extra = f"    ssl_client_certificate {ca()[1]};\n    ssl_verify_client on;\n" if verify_clients else ""
+    n = Nginx(f"""    ssl_certificate {crt};
+    ssl_certificate_key {key};
+{extra}    location / {{ return 200 "sni=$ssl_server_name client=$ssl_client_s_dn reused=$ssl_session_reused\\n"; }}
+""")
+    with open(n.conf) as f:
+        conf = f.read().replace(f"listen 127.0.0.1:{n.port};", f"listen 127.0.0.1:{n.port} ssl;")
+    with open(n.conf, "w") as f:
+        f.write(conf)
+    stop(n.proc)
+    n.proc = start(["nginx", "-p", n.prefix, "-c", n.conf])
+    wait_port(n.port, proc=n.proc)
+    return n
+
+
+def upstream_tls_sluice(backend, tls_yaml):
+    return Sluice(f"""
+admin: {{ listen: 127.0.0.1:{{admin}} }}
+listeners:
+  - {{ name: web, listen: 127.0.0.1:{{port}}, routes: [{{ cluster: c }}] }}
+clusters:
+  - name: c
+    tls: {tls_yaml}
+    endpoints: [{backend.address}]
+""")
+
+
+def test_upstream_tls_verifies_sends_sni_and_client_certificates():
+    n = tls_nginx_backend()
+    s = upstream_tls_sluice(n, f"{{ sni: backend.test, verify: {ca()[1]} }}")
+    for _ in range(3):
+        status, _, body = request(s.port, "GET", "/")
+        assert status == 200 and body.startswith(b"sni=backend.test client= "), (status, body)
+    # pooled: three requests, one TLS connection
+    assert s.metric('sluice_upstream_connections_total{cluster="c"}') == 1
+    # a certificate from another CA, or for another name, is refused: no endpoint is reachable
+    other = make_ca("other-ca-2")
+    bad_ca = upstream_tls_sluice(n, f"{{ sni: backend.test, verify: {other[1]} }}")
+    assert request(bad_ca.port, "GET", "/")[0] == 503
+    bad_name = upstream_tls_sluice(n, f"{{ sni: wrong.test, verify: {ca()[1]} }}")
+    assert request(bad_name.port, "GET", "/")[0] == 503
+    assert bad_name.metric('sluice_upstream_connect_errors_total{cluster="c"}') >= 1
+    # verify: none is explicit, and then anything goes
+    anything = upstream_tls_sluice(n, "{ sni: wrong.test, verify: none }")
+    assert request(anything.port, "GET", "/")[0] == 200
+    # a backend that wants a client certificate gets ours
+    strict = tls_nginx_backend(verify_clients=True)
+    alice = make_cert("sluice-client", [], ca(), client=True)
+    without = upstream_tls_sluice(strict, f"{{ sni: backend.test, verify: {ca()[1]} }}")
+    assert request(without.port, "GET", "/")[0] == 400  # nginx: "No required SSL certificate"
+    with_cert = upstream_tls_sluice(strict, f"{{ sni: backend.test, verify: {ca()[1]}, "
+                                            f"client_cert: {{ cert: {alice[1]}, key: {alice[0]} }} }}")
+    status, _, body = request(with_cert.port, "GET", "/")
+    assert status == 200 and b"client=CN=sluice-client,O=sluice tests" in body, (status, body)
+
+
+def test_upstream_tls_needs_an_explicit_verify():
+    path = tmp_path("no-verify.yaml")
+    with open(path, "w") as f:
+        f.write("""listeners:
+  - { name: web, listen: 127.0.0.1:8080, routes: [{ cluster: c }] }
+clusters:
+  - name: c
+    tls: { sni: a.test }
+    endpoints: [127.0.0.1:9]
+""")
+    out = subprocess.run([SLUICE, "check", "-c", path], capture_output=True, text=True)
+    assert out.returncode == 2 and "no-verify.yaml:5:10: tls needs 'verify: CA-FILE'" in out.stderr, out
+
+
 def test_testssl_finds_nothing_high_or_critical():
     # A certificate as a public site would have one (trusted CA, 90 days, an OCSP URI), so that
     # what testssl judges is sluice's TLS, not a test certificate's shortcuts.
