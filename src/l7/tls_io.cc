@@ -1,8 +1,8 @@
 #include "l7/tls_io.h"
 
+#include <openssl/err.h>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
-#include <openssl/err.h>
 
 namespace sluice::l7::tls_io {
 namespace {
@@ -12,10 +12,9 @@ asio::awaitable<std::error_code> wait_for(asio::ip::tcp::socket& socket, SSL* ss
                                           bool* broken) {
   const int err = SSL_get_error(ssl, result);
   if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-    auto [ec] = co_await socket.async_wait(err == SSL_ERROR_WANT_READ
-                                               ? asio::socket_base::wait_read
-                                               : asio::socket_base::wait_write,
-                                           kNoThrow);
+    auto [ec] = co_await socket.async_wait(
+        err == SSL_ERROR_WANT_READ ? asio::socket_base::wait_read : asio::socket_base::wait_write,
+        kNoThrow);
     co_return ec;
   }
   ERR_clear_error();
@@ -26,8 +25,7 @@ asio::awaitable<std::error_code> wait_for(asio::ip::tcp::socket& socket, SSL* ss
 }
 }  // namespace
 
-asio::awaitable<std::error_code> handshake(asio::ip::tcp::socket& socket, SSL* ssl,
-                                           bool* broken) {
+asio::awaitable<std::error_code> handshake(asio::ip::tcp::socket& socket, SSL* ssl, bool* broken) {
   while (true) {
     ERR_clear_error();
     int rc = SSL_do_handshake(ssl);
