@@ -1,6 +1,7 @@
 #include "l7/worker.h"
 
 #include "l7/h2_client.h"
+#include "l7/upstream.h"
 
 #include <unistd.h>
 #include <asio/co_spawn.hpp>

@@ -20,13 +20,14 @@
 #include "l7/access_log.h"
 #include "l7/snapshot.h"
 #include "l7/stats.h"
-#include "l7/upstream.h"
 #include "l7/upstream_pool.h"
 #include "tls/client_context.h"
 
 namespace sluice::l7 {
 
 class HttpSession;
+class Upstream;
+class H2Client;
 
 // Per worker, per snapshot: the mutable side of a cluster.
 struct ClusterRuntime {
