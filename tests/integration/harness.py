@@ -36,10 +36,25 @@ def tmp_path(name):
     return os.path.join(_tmp, name)
 
 
+_next_port = [0]
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port for a server this test starts. Taken below the kernel's ephemeral range (so no
+    client connection can hold it) and from a block of 400 chosen by this process's PID (so that
+    test files run in parallel by ctest do not hand out the same port: sluice binds with
+    SO_REUSEPORT, and two instances on one port would silently share its connections)."""
+    base = 10000 + (os.getpid() % 50) * 400
+    for _ in range(400):  # bounded
+        port = base + _next_port[0] % 400
+        _next_port[0] += 1
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in this process's block")
 
 
 def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):

@@ -307,6 +307,7 @@ def tls_nginx_backend(verify_clients=False):
 def upstream_tls_sluice(backend, tls_yaml):
     return Sluice(f"""
 admin: {{ listen: 127.0.0.1:{{admin}} }}
+workers: 1
 listeners:
   - {{ name: web, listen: 127.0.0.1:{{port}}, routes: [{{ cluster: c }}] }}
 clusters:
