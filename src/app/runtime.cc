@@ -106,7 +106,7 @@ std::string Runtime::apply(std::shared_ptr<const config::Config> config) {
   for (size_t i = 0; i < config->clusters.size(); ++i) {
     const auto& c = config->clusters[i];
     if (!c.tls) continue;
-    cluster_tls[i] = tls::ClientContext::build(*c.tls, &error);
+    cluster_tls[i] = tls::ClientContext::build(*c.tls, c.upstream_h2, &error);
     if (!cluster_tls[i]) return "cluster '" + c.name + "': " + error;
   }
 

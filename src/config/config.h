@@ -226,9 +226,10 @@ struct Cluster {
   // tcp: send a PROXY protocol header (0 = none, 1 = v1 text, 2 = v2 binary) on each upstream
   // connection, so the backend sees the client's address.
   int proxy_protocol = 0;
-  // `protocol: h2c`: HTTP/2 in cleartext to the endpoints (gRPC), one multiplexed connection per
-  // endpoint and worker; the default `http1` pools HTTP/1.1 connections.
-  bool upstream_h2c = false;
+  // `protocol: h2c` (cleartext) or `h2` (over `tls`): HTTP/2 to the endpoints (gRPC), one
+  // multiplexed connection per endpoint and worker; the default `http1` pools HTTP/1.1
+  // connections.
+  bool upstream_h2 = false;
   std::optional<UpstreamTls> tls;
   // Circuit breaker: requests in flight to this cluster, across all workers; beyond it sluice
   // answers 503 with `x-sluice-overloaded: true` at once. 0 = no limit (the default: the check

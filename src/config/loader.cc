@@ -833,13 +833,15 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
   }
   if (auto proto = node["protocol"]) {
     if (auto s = r.string(proto, "protocol")) {
-      if (*s == "h2c") {
-        c.upstream_h2c = true;
-      } else if (*s == "h2") {
-        r.error(proto,
-                "protocol h2 (HTTP/2 over TLS to the endpoints) is not supported yet; h2c is");
+      if (*s == "h2c" || *s == "h2") {
+        c.upstream_h2 = true;
+        if (*s == "h2c" && node["tls"]) {
+          r.error(proto, "protocol h2c is cleartext: with tls, say h2");
+        } else if (*s == "h2" && !node["tls"]) {
+          r.error(proto, "protocol h2 runs over TLS: add tls (or say h2c for cleartext)");
+        }
       } else if (*s != "http1") {
-        r.error(proto, "protocol must be http1 or h2c");
+        r.error(proto, "protocol must be http1, h2c or h2");
       }
     }
   }
@@ -935,8 +937,6 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
     }
   }
   if (c.tls) {
-    if (c.upstream_h2c)
-      r.error(node["protocol"], "protocol h2c is cleartext: it cannot be combined with tls");
     if (c.health_check && c.health_check->type == "http") {
       if (c.health_check->type_given) {
         r.error(node["health_check"],

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "http/status.h"
+#include "l7/tls_io.h"
 
 namespace sluice::l7 {
 namespace {
@@ -188,10 +189,11 @@ void H2UpStream::finish() {
 
 // ---- the connection ----
 
-H2Client::H2Client(asio::io_context& io, asio::ip::tcp::socket socket)
+H2Client::H2Client(asio::io_context& io, asio::ip::tcp::socket socket, SSL* ssl)
     : io_(io),
       socket_(std::move(socket)),
-      write_wake_(io, std::chrono::steady_clock::time_point::max()) {
+      write_wake_(io, std::chrono::steady_clock::time_point::max()),
+      ssl_(ssl) {
   nghttp2_session_callbacks* cb = nullptr;
   nghttp2_session_callbacks_new(&cb);
   nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -215,6 +217,7 @@ H2Client::H2Client(asio::io_context& io, asio::ip::tcp::socket socket)
 H2Client::~H2Client() {
   fail_all();
   nghttp2_session_del(session_);
+  if (ssl_) SSL_free(ssl_);
 }
 
 void H2Client::fail_all() {
@@ -295,7 +298,9 @@ void H2Client::reset(H2UpStream& s) {
 asio::awaitable<void> H2Client::read_loop() {
   std::string buf(kReadChunk, '\0');
   while (!done_) {
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf), kNoThrow);
+    auto [ec, n] = ssl_
+                       ? co_await tls_io::read_some(socket_, ssl_, buf.data(), buf.size(), &broken_)
+                       : co_await socket_.async_read_some(asio::buffer(buf), kNoThrow);
     if (ec) break;
     if (nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf.data()), n) < 0)
       break;
@@ -315,7 +320,13 @@ asio::awaitable<void> H2Client::write_loop() {
       pending_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
     }
     if (!pending_.empty()) {
-      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(pending_), kNoThrow);
+      std::error_code ec;
+      if (ssl_) {
+        ec = co_await tls_io::write(socket_, ssl_, pending_, &broken_);
+      } else {
+        auto [wec, n] = co_await asio::async_write(socket_, asio::buffer(pending_), kNoThrow);
+        ec = wec;
+      }
       pending_.clear();
       if (ec) {
         done_ = true;

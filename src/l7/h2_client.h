@@ -7,6 +7,7 @@
 // writes its request as HTTP/1.1 bytes, which become HEADERS and DATA, and reads the response as
 // HTTP/1.1 bytes, chunked so that HTTP/2 trailers (gRPC's grpc-status) survive the trip.
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -75,7 +76,8 @@ struct H2UpStream : std::enable_shared_from_this<H2UpStream> {
 
 class H2Client : public std::enable_shared_from_this<H2Client> {
  public:
-  H2Client(asio::io_context& io, asio::ip::tcp::socket socket);
+  // `ssl`: the connection's TLS (ALPN h2 done), owned from here on; null for h2c.
+  H2Client(asio::io_context& io, asio::ip::tcp::socket socket, SSL* ssl);
   ~H2Client();
   void start();  // the reader and writer; they keep the client alive until it ends
   bool usable() const;
@@ -108,6 +110,8 @@ class H2Client : public std::enable_shared_from_this<H2Client> {
   std::string pending_;
   bool done_ = false;
   bool goaway_ = false;
+  SSL* ssl_ = nullptr;
+  bool broken_ = false;
 };
 
 }  // namespace sluice::l7

@@ -780,9 +780,9 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       if (excluded_count > 0) cluster.stats->retries.add();  // a retry that actually goes out
       upstream_key_ = &cluster.endpoint_keys[index];
       pool_key_ = &cluster.pool_keys[index];
-      if (cluster.config->upstream_h2c) {
+      if (cluster.config->upstream_h2) {
         // A stream on the worker's shared connection to the endpoint, when it has one.
-        reused = worker_.h2_stream(*upstream_key_, &up_);
+        reused = worker_.h2_stream(*pool_key_, &up_);
       } else {
         SSL* ssl = nullptr;
         reused = worker_.pool().take(*pool_key_, &up_.socket(), &ssl, &up_token_,
@@ -980,7 +980,13 @@ asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::Soc
       co_return ConnectResult::kFailed;
     }
   }
-  if (cfg.upstream_h2c) worker_.adopt_h2(*upstream_key_, std::move(up_.socket()), &up_);
+  if (cfg.upstream_h2) {
+    if (cluster.tls && up_.alpn() != "h2") {  // the endpoint must agree to speak HTTP/2
+      close_upstream();
+      co_return ConnectResult::kFailed;
+    }
+    worker_.adopt_h2(*pool_key_, std::move(up_.socket()), up_.release_ssl(), &up_);
+  }
   cluster_stats_->upstream_connections.add();
   if (shared) up_token_ = ConnectionToken(cluster.shared);
   co_return ConnectResult::kConnected;

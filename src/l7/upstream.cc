@@ -34,6 +34,14 @@ asio::awaitable<std::error_code> Upstream::handshake(const tls::ClientContext& c
   co_return std::error_code();
 }
 
+std::string_view Upstream::alpn() const {
+  if (!ssl_) return {};
+  const unsigned char* data = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl_, &data, &len);
+  return {reinterpret_cast<const char*>(data), len};
+}
+
 SSL* Upstream::release_ssl() {
   SSL* ssl = ssl_;
   ssl_ = nullptr;

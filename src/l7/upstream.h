@@ -31,6 +31,7 @@ class Upstream {
                                              const std::string& endpoint);
   // A pooled connection carries its TLS state: taken out with the socket, put back with it.
   SSL* release_ssl();
+  std::string_view alpn() const;
   void adopt_ssl(SSL* ssl);
 
   asio::awaitable<std::pair<std::error_code, size_t>> read_some(char* data, size_t size);

@@ -517,8 +517,9 @@ bool Worker::h2_stream(const std::string& endpoint, Upstream* up) {
   return true;
 }
 
-void Worker::adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, Upstream* up) {
-  auto client = std::make_shared<H2Client>(io_, std::move(socket));
+void Worker::adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, SSL* ssl,
+                      Upstream* up) {
+  auto client = std::make_shared<H2Client>(io_, std::move(socket), ssl);
   client->start();
   up->attach(client->open_stream());
   // The previous connection (if any) finishes its streams and goes when they are done.

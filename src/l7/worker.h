@@ -120,7 +120,7 @@ class Worker {
   bool h2_stream(const std::string& endpoint, Upstream* up);
   // A new connection to `endpoint` becomes the worker's HTTP/2 connection to it; `up` gets a
   // stream on it.
-  void adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, Upstream* up);
+  void adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, SSL* ssl, Upstream* up);
   AccessLog& access_log() { return access_log_; }
   WorkerStats& stats() { return stats_; }
   const WorkerStats& stats() const { return stats_; }

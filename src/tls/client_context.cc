@@ -12,6 +12,7 @@ std::string openssl_reason() {
   return reason ? reason : "unknown error";
 }
 constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char kAlpnH2[] = {2, 'h', '2'};
 }  // namespace
 
 ClientContext::~ClientContext() {
@@ -19,7 +20,7 @@ ClientContext::~ClientContext() {
   SSL_CTX_free(ctx_);
 }
 
-std::shared_ptr<ClientContext> ClientContext::build(const config::UpstreamTls& tls,
+std::shared_ptr<ClientContext> ClientContext::build(const config::UpstreamTls& tls, bool h2,
                                                     std::string* error) {
   std::shared_ptr<ClientContext> self(new ClientContext());
   self->config_ = tls;
@@ -52,7 +53,11 @@ std::shared_ptr<ClientContext> ClientContext::build(const config::UpstreamTls& t
       return nullptr;
     }
   }
-  SSL_CTX_set_alpn_protos(ctx, kAlpn, sizeof(kAlpn));
+  if (h2) {
+    SSL_CTX_set_alpn_protos(ctx, kAlpnH2, sizeof(kAlpnH2));
+  } else {
+    SSL_CTX_set_alpn_protos(ctx, kAlpn, sizeof(kAlpn));
+  }
   return self;
 }
 

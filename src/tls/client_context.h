@@ -17,7 +17,9 @@ namespace sluice::tls {
 
 class ClientContext {
  public:
-  static std::shared_ptr<ClientContext> build(const config::UpstreamTls& tls, std::string* error);
+  // `h2`: offer only "h2" by ALPN (clusters with protocol h2), else "http/1.1".
+  static std::shared_ptr<ClientContext> build(const config::UpstreamTls& tls, bool h2,
+                                              std::string* error);
   ~ClientContext();
   ClientContext(const ClientContext&) = delete;
   ClientContext& operator=(const ClientContext&) = delete;

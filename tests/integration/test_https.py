@@ -346,6 +346,49 @@ def test_upstream_tls_verifies_sends_sni_and_client_certificates():
     assert status == 200 and b"client=CN=sluice-client,O=sluice tests" in body, (status, body)
 
 
+def test_upstream_h2_over_tls():
+    key, crt = make_cert("backend.test", ["backend.test"], ca())
+    n = Nginx(f"""    ssl_certificate {crt};
+    ssl_certificate_key {key};
+    location / {{ return 200 "$server_protocol sni=$ssl_server_name\\n"; }}
+""")
+    with open(n.conf) as f:
+        conf = f.read().replace(f"listen 127.0.0.1:{n.port};", f"listen 127.0.0.1:{n.port} ssl http2;")
+    with open(n.conf, "w") as f:
+        f.write(conf)
+    stop(n.proc)
+    n.proc = start(["nginx", "-p", n.prefix, "-c", n.conf])
+    wait_port(n.port, proc=n.proc)
+    s = Sluice(f"""
+admin: {{ listen: 127.0.0.1:{{admin}} }}
+workers: 1
+listeners:
+  - {{ name: web, listen: 127.0.0.1:{{port}}, routes: [{{ cluster: c }}] }}
+clusters:
+  - name: c
+    protocol: h2
+    tls: {{ sni: backend.test, verify: {ca()[1]} }}
+    endpoints: [{n.address}]
+""")
+    for _ in range(5):
+        status, _, body = request(s.port, "GET", "/")
+        assert status == 200 and body == b"HTTP/2.0 sni=backend.test\n", (status, body)
+    assert s.metric('sluice_upstream_connections_total{cluster="c"}') == 1  # multiplexed
+    # an endpoint that does not offer h2 by ALPN is not spoken to in HTTP/2
+    h1 = tls_nginx_backend()
+    s2 = Sluice(f"""
+admin: {{ listen: 127.0.0.1:{{admin}} }}
+listeners:
+  - {{ name: web, listen: 127.0.0.1:{{port}}, routes: [{{ cluster: c }}] }}
+clusters:
+  - name: c
+    protocol: h2
+    tls: {{ sni: backend.test, verify: {ca()[1]} }}
+    endpoints: [{h1.address}]
+""")
+    assert request(s2.port, "GET", "/")[0] == 503
+
+
 def test_upstream_tls_needs_an_explicit_verify():
     path = tmp_path("no-verify.yaml")
     with open(path, "w") as f:
