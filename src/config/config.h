@@ -150,7 +150,9 @@ struct StatusRange {
 };
 
 struct HealthCheck {
-  std::string type = "http";  // http | tcp (the default for clusters behind stream listeners)
+  std::string type =
+      "http";                // http | tcp (the default for clusters behind stream listeners) | grpc
+  std::string grpc_service;  // grpc: the service asked about (grpc.health.v1); empty = server
   bool type_given = false;
   // http
   std::string method = "GET";

@@ -635,12 +635,13 @@ HealthCheck read_health_check(Reader& r, const YAML::Node& hc) {
   HealthCheck check;
   if (!r.expect_map(hc, "health_check",
                     {"type", "method", "path", "host", "expect_status", "expect_body", "send",
-                     "expect", "interval", "timeout", "healthy", "unhealthy"})) {
+                     "expect", "interval", "timeout", "healthy", "unhealthy", "service"})) {
     return check;
   }
   if (hc["type"]) {
     if (auto s = r.string(hc["type"], "type")) {
-      if (*s != "http" && *s != "tcp") r.error(hc["type"], "health_check type must be http or tcp");
+      if (*s != "http" && *s != "tcp" && *s != "grpc")
+        r.error(hc["type"], "health_check type must be http, tcp or grpc");
       check.type = *s;
       check.type_given = true;
     }
@@ -650,7 +651,15 @@ HealthCheck read_health_check(Reader& r, const YAML::Node& hc) {
     if (!http && hc[key]) r.error(hc[key], std::string(key) + " only applies to type: http");
   }
   for (const char* key : {"send", "expect"}) {
-    if (http && hc[key]) r.error(hc[key], std::string(key) + " only applies to type: tcp");
+    if (check.type != "tcp" && hc[key])
+      r.error(hc[key], std::string(key) + " only applies to type: tcp");
+  }
+  if (hc["service"]) {
+    if (check.type != "grpc") {
+      r.error(hc["service"], "service only applies to type: grpc");
+    } else if (auto s = r.string(hc["service"], "service")) {
+      check.grpc_service = *s;
+    }
   }
   if (hc["method"]) {
     if (auto s = r.string(hc["method"], "method")) {
@@ -937,10 +946,10 @@ Cluster read_cluster(Reader& r, const YAML::Node& node) {
     }
   }
   if (c.tls) {
-    if (c.health_check && c.health_check->type == "http") {
+    if (c.health_check && c.health_check->type != "tcp") {
       if (c.health_check->type_given) {
         r.error(node["health_check"],
-                "an http health check cannot reach a tls cluster yet: use type: tcp");
+                "an http or grpc health check cannot reach a tls cluster yet: use type: tcp");
       } else {
         c.health_check->type = "tcp";  // a TLS port answers nothing to plain HTTP
       }

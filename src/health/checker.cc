@@ -13,6 +13,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "health/grpc_probe.h"
 
 namespace sluice::health {
 namespace {
@@ -66,6 +67,13 @@ asio::awaitable<Outcome> probe_once(asio::io_context& io, const core::SocketAddr
   auto ep = address.to_endpoint<asio::ip::tcp::endpoint>();
   auto [cec] = co_await attempt->socket.async_connect(ep, kNoThrow);
   if (cec) co_return finish(false, "connect: " + cec.message());
+  if (check.type == "grpc") {
+    // A named local, not a temporary in the co_await: GCC 12 destroys a conditional's temporary
+    // twice there.
+    std::string authority = address.to_string();
+    auto result = co_await grpc_health_check(attempt->socket, authority, check.grpc_service);
+    co_return finish(result.serving, std::move(result.reason));
+  }
 
   std::string request;
   if (check.type == "http") {

@@ -117,5 +117,25 @@ def test_no_server_is_unavailable():
             assert e.code() == grpc.StatusCode.UNAVAILABLE, (e.code(), e.details())
 
 
+def test_grpc_health_check_takes_a_not_serving_server_out():
+    a, b = grpc_backend("a"), grpc_backend("b")
+    s = grpc_sluice([a, b], health="    health_check: { type: grpc, interval: 200ms, timeout: 1s, healthy: 1, unhealthy: 1 }\n")
+
+    def states():
+        clusters = json.loads(s.admin("GET", "/clusters")[2])["clusters"]
+        return {e["address"]: e["state"] for e in clusters[0]["endpoints"]}
+    wait_for(lambda: set(states().values()) == {"healthy"}, what="both serving")
+    # a says NOT_SERVING (told directly, not through sluice)
+    with grpc.insecure_channel(a.address) as direct:
+        stub(direct, "unary_unary", "SetServing")(b"0", timeout=10)
+    wait_for(lambda: states() == {a.address: "unhealthy", b.address: "healthy"}, what="a out")
+    with grpc.insecure_channel(f"127.0.0.1:{s.port}") as ch:
+        names = {stub(ch, "unary_unary", "Unary")(b"x", timeout=10).split(b":")[0] for _ in range(10)}
+    assert names == {b"b"}, names
+    with grpc.insecure_channel(a.address) as direct:
+        stub(direct, "unary_unary", "SetServing")(b"1", timeout=10)
+    wait_for(lambda: set(states().values()) == {"healthy"}, what="a back")
+
+
 if __name__ == "__main__":
     run_tests(globals())
