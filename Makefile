@@ -46,7 +46,7 @@ fuzz: deps
 	@tests/fuzz/run.sh build/fuzz
 
 format:
-	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+	@git ls-files --cached --others --exclude-standard '*.h' '*.cc' | xargs clang-format -i
 
 format-check:
 	@git ls-files '*.h' '*.cc' | xargs clang-format --dry-run -Werror

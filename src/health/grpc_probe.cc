@@ -1,9 +1,9 @@
 #include "health/grpc_probe.h"
 
+#include <nghttp2/nghttp2.h>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <nghttp2/nghttp2.h>
 
 #include <array>
 #include <cstring>
@@ -86,8 +86,9 @@ asio::awaitable<GrpcProbeResult> grpc_health_check(asio::ip::tcp::socket& socket
   nghttp2_session_callbacks* cb = nullptr;
   nghttp2_session_callbacks_new(&cb);
   nghttp2_session_callbacks_set_on_header_callback(
-      cb, [](nghttp2_session*, const nghttp2_frame*, const uint8_t* name, size_t namelen,
-             const uint8_t* value, size_t valuelen, uint8_t, void* user) -> int {
+      cb,
+      [](nghttp2_session*, const nghttp2_frame*, const uint8_t* name, size_t namelen,
+         const uint8_t* value, size_t valuelen, uint8_t, void* user) -> int {
         auto* e = static_cast<Exchange*>(user);
         std::string_view n(reinterpret_cast<const char*>(name), namelen);
         std::string v(reinterpret_cast<const char*>(value), valuelen);
@@ -96,8 +97,8 @@ asio::awaitable<GrpcProbeResult> grpc_health_check(asio::ip::tcp::socket& socket
         return 0;
       });
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
-      cb, [](nghttp2_session*, uint8_t, int32_t, const uint8_t* data, size_t len,
-             void* user) -> int {
+      cb,
+      [](nghttp2_session*, uint8_t, int32_t, const uint8_t* data, size_t len, void* user) -> int {
         auto* e = static_cast<Exchange*>(user);
         if (e->data.size() + len > kMaxResponse) return NGHTTP2_ERR_CALLBACK_FAILURE;
         e->data.append(reinterpret_cast<const char*>(data), len);
@@ -121,13 +122,13 @@ asio::awaitable<GrpcProbeResult> grpc_health_check(asio::ip::tcp::socket& socket
   nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, nullptr, 0);
   const std::string method = "POST", scheme = "http", path = "/grpc.health.v1.Health/Check",
                     type = "application/grpc", te = "trailers";
-  std::array<nghttp2_nv, 6> headers{nv(":method", method),      nv(":scheme", scheme),
-                                    nv(":path", path),          nv(":authority", authority),
-                                    nv("content-type", type),   nv("te", te)};
+  std::array<nghttp2_nv, 6> headers{nv(":method", method),    nv(":scheme", scheme),
+                                    nv(":path", path),        nv(":authority", authority),
+                                    nv("content-type", type), nv("te", te)};
   nghttp2_data_provider body{};
   body.source.ptr = &ex;
-  body.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t length,
-                          uint32_t* flags, nghttp2_data_source* source, void*) -> ssize_t {
+  body.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                          nghttp2_data_source* source, void*) -> ssize_t {
     auto* e = static_cast<Exchange*>(source->ptr);
     size_t n = std::min(length, e->request.size() - e->sent);
     std::memcpy(buf, e->request.data() + e->sent, n);

@@ -24,9 +24,9 @@ TEST(GrpcHealth, LongServiceNamesUseAVarintLength) {
 }
 
 TEST(GrpcHealth, ResponseStatus) {
-  EXPECT_EQ(grpc_health_status(std::string("\x08\x01")), 1);  // SERVING
-  EXPECT_EQ(grpc_health_status(std::string("\x08\x02")), 2);  // NOT_SERVING
-  EXPECT_EQ(grpc_health_status(""), 0);                       // absent: UNKNOWN
+  EXPECT_EQ(grpc_health_status(std::string("\x08\x01")), 1);   // SERVING
+  EXPECT_EQ(grpc_health_status(std::string("\x08\x02")), 2);   // NOT_SERVING
+  EXPECT_EQ(grpc_health_status(""), 0);                        // absent: UNKNOWN
   EXPECT_EQ(grpc_health_status(std::string("\x12\x01")), -1);  // not this message
 }
 
