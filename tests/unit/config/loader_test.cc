@@ -192,7 +192,7 @@ clusters:
                             "t.yaml");
   std::string all;
   for (const auto& e : r.errors) all += e.to_string() + "\n";
-  for (const char* want : {"health_check type must be http or tcp", "bad status '600'",
+  for (const char* want : {"health_check type must be http, tcp or grpc", "bad status '600'",
                            "interval must be at least 10ms", "attempts must be between 0 and 10",
                            "retry condition 'timeout'", "panic_threshold must be between 0 and 100",
                            "path only applies to type: http"}) {
