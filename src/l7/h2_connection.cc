@@ -111,9 +111,23 @@ asio::awaitable<std::pair<std::error_code, size_t>> H2Stream::read(char* data, s
 
 asio::awaitable<std::error_code> H2Stream::write(std::string_view a, std::string_view b) {
   if (closed || !connection) co_return asio::error::connection_reset;
-  raw.append(a);
-  raw.append(b);
-  if (!process_response()) co_return asio::error::connection_reset;
+  bool ok;
+  if (raw.empty() && !head_sent) {
+    // The usual first write: the whole head in `a`, maybe body bytes in `b`. Parsed where it
+    // lies; only what is left over is copied.
+    std::string_view rest = a;
+    ok = process_head(&rest);
+    if (ok) {
+      raw.append(rest);
+      raw.append(b);
+      ok = process_response();
+    }
+  } else {
+    raw.append(a);
+    raw.append(b);
+    ok = process_response();
+  }
+  if (!ok) co_return asio::error::connection_reset;
   connection->response_ready(*this);
   // Back-pressure: wait while the client's window holds too much of this response.
   while (out.size() - out_read > kMaxBuffered) {
@@ -129,36 +143,47 @@ asio::awaitable<std::error_code> H2Stream::write(std::string_view a, std::string
   co_return std::error_code();
 }
 
+void H2Stream::start_request() {
+  request.reserve(512);
+  request.append(method).append(" ").append(path).append(" HTTP/1.1\r\n");
+  if (!authority.empty()) request.append("Host: ").append(authority).append("\r\n");
+}
+
 void H2Stream::cancel() {
   if (!waiting) return;  // like a socket's cancel(): only a pending operation is aborted
   cancelled = true;
   notify();
 }
 
-bool H2Stream::process_response() {
+bool H2Stream::process_head(std::string_view* in) {
+  // Scratch reused by every stream of the thread: nghttp2 copies what it is given.
+  thread_local std::vector<nghttp2_nv> nv;
+  thread_local std::string names;
   while (!head_sent) {
-    auto pr = parser.parse(raw, method, &head);
+    auto pr = parser.parse(*in, method, &head);
     if (pr.state == http::ParseResult::State::kIncomplete) return true;
     if (pr.is_error()) return false;  // our own HTTP/1.1 output: cannot happen
     if (head.status < 200) {          // interim (100 Continue): h2 clients need none from us
-      raw.erase(0, pr.consumed);
+      in->remove_prefix(pr.consumed);
       parser.reset();
       continue;
     }
-    // Copy what the frames need before the head's views die with `raw`.
-    std::string status = std::to_string(head.status);
-    std::vector<std::string> names;
-    names.reserve(head.headers.size());  // no reallocation: nv keeps pointers into it
-    std::vector<nghttp2_nv> nv;
-    nv.reserve(head.headers.size() + 1);
-    nv.push_back(make_nv(":status", status));
+    char status[4] = {static_cast<char>('0' + head.status / 100 % 10),
+                      static_cast<char>('0' + head.status / 10 % 10),
+                      static_cast<char>('0' + head.status % 10), 0};
+    size_t total = 0;
+    for (const auto& h : head.headers) total += h.name.size();
+    names.clear();
+    names.reserve(total);  // no reallocation below: nv points into it
+    nv.clear();
+    nv.push_back(make_nv(":status", std::string_view(status, 3)));
     for (const auto& h : head.headers) {
-      std::string name(h.name);
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      const size_t at = names.size();
+      for (char c : h.name)
+        names.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      std::string_view name(names.data() + at, h.name.size());
       if (connection_specific(name)) continue;
-      names.push_back(std::move(name));
-      nv.push_back(make_nv(names.back(), h.value));
+      nv.push_back(make_nv(name, h.value));
     }
     const bool no_body = method == "HEAD" || head.status == 204 || head.status == 304;
     switch (no_body ? http::BodyKind::kNone : head.framing.body) {
@@ -186,7 +211,17 @@ bool H2Stream::process_response() {
       return false;
     }
     head_sent = true;
-    raw.erase(0, pr.consumed);
+    in->remove_prefix(pr.consumed);
+  }
+  return true;
+}
+
+bool H2Stream::process_response() {
+  if (!head_sent) {
+    std::string_view in = raw;
+    if (!process_head(&in)) return false;
+    if (!head_sent) return true;  // incomplete: keep the bytes
+    raw.erase(0, raw.size() - in.size());
   }
   switch (body) {
     case Body::kNone:
@@ -505,7 +540,10 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
     // "trailers" is the only value h2 allows, and it means nothing to an HTTP/1.1 backend
   } else {
     if (n == "content-length") s.has_content_length = true;
-    s.fields.append(n).append(": ").append(v).append("\r\n");
+    // Pseudo-headers come first (nghttp2 enforces it), so the request line can be written now
+    // and the fields straight after it: one buffer, no second copy.
+    if (s.request.empty()) s.start_request();
+    s.request.append(n).append(": ").append(v).append("\r\n");
   }
   return 0;
 }
@@ -545,14 +583,10 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
       return 0;
     }
     s.chunked = !end_stream && !s.has_content_length;
-    s.request.reserve(s.method.size() + s.path.size() + s.fields.size() + s.authority.size() + 64);
-    s.request.append(s.method).append(" ").append(s.path).append(" HTTP/1.1\r\n");
-    if (!s.authority.empty()) s.request.append("Host: ").append(s.authority).append("\r\n");
+    if (s.request.empty()) s.start_request();
     if (!s.cookies.empty()) s.request.append("Cookie: ").append(s.cookies).append("\r\n");
-    s.request.append(s.fields);
     if (s.chunked) s.request.append("Transfer-Encoding: chunked\r\n");
     s.request.append("\r\n");
-    s.fields.clear();
     s.request_ended = end_stream;
     s.started = true;
     if (self->active_sessions_++ == 0 && self->hooks_.idle_changed)

@@ -93,6 +93,12 @@ struct H2Stream {
 
  private:
   bool process_response();  // false: the response cannot be sent (stream reset)
+  // Parses the response head at the start of *in and submits it; *in keeps what follows.
+  bool process_head(std::string_view* in);
+
+ public:
+  void start_request();  // the request line and Host, once the pseudo-headers are in
+ private:
   void take_trailers(std::string_view lines);
 };
 
