@@ -783,6 +783,10 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       if (cluster.config->upstream_h2) {
         // A stream on the worker's shared connection to the endpoint, when it has one.
         reused = worker_.h2_stream(*pool_key_, &up_);
+        if (auto* opening = reused ? nullptr : worker_.h2_waiter(*pool_key_)) {
+          co_await opening->async_wait(kNoThrow);  // woken when it is open or has failed
+          reused = worker_.h2_stream(*pool_key_, &up_);
+        }
       } else {
         SSL* ssl = nullptr;
         reused = worker_.pool().take(*pool_key_, &up_.socket(), &ssl, &up_token_,
@@ -956,6 +960,19 @@ asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::Soc
       co_return ConnectResult::kOverloaded;
     }
     pending.shared = shared;
+  }
+  // HTTP/2: this session opens the connection the others will share; they wait until it is
+  // open or has failed (the guard also covers an abort mid-connect).
+  struct H2Opening {
+    Worker* worker = nullptr;
+    const std::string* key = nullptr;
+    ~H2Opening() {
+      if (worker) worker->h2_connect_end(*key);
+    }
+  } h2_opening;
+  if (cfg.upstream_h2 && !worker_.h2_connecting(*pool_key_)) {
+    worker_.h2_connect_begin(*pool_key_);
+    h2_opening = {&worker_, pool_key_};
   }
   auto ep = address.to_endpoint<asio::ip::tcp::endpoint>();
   arm(Deadline::kConnect, cfg.timeouts.connect);

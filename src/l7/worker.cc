@@ -517,6 +517,23 @@ bool Worker::h2_stream(const std::string& endpoint, Upstream* up) {
   return true;
 }
 
+void Worker::h2_connect_begin(const std::string& endpoint) {
+  auto& timer = h2_connecting_[endpoint];
+  if (!timer) timer = std::make_unique<asio::steady_timer>(io_, Clock::time_point::max());
+}
+
+void Worker::h2_connect_end(const std::string& endpoint) {
+  auto it = h2_connecting_.find(endpoint);
+  if (it == h2_connecting_.end()) return;
+  it->second->cancel();  // the waiters resume and look again
+  h2_connecting_.erase(it);
+}
+
+asio::steady_timer* Worker::h2_waiter(const std::string& endpoint) {
+  auto it = h2_connecting_.find(endpoint);
+  return it == h2_connecting_.end() ? nullptr : it->second.get();
+}
+
 void Worker::adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, SSL* ssl,
                       Upstream* up) {
   auto client = std::make_shared<H2Client>(io_, std::move(socket), ssl);

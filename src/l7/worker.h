@@ -121,6 +121,14 @@ class Worker {
   // A new connection to `endpoint` becomes the worker's HTTP/2 connection to it; `up` gets a
   // stream on it.
   void adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, SSL* ssl, Upstream* up);
+  // While one session opens the HTTP/2 connection to an endpoint, the others wait for it instead
+  // of opening their own (a burst of streams on a cold worker would open one each).
+  bool h2_connecting(const std::string& endpoint) const { return h2_connecting_.count(endpoint); }
+  void h2_connect_begin(const std::string& endpoint);
+  void h2_connect_end(const std::string& endpoint);  // connected or failed: wakes the waiters
+                                                     // What to wait on while the connection is
+                                                     // being opened (null when it is not).
+  asio::steady_timer* h2_waiter(const std::string& endpoint);
   AccessLog& access_log() { return access_log_; }
   WorkerStats& stats() { return stats_; }
   const WorkerStats& stats() const { return stats_; }
@@ -178,6 +186,7 @@ class Worker {
   std::vector<UdpListener> udp_;
   UpstreamPool pool_;
   std::unordered_map<std::string, std::shared_ptr<H2Client>> h2_clients_;
+  std::unordered_map<std::string, std::unique_ptr<asio::steady_timer>> h2_connecting_;
   AccessLog access_log_;
   WorkerStats stats_;
   asio::steady_timer ticker_{io_};
