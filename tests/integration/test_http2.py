@@ -247,6 +247,7 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 def test_rapid_reset_gets_goaway():
     b = Backend("b1")
     s = plain_sluice([b])
+    rss_before = s.rss_kib()
 
     def attack():
         sock, conn = h2_connect(s.port)
@@ -262,6 +263,11 @@ def test_rapid_reset_gets_goaway():
         sock.close()
         return goaway_code(raw)
     assert while_attacked(s, attack) == 11  # ENHANCE_YOUR_CALM
+    # ten more attacks in a row cost no memory that stays (bounded per connection, freed after)
+    for _ in range(10):
+        assert while_attacked(s, attack) == 11
+    growth_mib = (s.rss_kib() - rss_before) / 1024
+    assert growth_mib < 32, growth_mib
 
 
 def test_continuation_flood_is_cut():
