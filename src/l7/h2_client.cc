@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "http/status.h"
+#include "l7/h2_bridge.h"
 #include "l7/tls_io.h"
 
 namespace sluice::l7 {
@@ -39,25 +40,12 @@ bool hop_by_hop(std::string_view lower) {
 ssize_t read_request_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
                           nghttp2_data_source* source, void*) {
   auto* s = static_cast<H2UpStream*>(source->ptr);
-  size_t avail = s->out.size() - s->out_read;
-  if (avail == 0) {
-    if (s->out_eof) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-      return 0;
-    }
-    s->deferred = true;
-    return NGHTTP2_ERR_DEFERRED;
-  }
-  size_t n = std::min(avail, length);
-  std::memcpy(buf, s->out.data() + s->out_read, n);
-  s->out_read += n;
-  if (s->out_read == s->out.size()) {
-    s->out.clear();
-    s->out_read = 0;
-    if (s->out_eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
-  }
-  s->notify();
-  return static_cast<ssize_t>(n);
+  bool at_end = false;
+  ssize_t n =
+      h2_bridge::provide(s->out, s->out_read, s->out_eof, &s->deferred, buf, length, &at_end);
+  if (at_end) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (n > 0) s->notify();  // a session waiting for room may write again
+  return n;
 }
 
 }  // namespace
@@ -71,18 +59,9 @@ asio::awaitable<std::pair<std::error_code, size_t>> H2UpStream::read(char* data,
       co_return std::pair{std::error_code(asio::error::operation_aborted), size_t{0}};
     }
     if (in_read < in.size()) {
-      size_t n = std::min(size, in.size() - in_read);
-      std::memcpy(data, in.data() + in_read, n);
-      in_read += n;
-      if (in_read == in.size()) {
-        in.clear();
-        in_read = 0;
-      }
-      if (client && unconsumed > 0) {
-        size_t credit = std::min(n, unconsumed);
-        unconsumed -= credit;
+      size_t n = h2_bridge::drain(in, in_read, data, size);
+      if (size_t credit = h2_bridge::credit(n, unconsumed); client && credit > 0)
         client->consumed(*this, credit);
-      }
       co_return std::pair{std::error_code(), n};
     }
     if (response_ended) co_return std::pair{std::error_code(asio::error::eof), size_t{0}};

@@ -13,6 +13,7 @@
 #include "http/message.h"
 #include "http/status.h"
 #include "l7/downstream.h"
+#include "l7/h2_bridge.h"
 
 namespace sluice::l7 {
 namespace {
@@ -55,25 +56,12 @@ void end_body(nghttp2_session* session, H2Stream* s, uint32_t* flags) {
 ssize_t read_body(nghttp2_session* session, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
                   nghttp2_data_source* source, void*) {
   auto* s = static_cast<H2Stream*>(source->ptr);
-  size_t avail = s->out.size() - s->out_read;
-  if (avail == 0) {
-    if (s->out_eof) {
-      end_body(session, s, flags);
-      return 0;
-    }
-    s->deferred = true;
-    return NGHTTP2_ERR_DEFERRED;
-  }
-  size_t n = std::min(avail, length);
-  std::memcpy(buf, s->out.data() + s->out_read, n);
-  s->out_read += n;
-  if (s->out_read == s->out.size()) {
-    s->out.clear();
-    s->out_read = 0;
-    if (s->out_eof) end_body(session, s, flags);
-  }
-  s->notify();  // a session waiting for room may write again
-  return static_cast<ssize_t>(n);
+  bool at_end = false;
+  ssize_t n =
+      h2_bridge::provide(s->out, s->out_read, s->out_eof, &s->deferred, buf, length, &at_end);
+  if (at_end) end_body(session, s, flags);
+  if (n > 0) s->notify();  // a session waiting for room may write again
+  return n;
 }
 
 }  // namespace
@@ -87,18 +75,9 @@ asio::awaitable<std::pair<std::error_code, size_t>> H2Stream::read(char* data, s
       co_return std::pair{std::error_code(asio::error::operation_aborted), size_t{0}};
     }
     if (request_read < request.size()) {
-      size_t n = std::min(size, request.size() - request_read);
-      std::memcpy(data, request.data() + request_read, n);
-      request_read += n;
-      if (request_read == request.size()) {
-        request.clear();
-        request_read = 0;
-      }
-      if (connection && unconsumed > 0) {
-        size_t credit = std::min(n, unconsumed);
-        unconsumed -= credit;
+      size_t n = h2_bridge::drain(request, request_read, data, size);
+      if (size_t credit = h2_bridge::credit(n, unconsumed); connection && credit > 0)
         connection->consumed(*this, credit);
-      }
       co_return std::pair{std::error_code(), n};
     }
     if (closed) co_return std::pair{std::error_code(asio::error::connection_reset), size_t{0}};

@@ -280,9 +280,10 @@ def cluster_yaml(name, backends, balance="round_robin", extra=""):
 
 class Nginx:
     """nginx (Debian's) as a real backend or proxy peer: one process, no daemon, files in a
-    temporary prefix. `server_block` is the body of its server { } block."""
+    temporary prefix. `server_block` is the body of its server { } block; `listen_options` are
+    added to its listen line ("ssl", "http2")."""
 
-    def __init__(self, server_block, root=None):
+    def __init__(self, server_block, root=None, listen_options=""):
         self.port = free_port()
         self.prefix = tempfile.mkdtemp(prefix="nginx-", dir=_tmp)
         self.root = root or self.prefix
@@ -302,7 +303,7 @@ http {{
   scgi_temp_path {self.prefix}/scgi;
   keepalive_requests 1000000;
   server {{
-    listen 127.0.0.1:{self.port};
+    listen 127.0.0.1:{self.port} {listen_options};
     root {self.root};
 {server_block}
   }}

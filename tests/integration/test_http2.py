@@ -122,15 +122,7 @@ def test_h2c_upstream_from_both_versions():
     b = Backend("b1")
     n = Nginx("""    location / { return 200 "h2c $server_protocol $request_method\\n"; }
     location /up { client_max_body_size 100m; proxy_pass http://%s/upload; }
-""" % b.address)
-    # `listen ... http2` on the port the helper chose
-    with open(n.conf) as f:
-        conf = f.read().replace(f"listen 127.0.0.1:{n.port};", f"listen 127.0.0.1:{n.port} http2;")
-    with open(n.conf, "w") as f:
-        f.write(conf)
-    stop(n.proc)
-    n.proc = start(["nginx", "-p", n.prefix, "-c", n.conf])
-    wait_port(n.port, proc=n.proc)
+""" % b.address, listen_options="http2")  # h2c with prior knowledge
     s = Sluice(proxy_yaml(cluster_yaml("c", [n], extra="    protocol: h2c\n")))
     rc, out, err = curl(f"http://127.0.0.1:{s.port}/")
     assert rc == 0 and out == b"h2c HTTP/2.0 GET\n\n200 1.1", (out, err)

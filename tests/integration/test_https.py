@@ -290,18 +290,10 @@ clusters:
 def tls_nginx_backend(verify_clients=False):
     key, crt = make_cert("backend.test", ["backend.test"], ca())
     extra = f"    ssl_client_certificate {ca()[1]};\n    ssl_verify_client on;\n" if verify_clients else ""
-    n = Nginx(f"""    ssl_certificate {crt};
+    return Nginx(f"""    ssl_certificate {crt};
     ssl_certificate_key {key};
 {extra}    location / {{ return 200 "sni=$ssl_server_name client=$ssl_client_s_dn reused=$ssl_session_reused\\n"; }}
-""")
-    with open(n.conf) as f:
-        conf = f.read().replace(f"listen 127.0.0.1:{n.port};", f"listen 127.0.0.1:{n.port} ssl;")
-    with open(n.conf, "w") as f:
-        f.write(conf)
-    stop(n.proc)
-    n.proc = start(["nginx", "-p", n.prefix, "-c", n.conf])
-    wait_port(n.port, proc=n.proc)
-    return n
+""", listen_options="ssl")
 
 
 def upstream_tls_sluice(backend, tls_yaml):
@@ -351,14 +343,7 @@ def test_upstream_h2_over_tls():
     n = Nginx(f"""    ssl_certificate {crt};
     ssl_certificate_key {key};
     location / {{ return 200 "$server_protocol sni=$ssl_server_name\\n"; }}
-""")
-    with open(n.conf) as f:
-        conf = f.read().replace(f"listen 127.0.0.1:{n.port};", f"listen 127.0.0.1:{n.port} ssl http2;")
-    with open(n.conf, "w") as f:
-        f.write(conf)
-    stop(n.proc)
-    n.proc = start(["nginx", "-p", n.prefix, "-c", n.conf])
-    wait_port(n.port, proc=n.proc)
+""", listen_options="ssl http2")
     s = Sluice(f"""
 admin: {{ listen: 127.0.0.1:{{admin}} }}
 workers: 1
