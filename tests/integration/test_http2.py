@@ -258,8 +258,9 @@ def test_rapid_reset_gets_goaway():
     # ten more attacks in a row cost no memory that stays (bounded per connection, freed after)
     for _ in range(10):
         assert while_attacked(s, attack) == 11
-    growth_mib = (s.rss_kib() - rss_before) / 1024
-    assert growth_mib < 32, growth_mib
+    if not os.environ.get("SLUICE_SANITIZED"):  # ASan's quarantine holds freed memory on purpose
+        growth_mib = (s.rss_kib() - rss_before) / 1024
+        assert growth_mib < 32, growth_mib
 
 
 def test_continuation_flood_is_cut():
