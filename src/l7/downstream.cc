@@ -94,6 +94,10 @@ asio::awaitable<std::error_code> Downstream::write(std::string_view a, std::stri
   co_return co_await write_tls(b);
 }
 
+bool Downstream::submit_head(const http::ResponseHead& resp, bool chunked) {
+  return stream_ && stream_->submit_head(resp, chunked);
+}
+
 void Downstream::cancel() {
   if (stream_) return stream_->cancel();
   std::error_code ec;

@@ -14,6 +14,7 @@
 #include <system_error>
 #include <utility>
 
+#include "http/message.h"
 #include "tls/server_context.h"
 
 namespace sluice::l7 {
@@ -34,6 +35,8 @@ class Downstream {
   asio::ip::tcp::socket& socket() { return socket_; }
   bool is_tls() const { return ssl_ != nullptr || stream_tls_; }
   bool is_stream() const { return stream_ != nullptr; }
+  // Stream mode: hands the parsed response head over directly (see H2Stream::submit_head).
+  bool submit_head(const http::ResponseHead& resp, bool chunked);
 
   // The server side of the TLS handshake. On failure, false and a short reason in *why.
   asio::awaitable<bool> handshake(std::shared_ptr<const tls::ServerContext> context,

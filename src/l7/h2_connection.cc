@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstring>
 #include <vector>
 
@@ -134,10 +135,74 @@ void H2Stream::cancel() {
   notify();
 }
 
-bool H2Stream::process_head(std::string_view* in) {
+bool H2Stream::submit(int status_code, const std::vector<http::Header>& headers,
+                      const http::Framing* hop_by_hop, std::string_view content_length, Body kind) {
   // Scratch reused by every stream of the thread: nghttp2 copies what it is given.
   thread_local std::vector<nghttp2_nv> nv;
   thread_local std::string names;
+  char status[4] = {static_cast<char>('0' + status_code / 100 % 10),
+                    static_cast<char>('0' + status_code / 10 % 10),
+                    static_cast<char>('0' + status_code % 10), 0};
+  size_t total = 0;
+  for (const auto& h : headers) total += h.name.size();
+  names.clear();
+  names.reserve(total);  // no reallocation below: nv points into it
+  nv.clear();
+  nv.push_back(make_nv(":status", std::string_view(status, 3)));
+  for (const auto& h : headers) {
+    if (hop_by_hop &&
+        (http::is_hop_by_hop(h, *hop_by_hop) || h.id == http::HeaderId::kContentLength)) {
+      continue;
+    }
+    const size_t at = names.size();
+    for (char c : h.name)
+      names.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    std::string_view name(names.data() + at, h.name.size());
+    if (connection_specific(name)) continue;
+    nv.push_back(make_nv(name, h.value));
+  }
+  if (!content_length.empty()) nv.push_back(make_nv("content-length", content_length));
+  body = kind;
+  out_eof = kind == Body::kNone || (kind == Body::kLength && remaining == 0);
+  nghttp2_data_provider provider{};
+  provider.source.ptr = this;
+  provider.read_callback = read_body;
+  if (nghttp2_submit_response(connection->session(), id, nv.data(), nv.size(),
+                              kind == Body::kNone ? nullptr : &provider) != 0) {
+    return false;
+  }
+  head_sent = true;
+  return true;
+}
+
+bool H2Stream::submit_head(const http::ResponseHead& resp, bool chunked) {
+  if (closed || !connection) return false;
+  const bool no_body = method == "HEAD" || resp.status == 204 || resp.status == 304;
+  char length[24] = {};
+  std::string_view content_length;
+  auto with_length = [&](uint64_t n) {
+    auto [end, ec] = std::to_chars(length, length + sizeof(length), n);
+    content_length = std::string_view(length, static_cast<size_t>(end - length));
+  };
+  Body kind = Body::kNone;
+  switch (resp.framing.body) {
+    case http::BodyKind::kNone:
+      if (resp.framing.has_content_length && resp.status != 204 && resp.status >= 200)
+        with_length(resp.framing.content_length);  // HEAD: the length of what GET would send
+      break;
+    case http::BodyKind::kContentLength:
+      with_length(resp.framing.content_length);
+      kind = no_body ? Body::kNone : Body::kLength;
+      remaining = resp.framing.content_length;
+      break;
+    default:
+      kind = no_body ? Body::kNone : chunked ? Body::kChunked : Body::kUntilClose;
+      break;
+  }
+  return submit(resp.status, resp.headers, &resp.framing, content_length, kind);
+}
+
+bool H2Stream::process_head(std::string_view* in) {
   while (!head_sent) {
     auto pr = parser.parse(*in, method, &head);
     if (pr.state == http::ParseResult::State::kIncomplete) return true;
@@ -147,49 +212,23 @@ bool H2Stream::process_head(std::string_view* in) {
       parser.reset();
       continue;
     }
-    char status[4] = {static_cast<char>('0' + head.status / 100 % 10),
-                      static_cast<char>('0' + head.status / 10 % 10),
-                      static_cast<char>('0' + head.status % 10), 0};
-    size_t total = 0;
-    for (const auto& h : head.headers) total += h.name.size();
-    names.clear();
-    names.reserve(total);  // no reallocation below: nv points into it
-    nv.clear();
-    nv.push_back(make_nv(":status", std::string_view(status, 3)));
-    for (const auto& h : head.headers) {
-      const size_t at = names.size();
-      for (char c : h.name)
-        names.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-      std::string_view name(names.data() + at, h.name.size());
-      if (connection_specific(name)) continue;
-      nv.push_back(make_nv(name, h.value));
-    }
     const bool no_body = method == "HEAD" || head.status == 204 || head.status == 304;
+    Body kind = Body::kNone;
     switch (no_body ? http::BodyKind::kNone : head.framing.body) {
       case http::BodyKind::kNone:
-        body = Body::kNone;
-        out_eof = true;
         break;
       case http::BodyKind::kContentLength:
-        body = Body::kLength;
+        kind = Body::kLength;
         remaining = head.framing.content_length;
-        out_eof = remaining == 0;
         break;
       case http::BodyKind::kChunked:
-        body = Body::kChunked;
+        kind = Body::kChunked;
         break;
       default:
-        body = Body::kUntilClose;
+        kind = Body::kUntilClose;
         break;
     }
-    nghttp2_data_provider provider{};
-    provider.source.ptr = this;
-    provider.read_callback = read_body;
-    if (nghttp2_submit_response(connection->session(), id, nv.data(), nv.size(),
-                                body == Body::kNone ? nullptr : &provider) != 0) {
-      return false;
-    }
-    head_sent = true;
+    if (!submit(head.status, head.headers, nullptr, {}, kind)) return false;
     in->remove_prefix(pr.consumed);
   }
   return true;

@@ -98,7 +98,13 @@ struct H2Stream {
 
  public:
   void start_request();  // the request line and Host, once the pseudo-headers are in
+  // The response head as the session parsed it from the backend, without an HTTP/1.1 round
+  // trip; `chunked`: the body that follows is written chunk-encoded.
+  bool submit_head(const http::ResponseHead& resp, bool chunked);
+
  private:
+  bool submit(int status, const std::vector<http::Header>& headers, const http::Framing* hop_by_hop,
+              std::string_view content_length, Body kind);
   void take_trailers(std::string_view lines);
 };
 

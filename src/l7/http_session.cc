@@ -1248,7 +1248,9 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
     client_keep_alive_ = false;  // HTTP/1.0: close ends it
   if (worker_.draining()) client_keep_alive_ = false;
   if (!request_body_done_) client_keep_alive_ = false;
-  build_client_head(resp_, chunk_to_client);
+  // An HTTP/2 stream takes the parsed head as it is; others get HTTP/1.1 bytes.
+  const bool head_handed_over = down_.is_stream() && down_.submit_head(resp_, chunk_to_client);
+  if (!head_handed_over) build_client_head(resp_, chunk_to_client);
   status_ = resp_.status;
   const bool upstream_keep_alive = resp_.framing.keep_alive;
 
@@ -1281,7 +1283,10 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
     up_in_.consume(prefix.size());
     release_upstream();  // reusable only if the upstream sent nothing after the response
   }
-  if (!co_await write_client(out_, prefix)) co_return Outcome::kAborted;
+  if (!co_await write_client(head_handed_over ? std::string_view() : std::string_view(out_),
+                             prefix)) {
+    co_return Outcome::kAborted;
+  }
   if (!complete) up_in_.consume(prefix.size());
   bytes_sent_ += prefix.size();
   if (!co_await relay_response_body(chunk_to_client)) co_return Outcome::kAborted;
