@@ -1,5 +1,7 @@
 """Process helpers shared by the benchmarks: free ports, pinned servers, readiness by port."""
+import datetime
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -47,3 +49,50 @@ def record(root, report):
             f.write("# Benchmark results\n\nAppended by `make bench`; newest last.\n\n")
     with open(path, "a") as f:
         f.write(report + "\n")
+
+
+def stop_all(procs):
+    """Asks every started process to stop (SIGTERM), then waits for each."""
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.wait(timeout=10)
+
+
+def run(main, procs):
+    """Runs main(); whatever happens, every process it started is killed, by PID."""
+    try:
+        main()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+
+
+def median(values):
+    v = sorted(values)
+    return v[len(v) // 2]
+
+
+def report(root, title, method, targets, metrics, results, record):
+    """Prints (and with `record`, appends to bench/RESULTS.md) a table of the median of each
+    metric per target, then sluice's ratio to HAProxy and nginx for each metric.
+    `results[(target, metric)]` is the list of runs."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=root).stdout.strip()
+    lines = [f"### {title} — {datetime.date.today()} — commit {commit}", "", method, "",
+             "| target | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+    for name in targets:
+        lines.append(f"| {name} | " + " | ".join(f"{median(results[(name, m)]):,.0f}" for m in metrics) + " |")
+    lines.append("")
+    for m in metrics:
+        s, h, n = (median(results[(x, m)]) for x in ["sluice", "haproxy", "nginx"])
+        lines.append(f"- {m}: sluice/HAProxy **{s / h:.2f}**, sluice/nginx **{s / n:.2f}**")
+    lines.append("")
+    text = "\n".join(lines)
+    print(text)
+    if record:
+        record_report(root, text)
+
+
+record_report = record

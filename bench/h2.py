@@ -5,13 +5,10 @@ same HTTP/1.1 nginx backend.
 Method: proxy on CPU 0 with one worker/thread; backend and h2load on CPU 1. h2load -c 10 -m 10
 (10 connections x 10 concurrent streams) for DURATION seconds, median of RUNS (default 3), each
 run starting with another proxy. Appends to bench/RESULTS.md unless --no-record."""
-import datetime
 import os
 import re
-import signal
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -121,38 +118,11 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
             p, c = ports[name]
             results.setdefault((name, metrics[0]), []).append(h2load(f"https://127.0.0.1:{p}/"))
             results.setdefault((name, metrics[1]), []).append(h2load(f"http://127.0.0.1:{c}/"))
-    for proc in procs:
-        proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        proc.wait(timeout=10)
-
-    def med(name, metric):
-        v = sorted(results[(name, metric)])
-        return v[len(v) // 2]
-
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT).stdout.strip()
-    lines = [f"### h2 — {datetime.date.today()} — commit {commit}", "",
-             f"h2load -c 10 -m 10 -D {DURATION}, median of {RUNS}; proxy on CPU {PROXY_CPU} (1 worker), "
-             f"HTTP/1.1 nginx backend and h2load on CPU {LOAD_CPU}; ECDSA P-256, TLS 1.3.", "",
-             "| target | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
-    for name in ports:
-        lines.append(f"| {name} | " + " | ".join(f"{med(name, m):,.0f}" for m in metrics) + " |")
-    lines.append("")
-    for m in metrics:
-        s, h, n = (med(x, m) for x in ["sluice", "haproxy", "nginx"])
-        lines.append(f"- {m}: sluice/HAProxy **{s / h:.2f}**, sluice/nginx **{s / n:.2f}**")
-    lines.append("")
-    report = "\n".join(lines)
-    print(report)
-    if record:
-        common.record(ROOT, report)
+    common.stop_all(procs)
+    method = (f"h2load -c 10 -m 10 -D {DURATION}, median of {RUNS}; proxy on CPU {PROXY_CPU} (1 worker), "
+              f"HTTP/1.1 nginx backend and h2load on CPU {LOAD_CPU}; ECDSA P-256, TLS 1.3.")
+    common.report(ROOT, "h2", method, list(ports), metrics, results, record)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:  # every process we started is stopped, by PID, even when a run fails
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+    common.run(main, procs)

@@ -10,11 +10,9 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -167,9 +165,4 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+    common.run(main, procs)

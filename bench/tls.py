@@ -8,10 +8,8 @@ what the clients negotiate), tickets on. Measured, median of RUNS (default 3):
 - keep-alive requests/s over TLS: wrk -c50 (handshakes once, then the record layer).
 s_time is one client process on one core, so handshake rates partly measure the client; the
 ratios compare the proxies under the same client. Appends to bench/RESULTS.md unless --no-record."""
-import datetime
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -140,38 +138,12 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
             results.setdefault((name, metrics[0]), []).append(s_time(port, "-new"))
             results.setdefault((name, metrics[1]), []).append(s_time(port, "-reuse"))
             results.setdefault((name, metrics[2]), []).append(keepalive(port))
-    for p in procs:
-        p.send_signal(signal.SIGTERM)
-    for p in procs:
-        p.wait(timeout=10)
-
-    def med(name, metric):
-        v = sorted(results[(name, metric)])
-        return v[len(v) // 2]
-
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT).stdout.strip()
-    lines = [f"### tls — {datetime.date.today()} — commit {commit}", "",
-             f"openssl s_time -new / -reuse -www / for {DURATION}s, wrk -c50 keep-alive over TLS, median of {RUNS}; "
-             f"ECDSA P-256, TLS 1.3; proxy on CPU {PROXY_CPU} (1 worker), nginx backend and clients on CPU {LOAD_CPU}.",
-             "", "| target | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
-    for name in ports:
-        lines.append(f"| {name} | " + " | ".join(f"{med(name, m):,.0f}" for m in metrics) + " |")
-    lines.append("")
-    for m in metrics:
-        s, h, n = (med(x, m) for x in ["sluice", "haproxy", "nginx"])
-        lines.append(f"- {m}: sluice/HAProxy **{s / h:.2f}**, sluice/nginx **{s / n:.2f}**")
-    lines.append("")
-    report = "\n".join(lines)
-    print(report)
-    if record:
-        common.record(ROOT, report)
+    common.stop_all(procs)
+    method = (f"openssl s_time -new / -reuse -www / for {DURATION}s, wrk -c50 keep-alive over TLS, median of "
+              f"{RUNS}; ECDSA P-256, TLS 1.3; proxy on CPU {PROXY_CPU} (1 worker), nginx backend and clients "
+              f"on CPU {LOAD_CPU}.")
+    common.report(ROOT, "tls", method, list(ports), metrics, results, record)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:  # every process we started is stopped, by PID, even when a run fails
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+    common.run(main, procs)
