@@ -3,10 +3,15 @@
 // queues. A queue is a string and a read offset; once fully read it is emptied and its capacity
 // reused.
 #include <nghttp2/nghttp2.h>
+#include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <system_error>
+#include <utility>
 
 namespace sluice::l7::h2_bridge {
 
@@ -46,5 +51,45 @@ inline ssize_t provide(std::string& queue, size_t& read, bool eof, bool* deferre
   *at_end = eof && queue.empty();
   return static_cast<ssize_t>(n);
 }
+
+// One end of a bridged stream, the side an HttpSession reads from and writes to: bytes to read
+// (whose window reopens as they are read), DATA waiting for the peer's window, and the wait for
+// either. H2Stream (clients) and H2UpStream (backends) are the two kinds.
+class End {
+ public:
+  static constexpr size_t kMaxBuffered = 256 * 1024;  // DATA waiting for the peer's window
+
+  explicit End(const asio::any_io_executor& ex)
+      : wake_(ex, std::chrono::steady_clock::time_point::max()) {}
+  virtual ~End() = default;
+
+  // Reads what `in` holds; at its end, EOF; on a reset stream, connection_reset.
+  asio::awaitable<std::pair<std::error_code, size_t>> read(char* data, size_t size);
+  // Back-pressure for writes: waits while more than kMaxBuffered bytes of `out` wait.
+  asio::awaitable<std::error_code> wait_for_room();
+  void cancel();  // aborts a pending read or wait (a deadline fired), like a socket's cancel()
+  void notify() { wake_.cancel(); }
+
+  std::string in;
+  size_t in_read = 0;
+  size_t unconsumed = 0;  // DATA bytes in `in` not yet read (their window is not reopened)
+  bool in_ended = false;
+  bool closed = false;  // reset by either side, or the connection ended
+
+  std::string out;
+  size_t out_read = 0;
+  bool out_eof = false;
+  bool deferred = false;  // nghttp2 asked for data we did not have
+
+ protected:
+  virtual bool attached() const = 0;         // the connection is still there
+  virtual void reopen_window(size_t n) = 0;  // `n` DATA bytes were read
+
+ private:
+  asio::awaitable<void> wait();
+  asio::steady_timer wake_;
+  bool waiting_ = false;
+  bool cancelled_ = false;
+};
 
 }  // namespace sluice::l7::h2_bridge

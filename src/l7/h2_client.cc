@@ -52,25 +52,7 @@ ssize_t read_request_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length
 
 // ---- a stream, as the session sees it ----
 
-asio::awaitable<std::pair<std::error_code, size_t>> H2UpStream::read(char* data, size_t size) {
-  while (true) {
-    if (cancelled) {
-      cancelled = false;
-      co_return std::pair{std::error_code(asio::error::operation_aborted), size_t{0}};
-    }
-    if (in_read < in.size()) {
-      size_t n = h2_bridge::drain(in, in_read, data, size);
-      if (size_t credit = h2_bridge::credit(n, unconsumed); client && credit > 0)
-        client->consumed(*this, credit);
-      co_return std::pair{std::error_code(), n};
-    }
-    if (response_ended) co_return std::pair{std::error_code(asio::error::eof), size_t{0}};
-    if (closed) co_return std::pair{std::error_code(asio::error::connection_reset), size_t{0}};
-    waiting = true;
-    co_await wake.async_wait(kNoThrow);
-    waiting = false;
-  }
-}
+void H2UpStream::reopen_window(size_t n) { client->consumed(*this, n); }
 
 asio::awaitable<std::error_code> H2UpStream::write(std::string_view a, std::string_view b) {
   if (closed || !client) co_return asio::error::connection_reset;
@@ -78,17 +60,7 @@ asio::awaitable<std::error_code> H2UpStream::write(std::string_view a, std::stri
   raw.append(b);
   if (!process_request()) co_return asio::error::connection_reset;
   if (id >= 0) client->resume(*this);
-  while (out.size() - out_read > kMaxBuffered) {
-    if (cancelled) {
-      cancelled = false;
-      co_return asio::error::operation_aborted;
-    }
-    if (closed || !client) co_return asio::error::connection_reset;
-    waiting = true;
-    co_await wake.async_wait(kNoThrow);
-    waiting = false;
-  }
-  co_return std::error_code();
+  co_return co_await wait_for_room();
 }
 
 bool H2UpStream::process_request() {
@@ -151,12 +123,6 @@ bool H2UpStream::process_request() {
       break;
   }
   return true;
-}
-
-void H2UpStream::cancel() {
-  if (!waiting) return;
-  cancelled = true;
-  notify();
 }
 
 void H2UpStream::finish() {
@@ -360,7 +326,7 @@ int H2Client::on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame
     const bool has_length = in.find("\r\ncontent-length:") != std::string::npos;
     if (end_stream) {
       if (!has_length) in.append("content-length: 0\r\n");
-      s->response_ended = true;
+      s->in_ended = true;
     } else if (!has_length) {
       s->response_chunked = true;  // also how trailers reach the session
       in.append("transfer-encoding: chunked\r\n");
@@ -373,13 +339,13 @@ int H2Client::on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame
     // Trailers end the stream.
     if (s->response_chunked) s->in.append("0\r\n").append(s->fields).append("\r\n");
     s->fields.clear();
-    s->response_ended = true;
+    s->in_ended = true;
     s->notify();
     return 0;
   }
   if (frame->hd.type == NGHTTP2_DATA && end_stream) {
     if (s->response_chunked) s->in.append("0\r\n\r\n");
-    s->response_ended = true;
+    s->in_ended = true;
     s->notify();
   }
   return 0;

@@ -21,24 +21,22 @@
 #include "http/chunked_decoder.h"
 #include "http/message.h"
 #include "http/request_parser.h"
+#include "l7/h2_bridge.h"
 
 namespace sluice::l7 {
 
 class H2Client;
 
-struct H2UpStream : std::enable_shared_from_this<H2UpStream> {
-  static constexpr size_t kMaxBuffered = 256 * 1024;
-  explicit H2UpStream(const asio::any_io_executor& ex)
-      : wake(ex, std::chrono::steady_clock::time_point::max()) {}
+// `in` holds the response as HTTP/1.1 bytes; `out` the request's DATA.
+struct H2UpStream : h2_bridge::End, std::enable_shared_from_this<H2UpStream> {
+  explicit H2UpStream(const asio::any_io_executor& ex) : End(ex) {}
 
-  asio::awaitable<std::pair<std::error_code, size_t>> read(char* data, size_t size);
+  // read() and cancel() come from End.
   asio::awaitable<std::error_code> write(std::string_view a, std::string_view b);
-  void cancel();
   void finish();  // the session is done: reset the stream if it is still open
 
   std::shared_ptr<H2Client> client;
   int32_t id = -1;  // -1 until the request head was submitted
-  bool closed = false;
   bool reset_by_peer = false;
 
   // Request (from the session, HTTP/1.1).
@@ -49,26 +47,17 @@ struct H2UpStream : std::enable_shared_from_this<H2UpStream> {
   http::BodyKind body = http::BodyKind::kNone;
   uint64_t remaining = 0;
   http::ChunkedDecoder chunked;
-  std::string out;
-  size_t out_read = 0;
-  bool out_eof = false;
-  bool deferred = false;
 
   // Response (to the session, HTTP/1.1).
   int status = 0;
   bool head_received = false;
   std::string fields;
   bool response_chunked = false;
-  bool response_ended = false;
-  std::string in;
-  size_t in_read = 0;
-  size_t unconsumed = 0;
-
-  asio::steady_timer wake;
-  bool waiting = false;
-  bool cancelled = false;
   bool finished = false;
-  void notify() { wake.cancel(); }
+
+ protected:
+  bool attached() const override { return client != nullptr; }
+  void reopen_window(size_t n) override;
 
  private:
   bool process_request();

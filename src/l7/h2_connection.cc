@@ -69,25 +69,7 @@ ssize_t read_body(nghttp2_session* session, int32_t, uint8_t* buf, size_t length
 
 // ---- the stream, as the HttpSession sees it ----
 
-asio::awaitable<std::pair<std::error_code, size_t>> H2Stream::read(char* data, size_t size) {
-  while (true) {
-    if (cancelled) {
-      cancelled = false;
-      co_return std::pair{std::error_code(asio::error::operation_aborted), size_t{0}};
-    }
-    if (request_read < request.size()) {
-      size_t n = h2_bridge::drain(request, request_read, data, size);
-      if (size_t credit = h2_bridge::credit(n, unconsumed); connection && credit > 0)
-        connection->consumed(*this, credit);
-      co_return std::pair{std::error_code(), n};
-    }
-    if (closed) co_return std::pair{std::error_code(asio::error::connection_reset), size_t{0}};
-    if (request_ended) co_return std::pair{std::error_code(asio::error::eof), size_t{0}};
-    waiting = true;
-    co_await wake.async_wait(kNoThrow);
-    waiting = false;
-  }
-}
+void H2Stream::reopen_window(size_t n) { connection->consumed(*this, n); }
 
 asio::awaitable<std::error_code> H2Stream::write(std::string_view a, std::string_view b) {
   if (closed || !connection) co_return asio::error::connection_reset;
@@ -109,30 +91,13 @@ asio::awaitable<std::error_code> H2Stream::write(std::string_view a, std::string
   }
   if (!ok) co_return asio::error::connection_reset;
   connection->response_ready(*this);
-  // Back-pressure: wait while the client's window holds too much of this response.
-  while (out.size() - out_read > kMaxBuffered) {
-    if (cancelled) {
-      cancelled = false;
-      co_return asio::error::operation_aborted;
-    }
-    if (closed || !connection) co_return asio::error::connection_reset;
-    waiting = true;
-    co_await wake.async_wait(kNoThrow);
-    waiting = false;
-  }
-  co_return std::error_code();
+  co_return co_await wait_for_room();  // the client's window holds too much of this response
 }
 
 void H2Stream::start_request() {
-  request.reserve(512);
-  request.append(method).append(" ").append(path).append(" HTTP/1.1\r\n");
-  if (!authority.empty()) request.append("Host: ").append(authority).append("\r\n");
-}
-
-void H2Stream::cancel() {
-  if (!waiting) return;  // like a socket's cancel(): only a pending operation is aborted
-  cancelled = true;
-  notify();
+  in.reserve(512);
+  in.append(method).append(" ").append(path).append(" HTTP/1.1\r\n");
+  if (!authority.empty()) in.append("Host: ").append(authority).append("\r\n");
 }
 
 bool H2Stream::submit(int status_code, const std::vector<http::Header>& headers,
@@ -560,8 +525,8 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
     if (n == "content-length") s.has_content_length = true;
     // Pseudo-headers come first (nghttp2 enforces it), so the request line can be written now
     // and the fields straight after it: one buffer, no second copy.
-    if (s.request.empty()) s.start_request();
-    s.request.append(n).append(": ").append(v).append("\r\n");
+    if (s.in.empty()) s.start_request();
+    s.in.append(n).append(": ").append(v).append("\r\n");
   }
   return 0;
 }
@@ -601,11 +566,11 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
       return 0;
     }
     s.chunked = !end_stream && !s.has_content_length;
-    if (s.request.empty()) s.start_request();
-    if (!s.cookies.empty()) s.request.append("Cookie: ").append(s.cookies).append("\r\n");
-    if (s.chunked) s.request.append("Transfer-Encoding: chunked\r\n");
-    s.request.append("\r\n");
-    s.request_ended = end_stream;
+    if (s.in.empty()) s.start_request();
+    if (!s.cookies.empty()) s.in.append("Cookie: ").append(s.cookies).append("\r\n");
+    if (s.chunked) s.in.append("Transfer-Encoding: chunked\r\n");
+    s.in.append("\r\n");
+    s.in_ended = end_stream;
     s.started = true;
     if (self->active_sessions_++ == 0 && self->hooks_.idle_changed)
       self->hooks_.idle_changed(false);
@@ -613,12 +578,12 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
     return 0;
   }
   if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && end_stream &&
-      !s.request_ended) {
+      !s.in_ended) {
     if (s.chunked) {
-      s.request.append("0\r\n").append(s.fields).append("\r\n");  // last chunk, trailers
+      s.in.append("0\r\n").append(s.fields).append("\r\n");  // last chunk, trailers
       s.fields.clear();
     }
-    s.request_ended = true;
+    s.in_ended = true;
     s.notify();
   }
   return 0;
@@ -636,9 +601,9 @@ int H2Connection::on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, co
   if (s.chunked) {
     char size[24];
     size_t k = http::write_chunk_size(len, size);
-    s.request.append(size, k).append(view(data, len)).append("\r\n");
+    s.in.append(size, k).append(view(data, len)).append("\r\n");
   } else {
-    s.request.append(view(data, len));
+    s.in.append(view(data, len));
   }
   s.unconsumed += len;
   s.notify();

@@ -28,6 +28,7 @@
 #include "http/chunked_decoder.h"
 #include "http/message.h"
 #include "http/response_parser.h"
+#include "l7/h2_bridge.h"
 
 namespace sluice::l7 {
 
@@ -37,21 +38,16 @@ class Downstream;
 
 // One stream, shared by the connection (which fills the request and sends the response) and the
 // HttpSession serving it (through Downstream's stream mode). Everything runs on one worker thread.
-struct H2Stream {
-  static constexpr size_t kMaxBuffered = 256 * 1024;  // response bytes waiting for the window
+// `in` holds the request as HTTP/1.1 bytes; `out` the response's DATA.
+struct H2Stream : h2_bridge::End {
+  explicit H2Stream(const asio::any_io_executor& ex) : End(ex) {}
 
-  explicit H2Stream(const asio::any_io_executor& ex)
-      : wake(ex, std::chrono::steady_clock::time_point::max()) {}
-
-  // For the HttpSession (Downstream in stream mode).
-  asio::awaitable<std::pair<std::error_code, size_t>> read(char* data, size_t size);
+  // For the HttpSession (Downstream in stream mode); read() and cancel() come from End.
   asio::awaitable<std::error_code> write(std::string_view a, std::string_view b);
-  void cancel();  // aborts a pending read or write (a deadline fired)
   void finish();  // the session is done with the stream: end or reset it
 
   int32_t id = 0;
   H2Connection* connection = nullptr;  // null once the connection is gone
-  bool closed = false;                 // reset by either side, or the connection ended
 
   // Request, as HTTP/1.1 bytes.
   std::string method;
@@ -64,10 +60,7 @@ struct H2Stream {
   bool has_content_length = false;
   bool chunked = false;  // body re-encoded as chunked (no content-length)
   bool started = false;  // the HttpSession was spawned
-  std::string request;
-  size_t request_read = 0;
-  size_t unconsumed = 0;  // DATA bytes queued, not yet read (their window is not reopened)
-  bool request_ended = false;
+
   uint32_t empty_data_frames = 0;
 
   // Response.
@@ -78,18 +71,13 @@ struct H2Stream {
   enum class Body : uint8_t { kNone, kLength, kChunked, kUntilClose } body = Body::kNone;
   uint64_t remaining = 0;
   http::ChunkedDecoder chunked_decoder;
-  std::string out;  // DATA payload waiting for the client's window
-  size_t out_read = 0;
-  bool out_eof = false;
-  bool deferred = false;  // nghttp2 asked for data we did not have
+
   bool finished = false;
   std::vector<std::pair<std::string, std::string>> trailers;  // sent after the last DATA
 
-  // Waiting: the session side waits on `wake`; cancel() on it wakes it up.
-  asio::steady_timer wake;
-  bool waiting = false;
-  bool cancelled = false;
-  void notify() { wake.cancel(); }
+ protected:
+  bool attached() const override { return connection != nullptr; }
+  void reopen_window(size_t n) override;
 
  private:
   bool process_response();  // false: the response cannot be sent (stream reset)

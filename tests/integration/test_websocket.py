@@ -44,7 +44,9 @@ async def echo_round_trips(uri, **kw):
 def test_echo_over_http1():
     s = Sluice(config(ws_backend()))
     assert asyncio.run(echo_round_trips(f"ws://127.0.0.1:{s.port}/chat")) == 4
-    assert s.metric('sluice_http_requests_total{listener="web",route="web/0",cluster="ws",class="1xx"}') == 1
+    # counted when the tunnel has ended, which is just after the client closed it
+    wait_for(lambda: s.metric('sluice_http_requests_total{listener="web",route="web/0",cluster="ws",'
+                              'class="1xx"}') == 1, what="the upgraded request counted as 101")
 
 
 def test_echo_over_tls():
