@@ -9,7 +9,7 @@ packages=(
   libclang-rt-14-dev
   # libraries (see ../DESIGN.md, "Recommended dependencies")
   libasio-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libre2-dev libssl-dev libnghttp2-dev
+  libre2-dev libssl-dev libnghttp2-dev libjemalloc-dev
   # tests
   libgtest-dev libgmock-dev curl procps iproute2 python3
   # benchmarks and integration peers

@@ -224,7 +224,10 @@ struct Cluster {
   RetryPolicy retries;
   std::optional<OutlierDetection> outlier_detection;
   ClusterTimeouts timeouts;
-  uint32_t max_idle_per_endpoint = 64;  // per worker
+  // Per worker. Above the usual number of requests in flight to one endpoint: below it, every
+  // burst closes the surplus connections and the next burst opens them again (HAProxy keeps
+  // all by default).
+  uint32_t max_idle_per_endpoint = 1024;
   // tcp: send a PROXY protocol header (0 = none, 1 = v1 text, 2 = v2 binary) on each upstream
   // connection, so the backend sees the client's address.
   int proxy_protocol = 0;
