@@ -10,11 +10,13 @@ packages=(
   # libraries (see ../DESIGN.md, "Recommended dependencies")
   libasio-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libre2-dev libssl-dev libnghttp2-dev libjemalloc-dev
+  libbpf-dev bpftool
   # tests
   libgtest-dev libgmock-dev curl procps iproute2 python3
   # benchmarks and integration peers
   nginx-light libnginx-mod-stream haproxy wrk nghttp2-client util-linux slowhttptest iperf3
   dnsmasq-base openssl testssl.sh python3-websockets python3-h2 python3-grpcio
+  nftables
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #pragma once
 // The validated, immutable configuration. Every field has its default here, so a reader of this
 // file knows what sluice does when the YAML is silent. Produced only by `load_config`.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -255,6 +256,42 @@ struct AccessLog {
   std::string path = "stdout";  // stdout | stderr | a file path | off
 };
 
+// The packet tier (XDP). One VIP is an address (and for l4 a port and protocol) balanced over
+// reals by a Maglev table the BPF program reads.
+struct PacketReal {
+  core::IpAddress address;
+  uint16_t port = 0;  // nat: the new destination port (0: keep the client's)
+  uint32_t weight = 1;
+};
+
+struct PacketVip {
+  core::IpAddress address;
+  uint16_t port = 0;     // l4: 0 = any port
+  std::string protocol;  // l4: tcp | udp; l3: empty (any IP protocol)
+  std::string mode = "l4";
+  std::string forward = "ipip";   // ipip | nat
+  bool hash_source_only = false;  // `hash: source_ip`
+  std::vector<PacketReal> reals;
+  // TCP connect checks on each real (at `health_port`, default the VIP's port, or the real's
+  // own port for nat); an unhealthy real leaves the Maglev table, its flows stay put.
+  std::optional<HealthCheck> health_check;
+  uint16_t health_port = 0;
+  SourceMark mark;
+  std::string name() const;  // "tcp 192.0.2.10:80", "l3 192.0.2.20"
+};
+
+struct PacketTier {
+  std::string interface;
+  std::optional<core::IpAddress> gateway;             // next hop; its MAC from the neighbour table
+  std::optional<std::array<uint8_t, 6>> gateway_mac;  // or given outright
+  std::optional<core::Cidr> source_v4;                // ipip outer source, varied within the prefix
+  std::optional<core::Cidr> source_v6;
+  std::string attach = "auto";  // native | generic | auto (native, else generic with a warning)
+  uint32_t conn_table_size = 262144;
+  std::vector<PacketVip> vips;
+  SourceMark mark;
+};
+
 struct Config {
   std::string file;
   std::string source_text;
@@ -264,6 +301,7 @@ struct Config {
   AccessLog access_log;
   std::vector<Listener> listeners;
   std::vector<Cluster> clusters;
+  std::optional<PacketTier> packet;
 
   const Cluster* find_cluster(std::string_view name) const;
 };

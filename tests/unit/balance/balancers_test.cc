@@ -200,3 +200,33 @@ TEST(Usable, EveryBalancerSkipsUnhealthyEndpoints) {
 
 }  // namespace
 }  // namespace sluice::balance
+
+namespace sluice::balance {
+namespace {
+
+// The packet tier loads this table into BPF: every slot must name an endpoint, and the shares
+// must follow the weights closely, since each slot is a share of the VIP's traffic.
+TEST(Maglev, EverySlotFilledAndSharesFollowWeights) {
+  std::vector<EndpointSpec> eps{{"10.0.1.2", 1}, {"10.0.2.2", 2}, {"10.0.3.2", 3}, {"10.0.4.2", 4}};
+  Maglev maglev(eps);
+  const auto& table = maglev.table();
+  ASSERT_EQ(table.size(), 65537u);
+  std::vector<uint64_t> share(eps.size(), 0);
+  for (uint32_t slot : table) {
+    ASSERT_LT(slot, eps.size());
+    ++share[slot];
+  }
+  for (size_t i = 0; i < eps.size(); ++i) {
+    const double expected = table.size() * eps[i].weight / 10.0;
+    EXPECT_NEAR(static_cast<double>(share[i]), expected, expected * 0.01) << eps[i].key;
+  }
+}
+
+TEST(Maglev, SameEndpointsSameTable) {
+  // Two packet-tier nodes behind ECMP must agree on every slot.
+  std::vector<EndpointSpec> eps{{"10.0.1.2", 1}, {"10.0.2.2", 1}, {"10.0.3.2", 1}};
+  EXPECT_EQ(Maglev(eps).table(), Maglev(eps).table());
+}
+
+}  // namespace
+}  // namespace sluice::balance
