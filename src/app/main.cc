@@ -5,7 +5,11 @@
 #include "app/explain.h"
 #include "app/runtime.h"
 #include "config/loader.h"
+#include "core/log.h"
 #include "core/version.h"
+#include "packet/decapsulator.h"
+
+#include <csignal>
 
 namespace {
 
@@ -16,6 +20,37 @@ std::shared_ptr<const sluice::config::Config> load_or_report(const std::string& 
   auto result = sluice::config::load_config_file(path);
   for (const auto& e : result.errors) fmt::print(stderr, "{}\n", e.to_string());
   return result.config;
+}
+
+// Attaches, then waits for SIGINT/SIGTERM and detaches.
+int run_decap(const std::string& interface, const std::vector<std::string>& vip_texts,
+              const std::string& mode) {
+  std::vector<sluice::core::IpAddress> vips;
+  for (const auto& text : vip_texts) {
+    auto ip = sluice::core::IpAddress::parse(text);
+    if (!ip) {
+      fmt::print(stderr, "decap: bad VIP address '{}'\n", text);
+      return kConfigError;
+    }
+    vips.push_back(*ip);
+  }
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  std::string error, warning;
+  auto decap = sluice::packet::Decapsulator::attach(interface, vips, mode, &error, &warning);
+  if (!decap) {
+    sluice::core::log_error("{}", error);
+    return 1;
+  }
+  if (!warning.empty()) sluice::core::log_warn("{}", warning);
+  sluice::core::log_info("decap: stripping IP-in-IP on {} for {} vip(s)", interface, vips.size());
+  int signal = 0;
+  sigwait(&stop, &signal);
+  sluice::core::log_info("decap: {} packets stripped; detached", decap->stripped_packets());
+  return 0;
 }
 
 }  // namespace
@@ -42,6 +77,17 @@ int main(int argc, char** argv) {
   explain->add_option("-X,--method", req.method, "request method (default GET)");
   explain->add_option("--source", req.source, "client IP address (default 127.0.0.1)");
 
+  std::string decap_interface, decap_mode = "auto";
+  std::vector<std::string> decap_vips;
+  auto* decap = app.add_subcommand(
+      "decap", "on a packet-tier backend: strip IP-in-IP for local VIPs until SIGTERM/SIGINT");
+  decap->add_option("--interface", decap_interface, "interface the tunnelled packets arrive on")
+      ->required();
+  decap->add_option("--vip", decap_vips, "VIP address on this backend's loopback (repeatable)")
+      ->required();
+  decap->add_option("--attach", decap_mode, "native | generic | auto (default)")
+      ->check(CLI::IsMember({"native", "generic", "auto"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -49,6 +95,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kConfigError;
   }
 
+  if (*decap) return run_decap(decap_interface, decap_vips, decap_mode);
   if (*check) {
     auto config = load_or_report(config_path);
     if (!config) return kConfigError;

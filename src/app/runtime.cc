@@ -133,6 +133,16 @@ std::string Runtime::apply(std::shared_ptr<const config::Config> config) {
       per_worker[w].push_back({l.name, address, fd, udp});
     }
   }
+  if (config->packet) {
+    if (!packet_) packet_ = std::make_unique<PacketNode>();
+    if (auto packet_error = packet_->apply(*config->packet, *health_); !packet_error.empty()) {
+      close_all();
+      return packet_error;
+    }
+  } else if (packet_) {
+    core::log_info("packet: no packet section any more; XDP balancer detached");
+    packet_.reset();
+  }
   if (snapshot_ && snapshot_->config->workers != config->workers) {
     core::log_warn("config: 'workers' changes take effect at the next restart");
   }
@@ -142,7 +152,8 @@ std::string Runtime::apply(std::shared_ptr<const config::Config> config) {
     workers_[w]->apply(snapshot, std::move(per_worker[w]));
   snapshot_ = std::move(snapshot);
   bound_ = std::move(bound);
-  checker_->configure(*config);  // publishes the endpoints' health to the workers
+  // Publishes the endpoints' health to the workers (and the packet tier's reals' health).
+  checker_->configure(PacketNode::with_health_clusters(*config));
   return {};
 }
 
@@ -212,7 +223,8 @@ admin::AdminResponse Runtime::handle_admin(std::string_view method, std::string_
     std::vector<const l7::WorkerStats*> stats;
     for (const auto& w : workers_) stats.push_back(&w->stats());
     return {200, "text/plain; version=0.0.4; charset=utf-8",
-            admin::render_prometheus(stats, counters_) + health_metrics()};
+            admin::render_prometheus(stats, counters_) + health_metrics() +
+                (packet_ ? packet_->metrics() : std::string())};
   }
   if (path == "/clusters" && get) return {200, "application/json", clusters_json()};
   if (path == "/config" && get) {
@@ -228,6 +240,19 @@ admin::AdminResponse Runtime::handle_admin(std::string_view method, std::string_
       (path.ends_with("/drain") || path.ends_with("/enable"))) {
     if (method != "POST") return {405, "text/plain; charset=utf-8", "use POST\n"};
     return drain_endpoint(path, path.ends_with("/drain"));
+  }
+  if (path == "/packet" && get) {
+    if (!packet_) return {404, "text/plain; charset=utf-8", "no packet tier configured\n"};
+    return {200, "application/json", packet_->json()};
+  }
+  if (path.substr(0, 14) == "/packet/reals/" &&
+      (path.ends_with("/drain") || path.ends_with("/enable"))) {
+    if (method != "POST") return {405, "text/plain; charset=utf-8", "use POST\n"};
+    const bool drain = path.ends_with("/drain");
+    auto real = path.substr(14, path.rfind('/') - 14);
+    if (!packet_ || !packet_->drain(std::string(real), drain))
+      return {404, "text/plain; charset=utf-8", "no packet real " + std::string(real) + "\n"};
+    return {200, "text/plain; charset=utf-8", drain ? "draining\n" : "enabled\n"};
   }
   if (path == "/reload") {
     if (method != "POST") return {405, "text/plain; charset=utf-8", "use POST\n"};
@@ -303,6 +328,7 @@ void Runtime::publish_health() {
   }
   health_ = merged;
   for (auto& w : workers_) w->apply_health(merged);
+  if (packet_) packet_->update_health(*merged);
 }
 
 void Runtime::eject(const std::string& cluster, const std::string& address) {
@@ -458,6 +484,10 @@ int Runtime::run(std::shared_ptr<const config::Config> config) {
   core::log_info("sluice {} running with {} workers; listeners:{}{}", core::kVersion, n, listeners,
                  config->admin_listen ? "; admin=" + config->admin_listen->to_string() : "");
   io_.run();
+  if (packet_) {
+    packet_.reset();  // detaches the XDP program
+    core::log_info("packet: XDP balancer detached");
+  }
   core::log_info("stopped");
   return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "admin/admin_server.h"
 #include "admin/prometheus.h"
+#include "app/packet_node.h"
 #include "config/loader.h"
 #include "health/checker.h"
 #include "l7/snapshot.h"
@@ -64,6 +65,7 @@ class Runtime {
   std::map<std::pair<std::string, std::string>, Ejection> ejections_;
   std::shared_ptr<const health::HealthStatus> health_ = std::make_shared<health::HealthStatus>();
   admin::ProcessCounters counters_;
+  std::unique_ptr<PacketNode> packet_;  // when the config has a packet section
 };
 
 }  // namespace sluice::app
