@@ -16,7 +16,7 @@ packages=(
   # benchmarks and integration peers
   nginx-light libnginx-mod-stream haproxy wrk nghttp2-client util-linux slowhttptest iperf3
   dnsmasq-base openssl testssl.sh python3-websockets python3-h2 python3-grpcio
-  nftables
+  nftables ethtool iputils-ping
 )
 
 missing=()

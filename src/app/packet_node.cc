@@ -70,15 +70,16 @@ std::string PacketNode::apply(const config::PacketTier& tier, const health::Heal
     if (vip.forward != "ipip") continue;
     for (const auto& real : vip.reals) {
       if (real.address.is_v4 ? !settings.source_v4 : !settings.source_v6) {
-        return "packet: vip " + vip.name() + " tunnels to " + real.address.to_string() +
-               " but " + tier.interface + " has no " + (real.address.is_v4 ? "IPv4" : "IPv6") +
+        return "packet: vip " + vip.name() + " tunnels to " + real.address.to_string() + " but " +
+               tier.interface + " has no " + (real.address.is_v4 ? "IPv4" : "IPv6") +
                " address for the outer source: set packet." +
                (real.address.is_v4 ? "source" : "source_v6");
       }
     }
   }
   if (!balancer_ || (tier_ && tier_->conn_table_size != tier.conn_table_size)) {
-    if (balancer_) core::log_warn("packet: conn_table_size changes take effect at the next restart");
+    if (balancer_)
+      core::log_warn("packet: conn_table_size changes take effect at the next restart");
     if (!balancer_) {
       balancer_ = packet::XdpBalancer::load(tier.conn_table_size, &error);
       if (!balancer_) return error;
@@ -110,6 +111,20 @@ void PacketNode::update_health(const health::HealthStatus& health) {
   };
   if (!balancer_->configure(tier_->vips, settings_, keep, &error))
     core::log_error("packet: health update failed: {}", error);
+}
+
+void PacketNode::refresh_gateway() {
+  if (!balancer_ || !tier_ || tier_->gateway_mac || !tier_->gateway) return;
+  auto mac = packet::neighbour_mac(*tier_->gateway, tier_->interface);
+  if (!mac) {
+    packet::trigger_resolution(*tier_->gateway, tier_->interface);  // read again next time
+    return;
+  }
+  if (*mac == settings_.gateway_mac) return;
+  core::log_info("packet: gateway {} is now at {} (was {})", tier_->gateway->to_string(),
+                 packet::mac_to_string(*mac), packet::mac_to_string(settings_.gateway_mac));
+  settings_.gateway_mac = *mac;
+  update_health(health_);  // rewrites the settings; no table changes
 }
 
 bool PacketNode::drain(const std::string& real, bool drain) {
@@ -179,7 +194,8 @@ std::string PacketNode::metrics() const {
       "# HELP sluice_packet_vip_packets_total Packets balanced per packet-tier VIP.\n"
       "# TYPE sluice_packet_vip_packets_total counter\n";
   for (const auto& [vip, c] : counters.vips)
-    out += "sluice_packet_vip_packets_total{vip=\"" + vip + "\"} " + std::to_string(c.packets) + "\n";
+    out +=
+        "sluice_packet_vip_packets_total{vip=\"" + vip + "\"} " + std::to_string(c.packets) + "\n";
   out +=
       "# HELP sluice_packet_vip_bytes_total IP bytes balanced per packet-tier VIP.\n"
       "# TYPE sluice_packet_vip_bytes_total counter\n";
@@ -189,12 +205,14 @@ std::string PacketNode::metrics() const {
       "# HELP sluice_packet_real_packets_total Packets sent to each packet-tier real.\n"
       "# TYPE sluice_packet_real_packets_total counter\n";
   for (const auto& [real, c] : counters.reals)
-    out += "sluice_packet_real_packets_total{real=\"" + real + "\"} " + std::to_string(c.packets) + "\n";
+    out += "sluice_packet_real_packets_total{real=\"" + real + "\"} " + std::to_string(c.packets) +
+           "\n";
   out +=
       "# HELP sluice_packet_real_bytes_total IP bytes sent to each packet-tier real.\n"
       "# TYPE sluice_packet_real_bytes_total counter\n";
   for (const auto& [real, c] : counters.reals)
-    out += "sluice_packet_real_bytes_total{real=\"" + real + "\"} " + std::to_string(c.bytes) + "\n";
+    out +=
+        "sluice_packet_real_bytes_total{real=\"" + real + "\"} " + std::to_string(c.bytes) + "\n";
   out +=
       "# HELP sluice_packet_verdicts_total Packets by what the XDP program did with them.\n"
       "# TYPE sluice_packet_verdicts_total counter\n";

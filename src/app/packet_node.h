@@ -26,6 +26,10 @@ class PacketNode {
   void update_health(const health::HealthStatus& health);
   // Takes a real (address as in the config, e.g. 10.0.1.2) out of every VIP's table, or back.
   bool drain(const std::string& real, bool drain);
+  // Called every second: follows a change of the gateway's MAC (a replaced router, a VRRP
+  // failover) in the neighbour table. XDP_TX bypasses the kernel's neighbour code, so nothing
+  // else would notice.
+  void refresh_gateway();
 
   std::string json() const;
   std::string metrics() const;

@@ -416,8 +416,18 @@ void Runtime::wait_signals() {
   });
 }
 
+void Runtime::watch_packet_gateway() {
+  packet_timer_.expires_after(std::chrono::seconds(1));
+  packet_timer_.async_wait([this](std::error_code ec) {
+    if (ec || shutting_down_) return;
+    if (packet_) packet_->refresh_gateway();
+    watch_packet_gateway();
+  });
+}
+
 void Runtime::begin_shutdown() {
   shutting_down_ = true;
+  packet_timer_.cancel();
   if (admin_) admin_->stop();
   checker_->stop();
   for (auto& [key, e] : ejections_) {
@@ -479,6 +489,7 @@ int Runtime::run(std::shared_ptr<const config::Config> config) {
   }
   for (auto& w : workers_) w->start();
   wait_signals();
+  watch_packet_gateway();
   std::string listeners;
   for (const auto& l : config->listeners) listeners += " " + l.name + "=" + l.listen.to_string();
   core::log_info("sluice {} running with {} workers; listeners:{}{}", core::kVersion, n, listeners,

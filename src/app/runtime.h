@@ -66,6 +66,8 @@ class Runtime {
   std::shared_ptr<const health::HealthStatus> health_ = std::make_shared<health::HealthStatus>();
   admin::ProcessCounters counters_;
   std::unique_ptr<PacketNode> packet_;  // when the config has a packet section
+  asio::steady_timer packet_timer_{io_};
+  void watch_packet_gateway();
 };
 
 }  // namespace sluice::app

@@ -1060,10 +1060,10 @@ PacketVip read_packet_vip(Reader& r, const YAML::Node& node) {
   } else {
     for (const auto& rn : node["reals"]) {
       PacketReal real;
-      YAML::Node addr = rn;
+      // Not assigned later: assigning a yaml-cpp node writes through to the node it refers to.
+      const YAML::Node addr = rn.IsMap() ? rn["address"] : rn;
       if (rn.IsMap()) {
         if (!r.expect_map(rn, "real", {"address", "weight", "port"})) continue;
-        addr = rn["address"];
         if (!addr) {
           r.error(rn, "a real needs an address");
           continue;

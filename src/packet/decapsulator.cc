@@ -55,8 +55,8 @@ std::unique_ptr<Decapsulator> Decapsulator::attach(const std::string& interface,
   if (err != 0) {
     *error = "decap: cannot attach XDP to '" + interface + "': " + std::strerror(-err);
     if (err == -EBUSY || err == -EEXIST)
-      *error += " (it already has an XDP program; remove it: ip link set dev " + interface +
-                " xdp off)";
+      *error +=
+          " (it already has an XDP program; remove it: ip link set dev " + interface + " xdp off)";
     return nullptr;
   }
   d->flags_ = flags;

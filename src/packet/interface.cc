@@ -21,8 +21,7 @@ namespace {
 
 std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& text) {
   std::array<unsigned, 6> v{};
-  if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) !=
-      6)
+  if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
     return std::nullopt;
   std::array<uint8_t, 6> mac{};
   for (size_t i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(v[i]);
@@ -67,7 +66,8 @@ std::optional<InterfaceInfo> interface_info(const std::string& name, std::string
   ifreq req{};
   std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
   if (::ioctl(fd, SIOCGIFMTU, &req) == 0) info.mtu = static_cast<uint32_t>(req.ifr_mtu);
-  if (::ioctl(fd, SIOCGIFHWADDR, &req) == 0) std::memcpy(info.mac.data(), req.ifr_hwaddr.sa_data, 6);
+  if (::ioctl(fd, SIOCGIFHWADDR, &req) == 0)
+    std::memcpy(info.mac.data(), req.ifr_hwaddr.sa_data, 6);
   ::close(fd);
   ifaddrs* list = nullptr;
   if (::getifaddrs(&list) == 0) {
@@ -86,28 +86,35 @@ std::optional<InterfaceInfo> interface_info(const std::string& name, std::string
   return info;
 }
 
+std::optional<std::array<uint8_t, 6>> neighbour_mac(const core::IpAddress& ip,
+                                                    const std::string& interface) {
+  return arp_lookup(ip.to_string(), interface);
+}
+
+void trigger_resolution(const core::IpAddress& ip, const std::string& interface) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(),
+               static_cast<socklen_t>(interface.size()));
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(9);  // discard
+  std::memcpy(&to.sin_addr, ip.bytes.data() + 12, 4);
+  ::sendto(fd, "", 0, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  ::close(fd);
+}
+
 std::optional<std::array<uint8_t, 6>> resolve_gateway_mac(const core::IpAddress& gateway,
                                                           const std::string& interface,
                                                           std::string* error) {
-  const auto ip = gateway.to_string();
-  if (auto mac = arp_lookup(ip, interface)) return mac;
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd >= 0) {
-    ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(),
-                 static_cast<socklen_t>(interface.size()));
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(9);  // discard
-    std::memcpy(&to.sin_addr, gateway.bytes.data() + 12, 4);
-    ::sendto(fd, "", 0, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
-    ::close(fd);
-  }
+  if (auto mac = neighbour_mac(gateway, interface)) return mac;
+  trigger_resolution(gateway, interface);
   // Bounded: 20 reads 50 ms apart.
   for (int i = 0; i < 20; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (auto mac = arp_lookup(ip, interface)) return mac;
+    if (auto mac = neighbour_mac(gateway, interface)) return mac;
   }
-  *error = "packet: gateway " + ip + " does not answer ARP on " + interface +
+  *error = "packet: gateway " + gateway.to_string() + " does not answer ARP on " + interface +
            " (set packet.gateway_mac, or check the gateway)";
   return std::nullopt;
 }

@@ -25,6 +25,12 @@ std::optional<std::array<uint8_t, 6>> resolve_gateway_mac(const core::IpAddress&
                                                           const std::string& interface,
                                                           std::string* error);
 
+// The neighbour table's entry, without waiting; nullopt if there is none (yet).
+std::optional<std::array<uint8_t, 6>> neighbour_mac(const core::IpAddress& ip,
+                                                    const std::string& interface);
+// Makes the kernel resolve `ip` (one empty UDP datagram to its discard port).
+void trigger_resolution(const core::IpAddress& ip, const std::string& interface);
+
 std::string mac_to_string(const std::array<uint8_t, 6>& mac);
 
 }  // namespace sluice::packet
