@@ -72,7 +72,10 @@ int main(int argc, char** argv) {
   auto* explain =
       app.add_subcommand("explain", "show which route, cluster and endpoint a request gets");
   explain->add_option("-c,--config", config_path, "config file")->required();
-  explain->add_option("url", req.url, "http://host[:port]/path?query")->required();
+  std::string packet_flow;
+  explain->add_option("url", req.url, "http://host[:port]/path?query");
+  explain->add_option("--packet", packet_flow,
+                      "a packet-tier flow instead: 'tcp 198.51.100.7:40000 -> 192.0.2.10:80'");
   explain->add_option("-H,--header", req.headers, "request header 'Name: value' (repeatable)");
   explain->add_option("-X,--method", req.method, "request method (default GET)");
   explain->add_option("--source", req.source, "client IP address (default 127.0.0.1)");
@@ -105,6 +108,11 @@ int main(int argc, char** argv) {
   if (*explain) {
     auto config = load_or_report(config_path);
     if (!config) return kConfigError;
+    if (!packet_flow.empty()) return sluice::app::explain_packet(*config, packet_flow);
+    if (req.url.empty()) {
+      fmt::print(stderr, "explain: give a URL, or --packet 'PROTO SRC -> DST'\n");
+      return kConfigError;
+    }
     return sluice::app::explain(*config, req);
   }
   if (config_path.empty()) {

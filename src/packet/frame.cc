@@ -67,6 +67,7 @@ std::vector<uint8_t> build_frame(const FlowSpec& flow, const FrameOptions& o) {
   } else if (proto == kProtoIcmp || proto == kProtoIcmpV6) {
     l4.assign(8, 0);
     l4[0] = proto == kProtoIcmpV6 && o.icmp_type == 8 ? 128 : o.icmp_type;
+    l4[1] = o.icmp_code;
     put16(l4, 4, 0x5a5a);  // identifier
     put16(l4, 6, 1);       // sequence
   } else if (proto == kProtoGre) {

@@ -25,6 +25,7 @@ struct FrameOptions {
   std::optional<uint16_t> vlan;  // 802.1Q tag
   uint8_t tcp_flags = kTcpSyn;
   uint8_t icmp_type = 8;  // echo request (128 for ICMPv6 is chosen automatically)
+  uint8_t icmp_code = 0;
   std::string payload = "sluice";
   uint16_t ipv4_frag = 0;  // the IPv4 flags+offset field, host order (0x2000 = more fragments)
 };

@@ -21,14 +21,6 @@ namespace {
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
-uint32_t vip_flags(const config::PacketVip& vip) {
-  uint32_t flags = 0;
-  if (vip.mode == "l3") flags |= SLUICE_VIP_L3;
-  if (vip.forward == "nat") flags |= SLUICE_VIP_NAT;
-  if (vip.hash_source_only) flags |= SLUICE_VIP_HASH_SRC;
-  return flags;
-}
-
 sluice_vip_key vip_key(const config::PacketVip& vip, bool address_only) {
   sluice_vip_key key{};
   put_address(vip.address, key.addr);
@@ -55,6 +47,14 @@ constexpr const char* kReasonNames[SLUICE_REASON_COUNT] = {
     "conn_new"};
 
 }  // namespace
+
+uint32_t vip_flags(const config::PacketVip& vip) {
+  uint32_t flags = 0;
+  if (vip.mode == "l3") flags |= SLUICE_VIP_L3;
+  if (vip.forward == "nat") flags |= SLUICE_VIP_NAT;
+  if (vip.hash_source_only) flags |= SLUICE_VIP_HASH_SRC;
+  return flags;
+}
 
 std::string_view reason_name(int reason) {
   return reason >= 0 && reason < SLUICE_REASON_COUNT ? kReasonNames[reason] : "unknown";

@@ -45,6 +45,9 @@ struct CounterSnapshot {
 
 std::string_view reason_name(int reason);
 
+// The SLUICE_VIP_* flags the program gets for a VIP (they select what the flow hash covers).
+uint32_t vip_flags(const config::PacketVip& vip);
+
 struct TestRun {
   int action = -1;  // XDP_ABORTED/DROP/PASS/TX/REDIRECT
   std::vector<uint8_t> frame;

@@ -3,6 +3,7 @@ real curl, ping and UDP clients, demo backends with the VIP on their loopback be
 `sluice decap` (ipip) or routed back through sluice (nat), one or two sluice XDP nodes."""
 import json
 import os
+import re
 import signal
 import subprocess
 
@@ -257,6 +258,37 @@ def test_two_nodes_behind_ecmp_survive_one_failing_mid_download():
     # The client's ACKs of the rest of the download went through the survivor.
     after = nodes[survivor].vip(f"tcp {VIP}:80")["packets"]
     assert after - counts[survivor] > 20, (counts, after)
+
+
+
+def test_explain_packet_runs_the_program_on_the_flow():
+    config = tmp_path("explain.yaml")
+    with open(config, "w") as f:
+        f.write(f"""packet:
+  interface: lo
+  gateway_mac: 02:00:00:00:00:01
+  source: 10.0.0.2
+  vips:
+    - {{ address: {VIP}, port: 80, protocol: tcp, reals: [10.0.1.2, 10.0.2.2, 10.0.3.2] }}
+    - {{ address: 192.0.2.40, port: 80, forward: nat, reals: [{{ address: 10.0.5.2, port: 8080 }}] }}
+""")
+
+    def explain(flow):
+        r = subprocess.run([SLUICE_BIN(), "explain", "-c", config, "--packet", flow],
+                           capture_output=True, text=True, timeout=30)
+        return r.returncode, r.stdout + r.stderr
+
+    code, out = explain(f"tcp 198.51.100.7:40000 -> {VIP}:80")
+    assert code == 0, out
+    assert f"vip: tcp {VIP}:80 (mode l4, forward ipip" in out, out
+    chosen = re.search(r"Maglev slot \d+ of 65537: (\S+)", out).group(1)
+    assert f"encapsulated in IPv4 (10.0.0.2 -> {chosen})" in out, out
+    code, out = explain("tcp 198.51.100.7:40000 -> 192.0.2.40:80")
+    assert code == 0 and "destination rewritten to 10.0.5.2 port 8080" in out, out
+    code, out = explain(f"tcp 198.51.100.7:40000 -> {VIP}:81")
+    assert code == 1 and "XDP_PASS" in out, out
+    code, out = explain(f"tcp 198.51.100.7 -> {VIP}:80")
+    assert code == 2 and "bad address" in out, out
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ struct vlan_hdr_ {
 #define ICMP_DEST_UNREACH_ 3
 #define ICMP_FRAG_NEEDED_ 4
 #define ICMP_ECHO_ 8
+#define ICMPV6_DEST_UNREACH_ 1
+#define ICMPV6_PKT_TOOBIG_ 2
 struct icmphdr_ {
   __u8 type;
   __u8 code;
@@ -129,6 +131,7 @@ struct packet {
   __u8 have_ports;
   __u8 truncated; /* the L4 header is cut short */
   __u8 syn;       /* TCP SYN without ACK: always takes the current Maglev table */
+  __u8 dont_fragment; /* IPv4 DF (IPv6 never fragments on the way) */
 };
 
 static __always_inline void count(__u32 index, __u64 bytes) {
@@ -224,6 +227,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct packet *p) {
     p->tos = ip->tos;
     p->fragment = (bpf_ntohs(ip->frag_off) & (IP_MF_ | IP_OFFSET_)) != 0;
     p->later_fragment = (bpf_ntohs(ip->frag_off) & IP_OFFSET_) != 0;
+    p->dont_fragment = (bpf_ntohs(ip->frag_off) & 0x4000) != 0;
     p->l4_off = p->l3_off + header;
     p->l3_len = total;
   } else if (proto == bpf_htons(ETH_P_IPV6)) {
@@ -317,6 +321,106 @@ static __always_inline void readdress_eth(struct ethhdr *eth,
   __builtin_memcpy(eth->h_dest, cfg->gateway_mac, ETH_ALEN);
 }
 
+/* The packet would not fit the MTU once encapsulated: tell the sender, from the VIP, with
+ * "fragmentation needed" (IPv4 with DF) or "packet too big" (IPv6), quoting the start of its
+ * packet, so its path MTU discovery shrinks the flow. Untagged frames only. */
+static __always_inline int too_big_v4(struct xdp_md *ctx, const struct packet *p, __u32 mtu) {
+  void *data = (void *)(long)ctx->data;
+  void *end = (void *)(long)ctx->data_end;
+  const int quoted = sizeof(struct iphdr) + 8;
+  const int added = sizeof(struct iphdr) + sizeof(struct icmphdr_);
+  if (p->l3_off != sizeof(struct ethhdr) || data + sizeof(struct ethhdr) + quoted > end)
+    return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP);
+  struct iphdr *orig = data + sizeof(struct ethhdr);
+  if (orig->ihl != 5) return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP);
+  __u32 client = orig->saddr, vip = orig->daddr;
+  int keep = sizeof(struct ethhdr) + quoted;
+  if (bpf_xdp_adjust_tail(ctx, keep - (int)(end - data)) || bpf_xdp_adjust_head(ctx, -added))
+    return verdict(SLUICE_DROP_HEADROOM, p->l3_len, XDP_DROP);
+  data = (void *)(long)ctx->data;
+  end = (void *)(long)ctx->data_end;
+  if (data + added + keep > end) return XDP_DROP;
+  struct ethhdr *eth = data;
+  struct ethhdr *old_eth = data + added;
+  __u8 mac[ETH_ALEN];
+  __builtin_memcpy(mac, old_eth->h_source, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, old_eth->h_dest, ETH_ALEN);
+  __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+  eth->h_proto = bpf_htons(ETH_P_IP);
+  struct iphdr *ip = (void *)(eth + 1);
+  ip->version = 4;
+  ip->ihl = 5;
+  ip->tos = 0;
+  ip->tot_len = bpf_htons(added + quoted);
+  ip->id = 0;
+  ip->frag_off = 0;
+  ip->ttl = 64;
+  ip->protocol = IPPROTO_ICMP;
+  ip->check = 0;
+  ip->saddr = vip;
+  ip->daddr = client;
+  ip->check = ipv4_csum(ip);
+  struct icmphdr_ *icmp = (void *)(ip + 1);
+  icmp->type = ICMP_DEST_UNREACH_;
+  icmp->code = ICMP_FRAG_NEEDED_;
+  icmp->checksum = 0;
+  icmp->id = 0;
+  icmp->sequence = bpf_htons(mtu);
+  __u32 sum = 0;
+  __u16 *w = (__u16 *)icmp;
+#pragma unroll
+  for (int i = 0; i < (int)(sizeof(struct icmphdr_) + 28) / 2; i++) sum += w[i];
+  icmp->checksum = csum_fold(sum);
+  return verdict(SLUICE_TX_ICMP_TOO_BIG, 0, XDP_TX);
+}
+
+static __always_inline int too_big_v6(struct xdp_md *ctx, const struct packet *p, __u32 mtu) {
+  void *data = (void *)(long)ctx->data;
+  void *end = (void *)(long)ctx->data_end;
+  const int quoted = sizeof(struct ipv6hdr) + 8;
+  const int added = sizeof(struct ipv6hdr) + sizeof(struct icmp6hdr);
+  if (p->l3_off != sizeof(struct ethhdr) || data + sizeof(struct ethhdr) + quoted > end)
+    return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP);
+  struct ipv6hdr *orig = data + sizeof(struct ethhdr);
+  struct in6_addr client = orig->saddr, vip = orig->daddr;
+  int keep = sizeof(struct ethhdr) + quoted;
+  if (bpf_xdp_adjust_tail(ctx, keep - (int)(end - data)) || bpf_xdp_adjust_head(ctx, -added))
+    return verdict(SLUICE_DROP_HEADROOM, p->l3_len, XDP_DROP);
+  data = (void *)(long)ctx->data;
+  end = (void *)(long)ctx->data_end;
+  if (data + added + keep > end) return XDP_DROP;
+  struct ethhdr *eth = data;
+  struct ethhdr *old_eth = data + added;
+  __u8 mac[ETH_ALEN];
+  __builtin_memcpy(mac, old_eth->h_source, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, old_eth->h_dest, ETH_ALEN);
+  __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+  eth->h_proto = bpf_htons(ETH_P_IPV6);
+  struct ipv6hdr *ip6 = (void *)(eth + 1);
+  __builtin_memset(ip6, 0, sizeof(*ip6));
+  ip6->version = 6;
+  ip6->payload_len = bpf_htons(sizeof(struct icmp6hdr) + quoted);
+  ip6->nexthdr = IPPROTO_ICMPV6;
+  ip6->hop_limit = 64;
+  ip6->saddr = vip;
+  ip6->daddr = client;
+  struct icmp6hdr *icmp6 = (void *)(ip6 + 1);
+  icmp6->icmp6_type = ICMPV6_PKT_TOOBIG_;
+  icmp6->icmp6_code = 0;
+  icmp6->icmp6_cksum = 0;
+  icmp6->icmp6_dataun.un_data32[0] = bpf_htonl(mtu);
+  /* Pseudo-header (addresses, upper-layer length, next header), then the message. */
+  __u32 sum = bpf_htons(sizeof(struct icmp6hdr) + quoted) + bpf_htons(IPPROTO_ICMPV6);
+  __u16 *w = (__u16 *)&ip6->saddr;
+#pragma unroll
+  for (int i = 0; i < 16; i++) sum += w[i];
+  w = (__u16 *)icmp6;
+#pragma unroll
+  for (int i = 0; i < (int)(sizeof(struct icmp6hdr) + 48) / 2; i++) sum += w[i];
+  icmp6->icmp6_cksum = csum_fold(sum);
+  return verdict(SLUICE_TX_ICMP_TOO_BIG, 0, XDP_TX);
+}
+
 static __always_inline int encapsulate(struct xdp_md *ctx, const struct packet *p,
                                        const struct sluice_real *real, __u32 hash,
                                        const struct sluice_lb_config *cfg) {
@@ -324,6 +428,12 @@ static __always_inline int encapsulate(struct xdp_md *ctx, const struct packet *
   int outer = outer_v4 ? (int)sizeof(struct iphdr) : (int)sizeof(struct ipv6hdr);
   __u32 inner_len = p->l3_len;
   int vlan = p->l3_off != sizeof(struct ethhdr);
+  if (cfg->mtu && inner_len + outer > cfg->mtu) {
+    if (p->flow.family == 6) return too_big_v6(ctx, p, cfg->mtu - outer);
+    if (p->dont_fragment) return too_big_v4(ctx, p, cfg->mtu - outer);
+    /* Without DF the sender allows fragmentation, which XDP cannot do. */
+    return verdict(SLUICE_DROP_UNSUPPORTED, inner_len, XDP_DROP);
+  }
   if (bpf_xdp_adjust_head(ctx, -outer))
     return verdict(SLUICE_DROP_HEADROOM, inner_len, XDP_DROP);
   void *data = (void *)(long)ctx->data;
@@ -561,6 +671,51 @@ static __always_inline int icmp_echo(struct xdp_md *ctx, const struct packet *p)
   return verdict(SLUICE_TX_ICMP_ECHO, p->l3_len, XDP_TX);
 }
 
+/* An ICMP error about a flow of a VIP (e.g. "fragmentation needed" from a router on the way to
+ * the client) quotes the packet the backend sent: VIP:port -> client:port. The error goes to
+ * the real that flow is on, which is the only host that can act on it. 1: handled. */
+static __always_inline int icmp_error_flow(struct xdp_md *ctx, const struct packet *p,
+                                          struct packet *inner) {
+  void *data = (void *)(long)ctx->data;
+  void *end = (void *)(long)ctx->data_end;
+  void *l4 = data + (p->l4_off & 0xff);
+  *inner = *p;
+  inner->syn = 0;
+  inner->fragment = 0;
+  inner->truncated = 0;
+  if (p->flow.family == 4) {
+    struct icmphdr_ *icmp = l4;
+    if ((void *)(icmp + 1) > end || icmp->type != ICMP_DEST_UNREACH_) return 0;
+    struct iphdr *quoted = (void *)(icmp + 1);
+    if ((void *)(quoted + 1) > end || quoted->ihl != 5) return 0;
+    __u16 *ports = (void *)(quoted + 1);
+    if ((void *)(ports + 2) > end) return 0;
+    __builtin_memset(inner->flow.src, 0, 32);
+    inner->flow.src[0] = quoted->daddr;
+    inner->flow.dst[0] = quoted->saddr;
+    inner->flow.proto = quoted->protocol;
+    inner->flow.sport = ports[1];
+    inner->flow.dport = ports[0];
+  } else {
+    struct icmp6hdr *icmp6 = l4;
+    if ((void *)(icmp6 + 1) > end) return 0;
+    if (icmp6->icmp6_type != ICMPV6_DEST_UNREACH_ && icmp6->icmp6_type != ICMPV6_PKT_TOOBIG_)
+      return 0;
+    struct ipv6hdr *quoted = (void *)(icmp6 + 1);
+    if ((void *)(quoted + 1) > end) return 0;
+    __u16 *ports = (void *)(quoted + 1);
+    if ((void *)(ports + 2) > end) return 0;
+    __builtin_memcpy(inner->flow.src, &quoted->daddr, 16);
+    __builtin_memcpy(inner->flow.dst, &quoted->saddr, 16);
+    inner->flow.proto = quoted->nexthdr;
+    inner->flow.sport = ports[1];
+    inner->flow.dport = ports[0];
+  }
+  inner->have_ports = inner->flow.proto == IPPROTO_TCP || inner->flow.proto == IPPROTO_UDP;
+  if (!inner->have_ports) inner->flow.sport = inner->flow.dport = 0;
+  return 1;
+}
+
 static __always_inline int is_icmp(const struct packet *p) {
   return (p->flow.family == 4 && p->flow.proto == IPPROTO_ICMP) ||
          (p->flow.family == 6 && p->flow.proto == IPPROTO_ICMPV6);
@@ -589,6 +744,17 @@ int sluice_balancer(struct xdp_md *ctx) {
   if (is_icmp(&p) && !p.fragment) {
     int action = icmp_echo(ctx, &p);
     if (action >= 0) return action;
+    struct packet inner;
+    if (icmp_error_flow(ctx, &p, &inner)) {
+      struct sluice_vip_info *flow_vip = find_vip(&inner.flow, &inner);
+      if (!flow_vip || (flow_vip->flags & (SLUICE_VIP_ADDR | SLUICE_VIP_NAT)))
+        return verdict(SLUICE_DROP_UNSUPPORTED, frame, XDP_DROP);
+      __u32 real_id = 0, hash = 0;
+      struct sluice_real *real = pick_real(&inner, flow_vip, &real_id, &hash);
+      if (!real) return verdict(SLUICE_DROP_NO_REAL, frame, XDP_DROP);
+      count(SLUICE_COUNTER_REASON_BASE + SLUICE_TX_ICMP_ERROR_ROUTED, p.l3_len);
+      return encapsulate(ctx, &p, real, hash, cfg);
+    }
   }
   if (vip->flags & SLUICE_VIP_ADDR) {
     /* Our address, but no VIP for this port or protocol. */

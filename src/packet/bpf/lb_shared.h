@@ -7,6 +7,10 @@
 
 #include <linux/types.h>
 
+/* C names (snake_case structs), as BPF code and the kernel's own headers write them; this file
+ * is compiled as C for the BPF target. */
+/* NOLINTBEGIN(readability-identifier-naming) */
+
 #define SLUICE_MAX_VIPS 512
 #define SLUICE_MAX_REALS 4096
 /* Maglev lookup table size, prime; a VIP may have up to SLUICE_MAGLEV_SIZE / 100 reals. */
@@ -147,5 +151,7 @@ static inline __u32 sluice_flow_hash(const struct sluice_flow* f, __u32 vip_flag
   h ^= h >> 16;
   return h;
 }
+
+/* NOLINTEND(readability-identifier-naming) */
 
 #endif

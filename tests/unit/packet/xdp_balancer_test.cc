@@ -116,9 +116,7 @@ class XdpBalancerTest : public ::testing::Test {
 
   // The real the program must pick for a flow new to it: Maglev over the C++ flow hash.
   std::string expected_real(const config::PacketVip& v, const FlowSpec& f) {
-    uint32_t flags =
-        (v.mode == "l3" ? SLUICE_VIP_L3 : 0) | (v.hash_source_only ? SLUICE_VIP_HASH_SRC : 0);
-    return lb_->table_real(v.name(), flow_hash(make_flow(f), flags)).value_or("none");
+    return lb_->table_real(v.name(), flow_hash(make_flow(f), vip_flags(v))).value_or("none");
   }
 
   std::unique_ptr<XdpBalancer> lb_;
@@ -461,6 +459,73 @@ TEST_F(XdpBalancerTest, SourceIpHashKeepsAClientOnOneReal) {
     seen.insert(ipv4_at(o.frame, 14 + 16));
   }
   EXPECT_EQ(seen.size(), 1u);
+}
+
+TEST_F(XdpBalancerTest, TooBigForTheTunnelIsAnsweredWithFragmentationNeeded) {
+  settings_.mtu = 1500;
+  configure({vip("192.0.2.10", 80, "tcp", {"10.0.1.2"}),
+             vip("2001:db8::10", 80, "tcp", {"2001:db8:1::2"})});
+  FrameOptions big;
+  big.payload.assign(1460, 'x');  // IPv4 total 1500: fits the wire, not the tunnel
+  big.ipv4_frag = 0x4000;         // DF
+  big.tcp_flags = kTcpAck;
+  auto in = build_frame(flow("tcp 198.51.100.7:40000 -> 192.0.2.10:80"), big);
+  auto out = run(in);
+  ASSERT_EQ(out.action, XDP_TX);
+  ASSERT_EQ(out.frame.size(), 14u + 20 + 8 + 28);
+  EXPECT_TRUE(std::equal(kClientSideMac.begin(), kClientSideMac.end(), out.frame.begin()));
+  EXPECT_EQ(out.frame[14 + 9], 1) << "ICMP";
+  EXPECT_EQ(ipv4_at(out.frame, 14 + 12), "192.0.2.10");
+  EXPECT_EQ(ipv4_at(out.frame, 14 + 16), "198.51.100.7");
+  EXPECT_EQ(out.frame[34], 3);
+  EXPECT_EQ(out.frame[35], 4);
+  EXPECT_EQ(u16_at(out.frame, 34 + 6), 1480) << "the MTU left inside the tunnel";
+  EXPECT_EQ(Bytes(out.frame.begin() + 42, out.frame.end()),
+            Bytes(in.begin() + 14, in.begin() + 14 + 28))
+      << "quotes the IP header and 8 bytes";
+  std::string why;
+  EXPECT_TRUE(checksums_ok(out.frame, &why)) << why;
+  // Without DF the sender would allow fragments, which XDP cannot make: dropped, counted.
+  big.ipv4_frag = 0;
+  EXPECT_EQ(run(build_frame(flow("tcp 198.51.100.7:40000 -> 192.0.2.10:80"), big)).action,
+            XDP_DROP);
+  // IPv6: "packet too big" with the MTU inside an IPv6 tunnel.
+  big.payload.assign(1440, 'x');  // IPv6 total 1500
+  out = run(build_frame(flow("tcp [2001:db8:9::7]:40000 -> [2001:db8::10]:80"), big));
+  ASSERT_EQ(out.action, XDP_TX);
+  ASSERT_EQ(out.frame.size(), 14u + 40 + 8 + 48);
+  EXPECT_EQ(out.frame[14 + 6], 58) << "ICMPv6";
+  EXPECT_EQ(out.frame[54], 2) << "packet too big";
+  EXPECT_EQ(ipv6_at(out.frame, 14 + 8), "2001:db8::10");
+  EXPECT_EQ(ipv6_at(out.frame, 14 + 24), "2001:db8:9::7");
+  EXPECT_EQ(u16_at(out.frame, 54 + 6), 1460);
+  EXPECT_TRUE(checksums_ok(out.frame, &why)) << why;
+  EXPECT_EQ(reason(SLUICE_TX_ICMP_TOO_BIG).packets, 2u);
+  // A packet that fits is tunnelled as usual.
+  big.payload.assign(1400, 'x');
+  EXPECT_EQ(run(build_frame(flow("tcp [2001:db8:9::7]:40000 -> [2001:db8::10]:80"), big)).action,
+            XDP_TX);
+  EXPECT_EQ(reason(SLUICE_TX_ICMP_TOO_BIG).packets, 2u);
+}
+
+TEST_F(XdpBalancerTest, IcmpErrorAboutAFlowGoesToThatFlowsReal) {
+  configure({vip("192.0.2.10", 80, "tcp", {"10.0.1.2", "10.0.2.2", "10.0.3.2"})});
+  for (int port : {40000, 40001, 40002, 40003}) {
+    auto client_flow =
+        flow(("tcp 198.51.100.7:" + std::to_string(port) + " -> 192.0.2.10:80").c_str());
+    // A router on the way back says the backend's packet (VIP:80 -> client) was too big.
+    auto quoted =
+        build_frame(flow(("tcp 192.0.2.10:80 -> 198.51.100.7:" + std::to_string(port)).c_str()));
+    FrameOptions error;
+    error.icmp_type = 3;
+    error.icmp_code = 4;
+    error.payload.assign(quoted.begin() + 14, quoted.begin() + 14 + 28);
+    auto in = build_frame(flow("icmp 203.0.113.1 -> 192.0.2.10"), error);
+    auto out = run(in);
+    ASSERT_EQ(out.action, XDP_TX);
+    expect_ipip4(in, out.frame, expected_real(vips_[0], client_flow));
+  }
+  EXPECT_EQ(reason(SLUICE_TX_ICMP_ERROR_ROUTED).packets, 4u);
 }
 
 }  // namespace
