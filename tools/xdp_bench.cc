@@ -127,14 +127,22 @@ int main(int argc, char** argv) {
     }
     options.src_mac = info->mac;
     options.tcp_flags = sluice::packet::kTcpAck;
-    options.payload.assign(18, 'x');  // 64-byte frames for UDP over IPv4
+    // 60 bytes (64 on the wire), as bench_gen rewrites them: UDP or TCP over IPv4.
+    options.payload.assign(spec->proto == sluice::packet::kProtoTcp ? 6 : 18, 'x');
     auto frame = sluice::packet::build_frame(*spec, options);
+    if (frame.size() != 60 || !spec->src.ip.is_v4) {
+      std::fprintf(stderr, "xdp_bench generates IPv4 TCP or UDP flows only\n");
+      return 2;
+    }
     const uint32_t zero = 0;
-    const uint32_t flows = args.flows;
-    bpf_map_update_elem(bpf_map__fd(skel->maps.bench_config), &zero, &flows, BPF_ANY);
+    std::vector<uint8_t> config(sizeof(uint32_t) + frame.size());
+    std::memcpy(config.data(), &args.flows, sizeof(uint32_t));
+    std::memcpy(config.data() + sizeof(uint32_t), frame.data(), frame.size());
+    bpf_map_update_elem(bpf_map__fd(skel->maps.bench_config), &zero, config.data(), BPF_ANY);
     if (!attach(skel->progs.bench_sink)) return 1;
     xdp_md ctx{};
     ctx.ingress_ifindex = static_cast<uint32_t>(ifindex);
+    ctx.data_end = static_cast<uint32_t>(frame.size());  // the kernel insists: the whole frame
     bpf_test_run_opts opts{};
     opts.sz = sizeof(opts);
     opts.data_in = frame.data();

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The packet benchmark's own XDP programs (bench/packet.sh, tools/xdp_bench.cc):
- *  - bench_gen: run by BPF_PROG_TEST_RUN with live frames on the generator's interface; gives
- *    each frame the next of N flows (source port, and the source address beyond 64k flows),
- *    fixes the checksums incrementally, and transmits it (XDP_TX).
+ *  - bench_gen: run by BPF_PROG_TEST_RUN with live frames on the generator's interface; writes
+ *    the template frame (live mode recycles pages without restoring what the device under test
+ *    wrote into them, e.g. an outer header), gives it the next of N flows (source port, and the
+ *    source address beyond 32k flows), fixes the checksums incrementally, and transmits it.
  *  - bench_sink: on the same interface, counts what comes back and drops it.
  *  - bench_noop: the ceiling: sends every frame straight back (XDP_TX).
  *  - bench_pass: XDP_PASS, so a veth accepts XDP_TX'd frames while the kernel stack handles
@@ -19,8 +20,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#define BENCH_FRAME 60 /* 64 bytes on the wire with the FCS */
+
 struct bench_config {
   __u32 flows;
+  __u8 frame[BENCH_FRAME];
 };
 
 struct {
@@ -58,13 +62,15 @@ SEC("xdp")
 int bench_gen(struct xdp_md *ctx) {
   void *data = (void *)(long)ctx->data;
   void *end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  struct iphdr *ip = (void *)(eth + 1);
-  if ((void *)(ip + 1) > end || ip->ihl != 5) return XDP_DROP;
   __u32 zero = 0;
   struct bench_config *cfg = bpf_map_lookup_elem(&bench_config, &zero);
   __u64 *seq = bpf_map_lookup_elem(&bench_counts, &zero);
   if (!cfg || !seq || cfg->flows == 0) return XDP_DROP;
+  if (data + BENCH_FRAME > end) return XDP_DROP;
+  __builtin_memcpy(data, cfg->frame, BENCH_FRAME);
+  struct ethhdr *eth = data;
+  struct iphdr *ip = (void *)(eth + 1);
+  if ((void *)(ip + 1) > end || ip->ihl != 5) return XDP_DROP;
   __u32 flow = (__u32)(*seq % cfg->flows);
   *seq += 1;
   __u16 new_port = bpf_htons(1024 + (flow & 0x7fff));
