@@ -233,6 +233,9 @@ def test_two_nodes_behind_ecmp_survive_one_failing_mid_download():
         lan.route_vip(VIP, address)
         wait_for(lambda: get(lan)[0] == "200", what=f"traffic through {address} after the MAC change")
     lan.route_vip(VIP, "10.99.0.2", "10.99.0.3")
+    # A small receive buffer keeps the transfer itself at curl's pace, so the flow is still
+    # moving data when its node fails (else the kernel buffers megabytes ahead of curl).
+    ns_exec(lan.client, "sysctl", "-qw", "net.ipv4.tcp_rmem=4096 32768 65536")
     out = tmp_path("download")
     download = subprocess.Popen(
         ["ip", "netns", "exec", lan.client, "curl", "-s", "-m", "60", "--limit-rate", "1M", "-o",
