@@ -39,6 +39,7 @@ bench: build
 	@bench/tcp.sh
 	@bench/tls.sh
 	@bench/h2.sh
+	@bench/packet.sh
 
 fuzz: deps
 	@cmake --preset fuzz >/dev/null

@@ -1,7 +1,8 @@
 """Packet-tier benchmark: delivered packets per second through (a) a no-op XDP forwarder (the
-ceiling), (b) sluice's XDP balancer (l4 VIP, ipip to 3 reals), (d) nftables DNAT load
-balancing over the same 3 reals (kube-proxy's way: conntrack + numgen), for UDP and TCP over
-1, 1k and 64k flows. (c), the program at tc, is not measured: sluice has no tc build of it.
+ceiling), (b) sluice's XDP balancer (l4 VIP, ipip to 3 reals), (c) the same program at the
+tc ingress hook (`attach: tc`; an XDP_PASS program on the veth lets it take the generator's
+frames), (d) nftables DNAT load balancing over the same 3 reals (kube-proxy's way: conntrack +
+numgen), for UDP and TCP over 1, 1k and 64k flows.
 
 Method: two network namespaces joined by a veth pair. tools/xdp_bench generates 64-byte
 frames with BPF_PROG_TEST_RUN in live-frame mode on the generator's veth (each frame the next
@@ -92,13 +93,14 @@ def stop(p):
     p.wait(timeout=10)
 
 
-def start_sluice():
+def start_sluice(attach="native"):
     config = os.path.join(tmp, "sluice.yaml")
     with open(config, "w") as f:
         f.write(f"""admin: {{ listen: 127.0.0.1:9901 }}
 workers: 1
 packet:
   interface: d0
+  attach: {attach}
   gateway_mac: {mac(GEN, "g0")}
   source: 10.200.0.1
   vips:
@@ -112,11 +114,21 @@ packet:
         r = subprocess.run(["ip", "netns", "exec", DUT, "curl", "-s", "-m", "1",
                             "127.0.0.1:9901/packet"], capture_output=True, text=True)
         if r.returncode == 0 and '"vips"' in r.stdout:
-            return p
+            return [p]
         if p.poll() is not None:
             raise RuntimeError("sluice exited")
         time.sleep(0.05)
     raise RuntimeError("sluice did not come up")
+
+
+def start_sluice_tc():
+    # d0 takes the generator's XDP_TX'd frames only with an XDP program on it: an XDP_PASS.
+    return start_sluice("tc") + [start_attached([XDP_BENCH, "pass", "--interface", "d0"])]
+
+
+def stop_list(ps):
+    for p in ps:
+        stop(p)
 
 
 NFT = f"""table ip bench {{
@@ -162,7 +174,8 @@ def main():
     results = {}
     targets = {
         "no-op XDP (ceiling)": (lambda: start_attached([XDP_BENCH, "noop", "--interface", "d0"]), stop),
-        "sluice XDP": (start_sluice, stop),
+        "sluice XDP": (start_sluice, stop_list),
+        "sluice at tc": (start_sluice_tc, stop_list),
         "nftables DNAT": (start_nft, stop_nft),
     }
     for name, (up, down) in targets.items():
@@ -176,13 +189,14 @@ def main():
     lines = [f"### packet — {datetime.date.today()} — commit {commit}", "",
              f"tools/xdp_bench live frames (64-byte frames), one core (CPU {CPU}), median of {RUNS} "
              f"x {DURATION:g} s; l4 VIP with 3 reals, ipip for sluice, numgen DNAT for nftables.", "",
-             "| flows | no-op XDP pps | sluice pps | nftables pps | sluice added ns/pkt | nftables added ns/pkt | sluice/nftables | sluice/no-op | nftables added / sluice added |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| flows | no-op XDP pps | sluice pps | sluice at tc pps | nftables pps | sluice added ns/pkt | tc added ns/pkt | nftables added ns/pkt | sluice/nftables | sluice/no-op | nftables added / sluice added |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for case in cases:
-        noop, s, n = (median(results[(t, case)]) for t in targets)
+        noop, s, tc, n = (median(results[(t, case)]) for t in targets)
         added = lambda pps: 1e9 / pps - 1e9 / noop if pps else float("inf")
-        lines.append(f"| {case[0]} {case[1]} | {noop:,.0f} | {s:,.0f} | {n:,.0f} | {added(s):.0f} | "
-                     f"{added(n):.0f} | **{s / n:.2f}** | {s / noop:.2f} | {added(n) / max(added(s), 1):.1f} |")
+        lines.append(f"| {case[0]} {case[1]} | {noop:,.0f} | {s:,.0f} | {tc:,.0f} | {n:,.0f} | {added(s):.0f} | "
+                     f"{added(tc):.0f} | {added(n):.0f} | **{s / n:.2f}** | {s / noop:.2f} | "
+                     f"{added(n) / max(added(s), 1):.1f} |")
     lines += ["", "The generator, the veth hops and the sink cost the same in every row (the no-op row is "
               "all of it), which caps any ratio of delivered pps at no-op/nftables; the added ns "
               "per packet compare the balancers alone.", ""]

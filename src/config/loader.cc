@@ -1145,8 +1145,8 @@ PacketTier read_packet(Reader& r, const YAML::Node& node) {
   if (node["source_v6"]) tier.source_v6 = read_source(r, node["source_v6"], "source_v6", false);
   if (node["attach"]) {
     if (auto s = r.string(node["attach"], "attach")) {
-      if (*s != "native" && *s != "generic" && *s != "auto")
-        r.error(node["attach"], "attach must be native, generic or auto");
+      if (*s != "native" && *s != "generic" && *s != "auto" && *s != "tc")
+        r.error(node["attach"], "attach must be native, generic, auto or tc");
       tier.attach = *s;
     }
   }

@@ -290,6 +290,7 @@ bool XdpBalancer::attach(const std::string& interface, const std::string& mode, 
     *error = "packet: no interface '" + interface + "'";
     return false;
   }
+  if (mode == "tc") return attach_tc(interface, ifindex, error);
   auto try_attach = [&](uint32_t flags) {
     return bpf_xdp_attach(ifindex, program_fd(), flags | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
   };
@@ -317,8 +318,59 @@ bool XdpBalancer::attach(const std::string& interface, const std::string& mode, 
   return true;
 }
 
+bool XdpBalancer::attach_tc(const std::string& interface, int ifindex, std::string* error) {
+  bpf_tc_hook hook{};
+  hook.sz = sizeof(hook);
+  hook.ifindex = ifindex;
+  hook.attach_point = BPF_TC_INGRESS;
+  int err = bpf_tc_hook_create(&hook);  // the clsact qdisc
+  if (err != 0 && err != -EEXIST) {
+    *error = "packet: cannot add a clsact qdisc to '" + interface + "': " + errno_text(err);
+    return false;
+  }
+  tc_created_qdisc_ = err == 0;
+  bpf_tc_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.prog_fd = bpf_program__fd(skel_->progs.sluice_balancer_tc);
+  opts.handle = kTcHandle;
+  opts.priority = kTcPriority;
+  err = bpf_tc_attach(&hook, &opts);
+  if (err != 0) {
+    *error = "packet: cannot attach the tc program to '" + interface + "': " + errno_text(err) +
+             (err == -EEXIST ? " (a filter with handle 0x5c1, priority 1 is there already)" : "");
+    if (tc_created_qdisc_) {
+      hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+      bpf_tc_hook_destroy(&hook);
+    }
+    return false;
+  }
+  interface_ = interface;
+  ifindex_ = ifindex;
+  tc_ = true;
+  return true;
+}
+
 void XdpBalancer::detach() {
   if (interface_.empty()) return;
+  if (tc_) {
+    bpf_tc_hook hook{};
+    hook.sz = sizeof(hook);
+    hook.ifindex = ifindex_;
+    hook.attach_point = BPF_TC_INGRESS;
+    bpf_tc_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.handle = kTcHandle;
+    opts.priority = kTcPriority;
+    bpf_tc_detach(&hook, &opts);
+    if (tc_created_qdisc_) {
+      hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+      bpf_tc_hook_destroy(&hook);
+    }
+    tc_ = false;
+    interface_.clear();
+    ifindex_ = 0;
+    return;
+  }
   // Only our own program: XDP_FLAGS_REPLACE with the expected old program.
   bpf_xdp_attach_opts opts{};
   opts.sz = sizeof(opts);
@@ -328,7 +380,7 @@ void XdpBalancer::detach() {
   ifindex_ = 0;
 }
 
-TestRun XdpBalancer::test_run(std::span<const uint8_t> frame, uint32_t repeat) {
+TestRun XdpBalancer::test_run(std::span<const uint8_t> frame, uint32_t repeat, bool tc) {
   TestRun run;
   run.frame.resize(frame.size() + 256);
   bpf_test_run_opts opts{};
@@ -338,7 +390,8 @@ TestRun XdpBalancer::test_run(std::span<const uint8_t> frame, uint32_t repeat) {
   opts.data_out = run.frame.data();
   opts.data_size_out = static_cast<uint32_t>(run.frame.size());
   opts.repeat = repeat;
-  if (bpf_prog_test_run_opts(program_fd(), &opts) != 0) {
+  const int fd = tc ? bpf_program__fd(skel_->progs.sluice_balancer_tc) : program_fd();
+  if (bpf_prog_test_run_opts(fd, &opts) != 0) {
     run.action = -1;
     run.frame.clear();
     return run;

@@ -71,13 +71,15 @@ class XdpBalancer {
   bool configure(const std::vector<config::PacketVip>& vips, const LbSettings& settings,
                  const Usable& usable, std::string* error);
 
-  // mode: native | generic | auto. `warning` says when auto fell back to generic.
+  // mode: native | generic | auto | tc. `warning` says when auto fell back to generic. tc
+  // attaches the same code at the clsact ingress hook (no ICMP too-big replies there).
   bool attach(const std::string& interface, const std::string& mode, std::string* error,
               std::string* warning);
   void detach();
   const std::string& attached_interface() const { return interface_; }
 
-  TestRun test_run(std::span<const uint8_t> frame, uint32_t repeat = 1);
+  // BPF_PROG_TEST_RUN of the XDP program, or with `tc` of its tc build (action: TC_ACT_*).
+  TestRun test_run(std::span<const uint8_t> frame, uint32_t repeat = 1, bool tc = false);
   int program_fd() const;
 
   CounterSnapshot counters() const;
@@ -108,7 +110,13 @@ class XdpBalancer {
   bool build_table(VipState& state, const std::vector<std::pair<uint32_t, uint32_t>>& reals,
                    std::string* error);
 
+  bool attach_tc(const std::string& interface, int ifindex, std::string* error);
+  static constexpr uint32_t kTcHandle = 0x5c1;
+  static constexpr uint32_t kTcPriority = 1;
+
   balancer_bpf* skel_ = nullptr;
+  bool tc_ = false;
+  bool tc_created_qdisc_ = false;
   std::string interface_;
   int ifindex_ = 0;
   uint32_t attach_flags_ = 0;

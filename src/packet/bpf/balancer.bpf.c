@@ -16,6 +16,7 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
+#include <linux/pkt_cls.h>
 
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -23,6 +24,16 @@
 #include "lb_shared.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* One body, two hooks: the XDP program and a tc (clsact ingress) build of the same code for
+ * interfaces without native XDP and for comparison. `tc` is a constant in each inlined copy,
+ * so each program keeps only its own context accesses. */
+#define DATA(ctx, tc)                                            \
+  ((tc) ? (void *)(long)((struct __sk_buff *)(ctx))->data \
+        : (void *)(long)((struct xdp_md *)(ctx))->data)
+#define DATA_END(ctx, tc)                                            \
+  ((tc) ? (void *)(long)((struct __sk_buff *)(ctx))->data_end \
+        : (void *)(long)((struct xdp_md *)(ctx))->data_end)
 
 #define ETH_P_8021Q_ 0x8100
 #define ETH_P_8021AD_ 0x88A8
@@ -199,9 +210,9 @@ static __always_inline void parse_ports(struct packet *p, void *data, void *end)
 }
 
 /* 0: parsed; -1: not IP (pass); -2: malformed IP (pass, nothing to balance on). */
-static __always_inline int parse(struct xdp_md *ctx, struct packet *p) {
-  void *data = (void *)(long)ctx->data;
-  void *end = (void *)(long)ctx->data_end;
+static __always_inline int parse(void *ctx, int tc, struct packet *p) {
+  void *data = DATA(ctx, tc);
+  void *end = DATA_END(ctx, tc);
   struct ethhdr *eth = data;
   if ((void *)(eth + 1) > end) return -2;
   __u16 proto = eth->h_proto;
@@ -324,9 +335,10 @@ static __always_inline void readdress_eth(struct ethhdr *eth,
 /* The packet would not fit the MTU once encapsulated: tell the sender, from the VIP, with
  * "fragmentation needed" (IPv4 with DF) or "packet too big" (IPv6), quoting the start of its
  * packet, so its path MTU discovery shrinks the flow. Untagged frames only. */
-static __always_inline int too_big_v4(struct xdp_md *ctx, const struct packet *p, __u32 mtu) {
-  void *data = (void *)(long)ctx->data;
-  void *end = (void *)(long)ctx->data_end;
+static __always_inline int too_big_v4(void *ctx, int tc, const struct packet *p, __u32 mtu) {
+  if (tc) return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP); /* XDP only */
+  void *data = DATA(ctx, tc);
+  void *end = DATA_END(ctx, tc);
   const int quoted = sizeof(struct iphdr) + 8;
   const int added = sizeof(struct iphdr) + sizeof(struct icmphdr_);
   if (p->l3_off != sizeof(struct ethhdr) || data + sizeof(struct ethhdr) + quoted > end)
@@ -337,8 +349,8 @@ static __always_inline int too_big_v4(struct xdp_md *ctx, const struct packet *p
   int keep = sizeof(struct ethhdr) + quoted;
   if (bpf_xdp_adjust_tail(ctx, keep - (int)(end - data)) || bpf_xdp_adjust_head(ctx, -added))
     return verdict(SLUICE_DROP_HEADROOM, p->l3_len, XDP_DROP);
-  data = (void *)(long)ctx->data;
-  end = (void *)(long)ctx->data_end;
+  data = DATA(ctx, tc);
+  end = DATA_END(ctx, tc);
   if (data + added + keep > end) return XDP_DROP;
   struct ethhdr *eth = data;
   struct ethhdr *old_eth = data + added;
@@ -374,9 +386,10 @@ static __always_inline int too_big_v4(struct xdp_md *ctx, const struct packet *p
   return verdict(SLUICE_TX_ICMP_TOO_BIG, 0, XDP_TX);
 }
 
-static __always_inline int too_big_v6(struct xdp_md *ctx, const struct packet *p, __u32 mtu) {
-  void *data = (void *)(long)ctx->data;
-  void *end = (void *)(long)ctx->data_end;
+static __always_inline int too_big_v6(void *ctx, int tc, const struct packet *p, __u32 mtu) {
+  if (tc) return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP); /* XDP only */
+  void *data = DATA(ctx, tc);
+  void *end = DATA_END(ctx, tc);
   const int quoted = sizeof(struct ipv6hdr) + 8;
   const int added = sizeof(struct ipv6hdr) + sizeof(struct icmp6hdr);
   if (p->l3_off != sizeof(struct ethhdr) || data + sizeof(struct ethhdr) + quoted > end)
@@ -386,8 +399,8 @@ static __always_inline int too_big_v6(struct xdp_md *ctx, const struct packet *p
   int keep = sizeof(struct ethhdr) + quoted;
   if (bpf_xdp_adjust_tail(ctx, keep - (int)(end - data)) || bpf_xdp_adjust_head(ctx, -added))
     return verdict(SLUICE_DROP_HEADROOM, p->l3_len, XDP_DROP);
-  data = (void *)(long)ctx->data;
-  end = (void *)(long)ctx->data_end;
+  data = DATA(ctx, tc);
+  end = DATA_END(ctx, tc);
   if (data + added + keep > end) return XDP_DROP;
   struct ethhdr *eth = data;
   struct ethhdr *old_eth = data + added;
@@ -421,7 +434,7 @@ static __always_inline int too_big_v6(struct xdp_md *ctx, const struct packet *p
   return verdict(SLUICE_TX_ICMP_TOO_BIG, 0, XDP_TX);
 }
 
-static __always_inline int encapsulate(struct xdp_md *ctx, const struct packet *p,
+static __always_inline int encapsulate(void *ctx, int tc, const struct packet *p,
                                        const struct sluice_real *real, __u32 hash,
                                        const struct sluice_lb_config *cfg) {
   int outer_v4 = real->family == 4;
@@ -429,15 +442,21 @@ static __always_inline int encapsulate(struct xdp_md *ctx, const struct packet *
   __u32 inner_len = p->l3_len;
   int vlan = p->l3_off != sizeof(struct ethhdr);
   if (cfg->mtu && inner_len + outer > cfg->mtu) {
-    if (p->flow.family == 6) return too_big_v6(ctx, p, cfg->mtu - outer);
-    if (p->dont_fragment) return too_big_v4(ctx, p, cfg->mtu - outer);
+    if (p->flow.family == 6) return too_big_v6(ctx, tc, p, cfg->mtu - outer);
+    if (p->dont_fragment) return too_big_v4(ctx, tc, p, cfg->mtu - outer);
     /* Without DF the sender allows fragmentation, which XDP cannot do. */
     return verdict(SLUICE_DROP_UNSUPPORTED, inner_len, XDP_DROP);
   }
-  if (bpf_xdp_adjust_head(ctx, -outer))
+  if (tc) {
+    /* tc: the room goes between the L2 and the L3 header; nothing to move. */
+    __u64 flags = outer_v4 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 : BPF_F_ADJ_ROOM_ENCAP_L3_IPV6;
+    if (bpf_skb_adjust_room(ctx, outer, BPF_ADJ_ROOM_MAC, flags))
+      return verdict(SLUICE_DROP_HEADROOM, inner_len, XDP_DROP);
+  } else if (bpf_xdp_adjust_head(ctx, -outer)) {
     return verdict(SLUICE_DROP_HEADROOM, inner_len, XDP_DROP);
-  void *data = (void *)(long)ctx->data;
-  void *end = (void *)(long)ctx->data_end;
+  }
+  void *data = DATA(ctx, tc);
+  void *end = DATA_END(ctx, tc);
   /* The old L2 header now starts `outer` bytes in; move it to the front (no overlap). */
   struct ethhdr *eth = data;
   /* What is copied and written below lies within the first outer + 14 + 4 bytes; the frame
@@ -447,7 +466,9 @@ static __always_inline int encapsulate(struct xdp_md *ctx, const struct packet *
   __u8 inner_proto = p->flow.family == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
   __be16 ethertype = bpf_htons(outer_v4 ? ETH_P_IP : ETH_P_IPV6);
   void *l3;
-  if (outer_v4) {
+  if (tc) {
+    /* already in place */
+  } else if (outer_v4) {
     __builtin_memcpy(data, data + sizeof(struct iphdr), sizeof(struct ethhdr));
     if (vlan) {
       __builtin_memcpy(data + sizeof(struct ethhdr),
@@ -567,12 +588,12 @@ static __always_inline int rewrite_ip(void *data, void *end, const struct packet
   return 0;
 }
 
-static __always_inline int nat_forward(struct xdp_md *ctx, const struct packet *p,
+static __always_inline int nat_forward(void *ctx, int tc, const struct packet *p,
                                        const struct sluice_vip_info *vip,
                                        const struct sluice_real *real,
                                        const struct sluice_lb_config *cfg) {
-  void *data = (void *)(long)ctx->data;
-  void *end = (void *)(long)ctx->data_end;
+  void *data = DATA(ctx, tc);
+  void *end = DATA_END(ctx, tc);
   struct ethhdr *eth = data;
   if ((void *)(eth + 1) > end) return XDP_DROP;
   if (real->family != p->flow.family) return verdict(SLUICE_DROP_UNSUPPORTED, 0, XDP_DROP);
@@ -603,15 +624,15 @@ static __always_inline int nat_forward(struct xdp_md *ctx, const struct packet *
 }
 
 /* A nat backend's reply (src = real): the source becomes the VIP again. */
-static __always_inline int nat_reverse(struct xdp_md *ctx, const struct packet *p,
+static __always_inline int nat_reverse(void *ctx, int tc, const struct packet *p,
                                        const struct sluice_lb_config *cfg, int *done) {
   struct sluice_flow key = p->flow;
   if (!p->have_ports) key.sport = key.dport = 0;
   struct sluice_nat_origin *origin = bpf_map_lookup_elem(&nat_origins, &key);
   if (!origin) return XDP_PASS;
   *done = 1;
-  void *data = (void *)(long)ctx->data;
-  void *end = (void *)(long)ctx->data_end;
+  void *data = DATA(ctx, tc);
+  void *end = DATA_END(ctx, tc);
   struct ethhdr *eth = data;
   if ((void *)(eth + 1) > end) return XDP_DROP;
   __u32 vip_addr[4];
@@ -629,9 +650,9 @@ static __always_inline int nat_reverse(struct xdp_md *ctx, const struct packet *
 }
 
 /* Echo request to a VIP: answered here, from the VIP, back the way it came. */
-static __always_inline int icmp_echo(struct xdp_md *ctx, const struct packet *p) {
-  void *data = (void *)(long)ctx->data;
-  void *end = (void *)(long)ctx->data_end;
+static __always_inline int icmp_echo(void *ctx, int tc, const struct packet *p) {
+  void *data = DATA(ctx, tc);
+  void *end = DATA_END(ctx, tc);
   struct ethhdr *eth = data;
   if ((void *)(eth + 1) > end) return XDP_DROP;
   void *l3 = data + (p->l3_off & 0x1f);
@@ -674,10 +695,10 @@ static __always_inline int icmp_echo(struct xdp_md *ctx, const struct packet *p)
 /* An ICMP error about a flow of a VIP (e.g. "fragmentation needed" from a router on the way to
  * the client) quotes the packet the backend sent: VIP:port -> client:port. The error goes to
  * the real that flow is on, which is the only host that can act on it. 1: handled. */
-static __always_inline int icmp_error_flow(struct xdp_md *ctx, const struct packet *p,
+static __always_inline int icmp_error_flow(void *ctx, int tc, const struct packet *p,
                                           struct packet *inner) {
-  void *data = (void *)(long)ctx->data;
-  void *end = (void *)(long)ctx->data_end;
+  void *data = DATA(ctx, tc);
+  void *end = DATA_END(ctx, tc);
   void *l4 = data + (p->l4_off & 0xff);
   *inner = *p;
   inner->syn = 0;
@@ -721,11 +742,10 @@ static __always_inline int is_icmp(const struct packet *p) {
          (p->flow.family == 6 && p->flow.proto == IPPROTO_ICMPV6);
 }
 
-SEC("xdp")
-int sluice_balancer(struct xdp_md *ctx) {
+static __always_inline int balance(void *ctx, int tc) {
   struct packet p = {};
-  __u32 frame = ctx->data_end - ctx->data;
-  int parsed = parse(ctx, &p);
+  __u32 frame = DATA_END(ctx, tc) - DATA(ctx, tc);
+  int parsed = parse(ctx, tc, &p);
   if (parsed == -1) return verdict(SLUICE_PASS_NOT_VIP, frame, XDP_PASS);
   if (parsed == -2) return verdict(SLUICE_PASS_MALFORMED, frame, XDP_PASS);
   __u32 zero = 0;
@@ -736,16 +756,16 @@ int sluice_balancer(struct xdp_md *ctx) {
   if (!vip) {
     if (cfg->has_nat) {
       int done = 0;
-      int action = nat_reverse(ctx, &p, cfg, &done);
+      int action = nat_reverse(ctx, tc, &p, cfg, &done);
       if (done) return action;
     }
     return verdict(SLUICE_PASS_NOT_VIP, frame, XDP_PASS);
   }
   if (is_icmp(&p) && !p.fragment) {
-    int action = icmp_echo(ctx, &p);
+    int action = icmp_echo(ctx, tc, &p);
     if (action >= 0) return action;
     struct packet inner;
-    if (icmp_error_flow(ctx, &p, &inner)) {
+    if (icmp_error_flow(ctx, tc, &p, &inner)) {
       struct sluice_vip_info *flow_vip = find_vip(&inner.flow, &inner);
       if (!flow_vip || (flow_vip->flags & (SLUICE_VIP_ADDR | SLUICE_VIP_NAT)))
         return verdict(SLUICE_DROP_UNSUPPORTED, frame, XDP_DROP);
@@ -753,7 +773,7 @@ int sluice_balancer(struct xdp_md *ctx) {
       struct sluice_real *real = pick_real(&inner, flow_vip, &real_id, &hash);
       if (!real) return verdict(SLUICE_DROP_NO_REAL, frame, XDP_DROP);
       count(SLUICE_COUNTER_REASON_BASE + SLUICE_TX_ICMP_ERROR_ROUTED, p.l3_len);
-      return encapsulate(ctx, &p, real, hash, cfg);
+      return encapsulate(ctx, tc, &p, real, hash, cfg);
     }
   }
   if (vip->flags & SLUICE_VIP_ADDR) {
@@ -773,6 +793,16 @@ int sluice_balancer(struct xdp_md *ctx) {
   if (!real) return verdict(SLUICE_DROP_NO_REAL, frame, XDP_DROP);
   count(vip->id, p.l3_len);
   count(SLUICE_COUNTER_REAL_BASE + (real_id % SLUICE_MAX_REALS), p.l3_len);
-  if (vip->flags & SLUICE_VIP_NAT) return nat_forward(ctx, &p, vip, real, cfg);
-  return encapsulate(ctx, &p, real, hash, cfg);
+  if (vip->flags & SLUICE_VIP_NAT) return nat_forward(ctx, tc, &p, vip, real, cfg);
+  return encapsulate(ctx, tc, &p, real, hash, cfg);
+}
+
+SEC("xdp")
+int sluice_balancer(struct xdp_md *ctx) { return balance(ctx, 0); }
+
+SEC("tc")
+int sluice_balancer_tc(struct __sk_buff *skb) {
+  int action = balance(skb, 1);
+  if (action == XDP_TX) return bpf_redirect(skb->ifindex, 0);
+  return action == XDP_PASS ? TC_ACT_OK : TC_ACT_SHOT;
 }

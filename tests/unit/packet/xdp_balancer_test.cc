@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 
 #include <cstring>
 #include <iostream>
@@ -526,6 +527,27 @@ TEST_F(XdpBalancerTest, IcmpErrorAboutAFlowGoesToThatFlowsReal) {
     expect_ipip4(in, out.frame, expected_real(vips_[0], client_flow));
   }
   EXPECT_EQ(reason(SLUICE_TX_ICMP_ERROR_ROUTED).packets, 4u);
+}
+
+TEST_F(XdpBalancerTest, TcBuildEncapsulatesAndRedirectsLikeTheXdpProgram) {
+  configure({vip("192.0.2.10", 80, "tcp", {"10.0.1.2", "10.0.2.2", "10.0.3.2"}),
+             vip("192.0.2.40", 80, "tcp", {"10.0.5.2:8080"}, "l4", "nat")});
+  for (int port : {40000, 40001, 40002}) {
+    auto f = flow(("tcp 198.51.100.7:" + std::to_string(port) + " -> 192.0.2.10:80").c_str());
+    auto in = build_frame(f);
+    auto out = lb_->test_run(in, 1, /*tc=*/true);
+    ASSERT_EQ(out.action, TC_ACT_REDIRECT);
+    expect_ipip4(in, out.frame, expected_real(vips_[0], f));
+  }
+  auto out = lb_->test_run(build_frame(flow("tcp 198.51.100.7:40000 -> 192.0.2.40:80")), 1, true);
+  ASSERT_EQ(out.action, TC_ACT_REDIRECT);
+  EXPECT_EQ(ipv4_at(out.frame, 14 + 16), "10.0.5.2");
+  std::string why;
+  EXPECT_TRUE(checksums_ok(out.frame, &why)) << why;
+  auto other = build_frame(flow("tcp 198.51.100.7:40000 -> 192.0.2.11:80"));
+  out = lb_->test_run(other, 1, true);
+  EXPECT_EQ(out.action, TC_ACT_OK);
+  EXPECT_EQ(out.frame, other);
 }
 
 }  // namespace
