@@ -41,7 +41,7 @@ asio::awaitable<bool> Downstream::handshake(std::shared_ptr<const tls::ServerCon
   std::error_code ec;
   socket_.non_blocking(true, ec);
   ssl_ = context_->new_ssl();
-  if (ec || !ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
+  if (ec || !ssl_ || !tls_io::attach(ssl_, socket_.native_handle())) {
     *why = "setup";
     broken_ = true;
     co_return false;

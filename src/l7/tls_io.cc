@@ -1,20 +1,138 @@
 #include "l7/tls_io.h"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <sys/socket.h>
+#include <asio/buffer.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
 
 namespace sluice::l7::tls_io {
 namespace {
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kBufferSize = 16 * 1024;
+
+// The BIO's state: the descriptor, and bytes read from it that OpenSSL has not taken yet.
+struct SocketBuffer {
+  int fd = -1;
+  std::unique_ptr<char[]> data;  // only while it holds bytes or a read is under way
+  size_t begin = 0;
+  size_t end = 0;
+  bool eof = false;
+  bool filling = false;  // an async_read_some writes into `data`
+  int error = 0;         // errno of a failed read, for OpenSSL to see
+};
+
+int buffer_write(BIO* bio, const char* in, int len) {
+  auto* b = static_cast<SocketBuffer*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  ssize_t n = ::send(b->fd, in, static_cast<size_t>(len), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n >= 0) return static_cast<int>(n);
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_write(bio);
+  return -1;
+}
+
+int buffer_read(BIO* bio, char* out, int len) {
+  auto* b = static_cast<SocketBuffer*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (b->begin < b->end) {
+    size_t n = std::min(b->end - b->begin, static_cast<size_t>(len));
+    std::memcpy(out, b->data.get() + b->begin, n);
+    b->begin += n;
+    if (b->begin == b->end && !b->filling) {
+      b->begin = b->end = 0;
+      b->data.reset();
+    }
+    return static_cast<int>(n);
+  }
+  if (b->eof) return 0;
+  if (b->error) {
+    errno = b->error;
+    return -1;
+  }
+  BIO_set_retry_read(bio);
+  return -1;
+}
+
+long buffer_ctrl(BIO* bio, int cmd, long, void* ptr) {
+  auto* b = static_cast<SocketBuffer*>(BIO_get_data(bio));
+  switch (cmd) {
+    case BIO_CTRL_FLUSH:
+      return 1;
+    case BIO_CTRL_PENDING:
+      return static_cast<long>(b->end - b->begin);
+    case BIO_CTRL_EOF:
+      return b->eof && b->begin == b->end ? 1 : 0;
+    case BIO_C_GET_FD:
+      if (ptr) *static_cast<int*>(ptr) = b->fd;
+      return b->fd;
+    default:
+      return 0;
+  }
+}
+
+int buffer_destroy(BIO* bio) {
+  delete static_cast<SocketBuffer*>(BIO_get_data(bio));
+  BIO_set_data(bio, nullptr);
+  return 1;
+}
+
+struct Method {
+  int type;
+  BIO_METHOD* method;
+};
+
+const Method& buffer_method() {
+  static const Method method = [] {
+    const int type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
+    BIO_METHOD* m = BIO_meth_new(type, "sluice socket");
+    BIO_meth_set_write(m, buffer_write);
+    BIO_meth_set_read(m, buffer_read);
+    BIO_meth_set_ctrl(m, buffer_ctrl);
+    BIO_meth_set_destroy(m, buffer_destroy);
+    return Method{type, m};
+  }();
+  return method;
+}
+
+SocketBuffer* buffer_of(SSL* ssl) {
+  BIO* bio = SSL_get_rbio(ssl);
+  if (!bio || BIO_method_type(bio) != buffer_method().type) return nullptr;
+  return static_cast<SocketBuffer*>(BIO_get_data(bio));
+}
 
 asio::awaitable<std::error_code> wait_for(asio::ip::tcp::socket& socket, SSL* ssl, int result,
                                           bool* broken) {
   const int err = SSL_get_error(ssl, result);
-  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-    auto [ec] = co_await socket.async_wait(
-        err == SSL_ERROR_WANT_READ ? asio::socket_base::wait_read : asio::socket_base::wait_write,
-        kNoThrow);
+  if (err == SSL_ERROR_WANT_READ) {
+    SocketBuffer* b = buffer_of(ssl);
+    if (b && !b->filling) {
+      if (!b->data) b->data = std::make_unique<char[]>(kBufferSize);
+      if (b->begin == b->end) b->begin = b->end = 0;
+      b->filling = true;
+      auto [ec, n] = co_await socket.async_read_some(
+          asio::buffer(b->data.get() + b->end, kBufferSize - b->end), kNoThrow);
+      b->filling = false;
+      b->end += n;
+      if (ec == asio::error::eof) {
+        b->eof = true;  // OpenSSL reads 0 and decides (close_notify or not)
+      } else if (ec == asio::error::operation_aborted) {
+        co_return ec;
+      } else if (ec) {
+        b->error = ec.value();
+      }
+      co_return std::error_code();
+    }
+    // Another coroutine of this connection is reading: wake with it.
+    auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, kNoThrow);
+    co_return ec;
+  }
+  if (err == SSL_ERROR_WANT_WRITE) {
+    auto [ec] = co_await socket.async_wait(asio::socket_base::wait_write, kNoThrow);
     co_return ec;
   }
   ERR_clear_error();
@@ -62,6 +180,36 @@ asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl,
     if (auto ec = co_await wait_for(socket, ssl, rc, broken)) co_return ec;
   }
   co_return std::error_code();
+}
+
+bool attach(SSL* ssl, int fd) {
+  BIO* bio = BIO_new(buffer_method().method);
+  if (!bio) return false;
+  auto* b = new SocketBuffer;
+  b->fd = fd;
+  BIO_set_data(bio, b);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl, bio, bio);  // one BIO both ways: SSL takes this one reference
+  return true;
+}
+
+void pull(SSL* ssl) {
+  SocketBuffer* b = buffer_of(ssl);
+  if (!b || b->filling || b->eof) return;
+  if (!b->data) b->data = std::make_unique<char[]>(kBufferSize);
+  if (b->begin == b->end) b->begin = b->end = 0;
+  ssize_t n = ::recv(b->fd, b->data.get() + b->end, kBufferSize - b->end, MSG_DONTWAIT);
+  if (n > 0) {
+    b->end += static_cast<size_t>(n);
+  } else if (n == 0) {
+    b->eof = true;
+  } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+    b->error = errno;
+  }
+  if (b->begin == b->end) {
+    b->begin = b->end = 0;
+    b->data.reset();
+  }
 }
 
 void shutdown(SSL* ssl, bool broken) {

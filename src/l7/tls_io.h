@@ -1,7 +1,14 @@
 #pragma once
 // Non-blocking OpenSSL I/O on an Asio TCP socket, shared by both sides of a session: call
-// OpenSSL, and when it asks for readiness (WANT_READ / WANT_WRITE), wait for exactly that. No BIO
-// pair and no extra copy: OpenSSL reads and writes the descriptor itself.
+// OpenSSL, and when it asks for more bytes (WANT_READ), read what the socket has into the
+// connection's BIO buffer with Asio's async_read_some; when it cannot write (WANT_WRITE), wait
+// for writability. The BIO writes straight to the descriptor.
+//
+// Why our own BIO rather than OpenSSL's socket BIO: that one reads a record in two recv()s
+// (header, then body) and, once the socket is drained, needs Asio's async_wait, which re-arms
+// epoll (one epoll_ctl) on every wait. Here one recv takes every record that has arrived, and
+// async_read_some waits without an epoll_ctl. The 16 KiB buffer exists only while it holds
+// bytes (idle connections keep none).
 #include <openssl/ssl.h>
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -11,6 +18,12 @@
 #include <utility>
 
 namespace sluice::l7::tls_io {
+
+// Puts `ssl` on descriptor `fd` through sluice's BIO. false: out of memory.
+bool attach(SSL* ssl, int fd);
+// Moves what the socket holds now into the BIO's buffer, without waiting: a liveness probe of
+// an idle connection asks OpenSSL after this (a close may be waiting in the socket).
+void pull(SSL* ssl);
 
 // `*broken` is set on a fatal TLS error, after which no close_notify may be sent.
 asio::awaitable<std::error_code> handshake(asio::ip::tcp::socket& socket, SSL* ssl, bool* broken);

@@ -24,7 +24,7 @@ asio::awaitable<std::error_code> Upstream::handshake(const tls::ClientContext& c
   std::error_code ec;
   socket_.non_blocking(true, ec);
   ssl_ = context.new_ssl(endpoint);
-  if (ec || !ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
+  if (ec || !ssl_ || !tls_io::attach(ssl_, socket_.native_handle())) {
     broken_ = true;
     co_return asio::error::make_error_code(asio::error::access_denied);
   }

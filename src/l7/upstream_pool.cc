@@ -1,5 +1,7 @@
 #include "l7/upstream_pool.h"
 
+#include "l7/tls_io.h"
+
 #include <openssl/err.h>
 #include <sys/socket.h>
 
@@ -23,6 +25,7 @@ bool UpstreamPool::take(const std::string& endpoint, asio::ip::tcp::socket* out,
       // OpenSSL: no application byte and no close means alive.
       char byte;
       size_t n = 0;
+      tls_io::pull(idle.ssl.get());  // a close may wait in the socket, not yet in the BIO
       ERR_clear_error();
       int rc = SSL_peek_ex(idle.ssl.get(), &byte, 1, &n);
       if (rc != 1 && SSL_get_error(idle.ssl.get(), rc) == SSL_ERROR_WANT_READ) {
