@@ -19,24 +19,29 @@ HEALTH = "health_check: { interval: 200ms, timeout: 300ms, healthy: 1, unhealthy
 class Node:
     """A sluice packet-tier node in its own namespace."""
 
-    def __init__(self, lan, name, address, vips_yaml):
+    def __init__(self, lan, name, address, vips_yaml, attach="auto"):
         self.ns = lan.add_node(name, address)
         lan.xdp_pass_on_port(name, os.path.join(BPF_DIR, "decap.bpf.o"))
-        config = tmp_path(f"{name}.yaml")
-        with open(config, "w") as f:
-            f.write(f"""admin: {{ listen: 127.0.0.1:9901 }}
-packet:
-  interface: eth0
-  gateway: 10.99.0.1
-  vips:
-{vips_yaml}
-""")
+        self.config = config = tmp_path(f"{name}.yaml")
+        self.attach = attach
+        self.write_config(vips_yaml)
         self.log = tmp_path(f"{name}.log")
         self.proc = start(["ip", "netns", "exec", self.ns, SLUICE_BIN(), "run", "-c", config],
                           stderr=open(self.log, "w"))
         wait_for(lambda: self.proc.poll() is not None or self.state_or_none() is not None,
                  what=f"{name} admin API")
         assert self.proc.poll() is None, open(self.log).read()
+
+    def write_config(self, vips_yaml):
+        with open(self.config, "w") as f:
+            f.write(f"""admin: {{ listen: 127.0.0.1:9901 }}
+packet:
+  interface: eth0
+  gateway: 10.99.0.1
+  attach: {self.attach}
+  vips:
+{vips_yaml}
+""")
 
     def state_or_none(self):
         out = ns_exec(self.ns, "curl", "-s", "-m", "1", "127.0.0.1:9901/packet", check=False)
@@ -262,6 +267,69 @@ def test_two_nodes_behind_ecmp_survive_one_failing_mid_download():
     after = nodes[survivor].vip(f"tcp {VIP}:80")["packets"]
     assert after - counts[survivor] > 20, (counts, after)
 
+
+
+def test_reload_adds_a_real_without_moving_established_flows_and_a_bad_config_changes_nothing():
+    lan = Lan()
+    for i in (1, 2, 3):
+        backend(lan, i)
+
+    def vips(reals):
+        return f"""
+    - {{ address: {VIP}, port: 80, protocol: tcp, reals: [{", ".join(reals)}] }}"""
+    # Generic (skb) mode, the fallback for drivers without native XDP.
+    node = Node(lan, "lb1", "10.99.0.2", vips(["10.99.0.11", "10.99.0.12"]), attach="generic")
+    assert "xdpgeneric" in netns.sh("ip", "-n", node.ns, "link", "show", "eth0")
+    lan.route_vip(VIP, "10.99.0.2")
+    assert set(names(lan, 16)) == {"b1", "b2"}
+    # Eight keep-alive connections, each held across the reload.
+    script = f"""
+import http.client, sys
+c = http.client.HTTPConnection("{VIP}", 80, timeout=5)
+for line in sys.stdin:
+    c.request("GET", "/")
+    print(c.getresponse().read().decode().strip(), c.sock.getsockname()[1], flush=True)
+"""
+    keepers = [subprocess.Popen(["ip", "netns", "exec", lan.client, "/usr/bin/python3", "-c", script],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+               for _ in range(8)]
+    try:
+        held = {}
+        for k in keepers:
+            k.stdin.write("go\n")
+            k.stdin.flush()
+            name, port = k.stdout.readline().split()
+            held[k] = (name, port)
+        # b3 joins with a weight that gives it most of the table: most flows' slots move.
+        node.write_config(vips(["10.99.0.11", "10.99.0.12", "{ address: 10.99.0.13, weight: 10 }"]))
+        node.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: len(node.vip(f"tcp {VIP}:80")["reals"]) == 3, what="reload")
+        moved = 0
+        for k, (name, port) in held.items():
+            out = subprocess.run([SLUICE_BIN(), "explain", "-c", node.config, "--packet",
+                                  f"tcp 10.98.0.2:{port} -> {VIP}:80"], capture_output=True, text=True).stdout
+            now = re.search(r"of 65537: 10\.99\.0\.1(\d)", out).group(1)
+            moved += f"b{now}" != name
+        assert moved > 0, "no held flow's slot moved; the test proves nothing"
+        seen = names(lan, 30)
+        assert set(seen) == {"b1", "b2", "b3"}, seen
+        for k, (name, _) in held.items():
+            k.stdin.write("again\n")
+            k.stdin.flush()
+            assert k.stdout.readline().split()[0] == name, "a reload moved an established flow"
+    finally:
+        for k in keepers:
+            k.stdin.close()
+            k.wait(timeout=10)
+    # A config that does not load keeps the running one.
+    with open(node.config, "a") as f:
+        f.write("    - { address: 192.0.2.99, reals: [] }\n")
+    node.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload failed" in open(node.log).read(), what="the reload error")
+    assert "a packet vip needs a non-empty list of reals" in open(node.log).read()
+    assert node.proc.poll() is None
+    assert len(node.vip(f"tcp {VIP}:80")["reals"]) == 3
+    assert set(names(lan, 12)) == {"b1", "b2", "b3"}
 
 
 def test_explain_packet_runs_the_program_on_the_flow():
