@@ -13,17 +13,13 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include "l7/tls_bio.h"
+
 #include <string_view>
 #include <system_error>
 #include <utility>
 
 namespace sluice::l7::tls_io {
-
-// Puts `ssl` on descriptor `fd` through sluice's BIO. false: out of memory.
-bool attach(SSL* ssl, int fd);
-// Moves what the socket holds now into the BIO's buffer, without waiting: a liveness probe of
-// an idle connection asks OpenSSL after this (a close may be waiting in the socket).
-void pull(SSL* ssl);
 
 // `*broken` is set on a fatal TLS error, after which no close_notify may be sent.
 asio::awaitable<std::error_code> handshake(asio::ip::tcp::socket& socket, SSL* ssl, bool* broken);

@@ -1,6 +1,6 @@
 #include "l7/upstream_pool.h"
 
-#include "l7/tls_io.h"
+#include "l7/tls_bio.h"
 
 #include <openssl/err.h>
 #include <sys/socket.h>
