@@ -311,8 +311,9 @@ for line in sys.stdin:
             now = re.search(r"of 65537: 10\.99\.0\.1(\d)", out).group(1)
             moved += f"b{now}" != name
         assert moved > 0, "no held flow's slot moved; the test proves nothing"
+        # New flows: b3 now holds 10/12 of the table.
         seen = names(lan, 30)
-        assert set(seen) == {"b1", "b2", "b3"}, seen
+        assert seen.get("b3", 0) >= 15 and set(seen) <= {"b1", "b2", "b3"}, seen
         for k, (name, _) in held.items():
             k.stdin.write("again\n")
             k.stdin.flush()
@@ -329,7 +330,8 @@ for line in sys.stdin:
     assert "a packet vip needs a non-empty list of reals" in open(node.log).read()
     assert node.proc.poll() is None
     assert len(node.vip(f"tcp {VIP}:80")["reals"]) == 3
-    assert set(names(lan, 12)) == {"b1", "b2", "b3"}
+    seen = names(lan, 12)
+    assert "b3" in seen and set(seen) <= {"b1", "b2", "b3"}, seen
 
 
 def test_explain_packet_runs_the_program_on_the_flow():
