@@ -99,8 +99,12 @@ def test_limits_at_accept_and_idle_timeout():
             c.sendall(b"idle\n")
         except OSError:
             pass  # a refused connection may already be reset
-    wait_for(lambda: s.metric('sluice_downstream_connections_rejected_total{listener="db",reason="max_connections_per_ip"}') == 2,
-             what="two refused")
+    refused = lambda: s.metric('sluice_downstream_connections_rejected_total{listener="db",reason="max_connections_per_ip"}')
+    try:
+        wait_for(lambda: refused() == 2, what="two refused")
+    except AssertionError:
+        raise AssertionError(f"refused {refused()}, active {s.metric('sluice_stream_connections_active{listener=\"db\"}')}, "
+                             f"idle timeouts {s.metric('sluice_stream_timeouts_total{listener=\"db\",kind=\"idle\"}')}")
     # the 3 admitted idle connections are closed by the idle timeout, and counted
     wait_for(lambda: s.metric('sluice_stream_timeouts_total{listener="db",kind="idle"}') == 3, timeout=15,
              what="idle timeouts")
