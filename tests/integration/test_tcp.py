@@ -103,8 +103,9 @@ def test_limits_at_accept_and_idle_timeout():
     try:
         wait_for(lambda: refused() == 2, what="two refused")
     except AssertionError:
-        raise AssertionError(f"refused {refused()}, active {s.metric('sluice_stream_connections_active{listener=\"db\"}')}, "
-                             f"idle timeouts {s.metric('sluice_stream_timeouts_total{listener=\"db\",kind=\"idle\"}')}")
+        active = s.metric('sluice_stream_connections_active{listener="db"}')
+        idled = s.metric('sluice_stream_timeouts_total{listener="db",kind="idle"}')
+        raise AssertionError(f"refused {refused()}, active {active}, idle timeouts {idled}")
     # the 3 admitted idle connections are closed by the idle timeout, and counted
     wait_for(lambda: s.metric('sluice_stream_timeouts_total{listener="db",kind="idle"}') == 3, timeout=15,
              what="idle timeouts")
