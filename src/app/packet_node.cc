@@ -1,5 +1,6 @@
 #include "app/packet_node.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/log.h"
@@ -190,36 +191,29 @@ std::string PacketNode::json() const {
 std::string PacketNode::metrics() const {
   if (!tier_ || !balancer_) return {};
   auto counters = balancer_->counters();
-  std::string out =
-      "# HELP sluice_packet_vip_packets_total Packets balanced per packet-tier VIP.\n"
-      "# TYPE sluice_packet_vip_packets_total counter\n";
-  for (const auto& [vip, c] : counters.vips)
-    out +=
-        "sluice_packet_vip_packets_total{vip=\"" + vip + "\"} " + std::to_string(c.packets) + "\n";
-  out +=
-      "# HELP sluice_packet_vip_bytes_total IP bytes balanced per packet-tier VIP.\n"
-      "# TYPE sluice_packet_vip_bytes_total counter\n";
-  for (const auto& [vip, c] : counters.vips)
-    out += "sluice_packet_vip_bytes_total{vip=\"" + vip + "\"} " + std::to_string(c.bytes) + "\n";
-  out +=
-      "# HELP sluice_packet_real_packets_total Packets sent to each packet-tier real.\n"
-      "# TYPE sluice_packet_real_packets_total counter\n";
-  for (const auto& [real, c] : counters.reals)
-    out += "sluice_packet_real_packets_total{real=\"" + real + "\"} " + std::to_string(c.packets) +
-           "\n";
-  out +=
-      "# HELP sluice_packet_real_bytes_total IP bytes sent to each packet-tier real.\n"
-      "# TYPE sluice_packet_real_bytes_total counter\n";
-  for (const auto& [real, c] : counters.reals)
-    out +=
-        "sluice_packet_real_bytes_total{real=\"" + real + "\"} " + std::to_string(c.bytes) + "\n";
-  out +=
-      "# HELP sluice_packet_verdicts_total Packets by what the XDP program did with them.\n"
-      "# TYPE sluice_packet_verdicts_total counter\n";
-  for (int i = 0; i < SLUICE_REASON_COUNT; ++i) {
-    out += "sluice_packet_verdicts_total{reason=\"" + std::string(packet::reason_name(i)) + "\"} " +
-           std::to_string(counters.reasons[i].packets) + "\n";
-  }
+  std::string out;
+  // One counter series: HELP and TYPE, then a line per (label value, count).
+  using Field = uint64_t packet::Counter::*;
+  auto series = [&out](const char* name, const char* help, const char* label,
+                       const std::vector<std::pair<std::string, packet::Counter>>& rows,
+                       Field field) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n", name, help);
+    for (const auto& [value, c] : rows)
+      out += fmt::format("{}{{{}=\"{}\"}} {}\n", name, label, value, c.*field);
+  };
+  series("sluice_packet_vip_packets_total", "Packets balanced per packet-tier VIP.", "vip",
+         counters.vips, &packet::Counter::packets);
+  series("sluice_packet_vip_bytes_total", "IP bytes balanced per packet-tier VIP.", "vip",
+         counters.vips, &packet::Counter::bytes);
+  series("sluice_packet_real_packets_total", "Packets sent to each packet-tier real.", "real",
+         counters.reals, &packet::Counter::packets);
+  series("sluice_packet_real_bytes_total", "IP bytes sent to each packet-tier real.", "real",
+         counters.reals, &packet::Counter::bytes);
+  std::vector<std::pair<std::string, packet::Counter>> verdicts;
+  for (int i = 0; i < SLUICE_REASON_COUNT; ++i)
+    verdicts.emplace_back(std::string(packet::reason_name(i)), counters.reasons[i]);
+  series("sluice_packet_verdicts_total", "Packets by what the XDP program did with them.", "reason",
+         verdicts, &packet::Counter::packets);
   return out;
 }
 

@@ -332,6 +332,27 @@ static __always_inline void readdress_eth(struct ethhdr *eth,
   __builtin_memcpy(eth->h_dest, cfg->gateway_mac, ETH_ALEN);
 }
 
+/* Turns the frame into the start of a reply: cut to its first `keep` bytes, `added` bytes of
+ * room in front, and an Ethernet header there that answers the old one's sender. NULL: no
+ * room (XDP only). */
+static __always_inline struct ethhdr *make_reply(void *ctx, int keep, int added, __be16 proto) {
+  void *data = DATA(ctx, 0);
+  void *end = DATA_END(ctx, 0);
+  if (bpf_xdp_adjust_tail(ctx, keep - (int)(end - data)) || bpf_xdp_adjust_head(ctx, -added))
+    return NULL;
+  data = DATA(ctx, 0);
+  end = DATA_END(ctx, 0);
+  if (data + added + keep > end) return NULL;
+  struct ethhdr *eth = data;
+  struct ethhdr *old_eth = data + added;
+  __u8 mac[ETH_ALEN];
+  __builtin_memcpy(mac, old_eth->h_source, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, old_eth->h_dest, ETH_ALEN);
+  __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+  eth->h_proto = proto;
+  return eth;
+}
+
 /* The packet would not fit the MTU once encapsulated: tell the sender, from the VIP, with
  * "fragmentation needed" (IPv4 with DF) or "packet too big" (IPv6), quoting the start of its
  * packet, so its path MTU discovery shrinks the flow. Untagged frames only. */
@@ -346,19 +367,9 @@ static __always_inline int too_big_v4(void *ctx, int tc, const struct packet *p,
   struct iphdr *orig = data + sizeof(struct ethhdr);
   if (orig->ihl != 5) return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP);
   __u32 client = orig->saddr, vip = orig->daddr;
-  int keep = sizeof(struct ethhdr) + quoted;
-  if (bpf_xdp_adjust_tail(ctx, keep - (int)(end - data)) || bpf_xdp_adjust_head(ctx, -added))
-    return verdict(SLUICE_DROP_HEADROOM, p->l3_len, XDP_DROP);
-  data = DATA(ctx, tc);
-  end = DATA_END(ctx, tc);
-  if (data + added + keep > end) return XDP_DROP;
-  struct ethhdr *eth = data;
-  struct ethhdr *old_eth = data + added;
-  __u8 mac[ETH_ALEN];
-  __builtin_memcpy(mac, old_eth->h_source, ETH_ALEN);
-  __builtin_memcpy(eth->h_source, old_eth->h_dest, ETH_ALEN);
-  __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
-  eth->h_proto = bpf_htons(ETH_P_IP);
+  struct ethhdr *eth = make_reply(ctx, sizeof(struct ethhdr) + quoted, added,
+                                  bpf_htons(ETH_P_IP));
+  if (!eth) return verdict(SLUICE_DROP_HEADROOM, p->l3_len, XDP_DROP);
   struct iphdr *ip = (void *)(eth + 1);
   ip->version = 4;
   ip->ihl = 5;
@@ -396,19 +407,9 @@ static __always_inline int too_big_v6(void *ctx, int tc, const struct packet *p,
     return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP);
   struct ipv6hdr *orig = data + sizeof(struct ethhdr);
   struct in6_addr client = orig->saddr, vip = orig->daddr;
-  int keep = sizeof(struct ethhdr) + quoted;
-  if (bpf_xdp_adjust_tail(ctx, keep - (int)(end - data)) || bpf_xdp_adjust_head(ctx, -added))
-    return verdict(SLUICE_DROP_HEADROOM, p->l3_len, XDP_DROP);
-  data = DATA(ctx, tc);
-  end = DATA_END(ctx, tc);
-  if (data + added + keep > end) return XDP_DROP;
-  struct ethhdr *eth = data;
-  struct ethhdr *old_eth = data + added;
-  __u8 mac[ETH_ALEN];
-  __builtin_memcpy(mac, old_eth->h_source, ETH_ALEN);
-  __builtin_memcpy(eth->h_source, old_eth->h_dest, ETH_ALEN);
-  __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
-  eth->h_proto = bpf_htons(ETH_P_IPV6);
+  struct ethhdr *eth = make_reply(ctx, sizeof(struct ethhdr) + quoted, added,
+                                  bpf_htons(ETH_P_IPV6));
+  if (!eth) return verdict(SLUICE_DROP_HEADROOM, p->l3_len, XDP_DROP);
   struct ipv6hdr *ip6 = (void *)(eth + 1);
   __builtin_memset(ip6, 0, sizeof(*ip6));
   ip6->version = 6;
