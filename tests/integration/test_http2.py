@@ -121,7 +121,10 @@ def test_h2c_upstream_from_both_versions():
     # nginx speaking HTTP/2 in cleartext as the backend (its `listen ... http2` is h2c with prior
     # knowledge); HTTP/1.1 and HTTP/2 clients both reach it over one multiplexed connection.
     b = Backend("b1")
-    n = Nginx("""    location / { return 200 "h2c $server_protocol $request_method\\n"; }
+    # keepalive_requests: nginx ends an HTTP/2 connection after 1000 streams by default, and a
+    # worker that carried more than 1000 of the 2000 below would open a second one.
+    n = Nginx("""    keepalive_requests 100000;
+    location / { return 200 "h2c $server_protocol $request_method\\n"; }
     location /up { client_max_body_size 100m; proxy_pass http://%s/upload; }
 """ % b.address, listen_options="http2")  # h2c with prior knowledge
     s = Sluice(proxy_yaml(cluster_yaml("c", [n], extra="    protocol: h2c\n")))
