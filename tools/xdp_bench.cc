@@ -27,21 +27,11 @@
 
 namespace {
 
-using sluice::packet::Mac;
-
 struct Args {
   std::string command, interface, dst_mac, flow;
   uint32_t flows = 1;
   double seconds = 5;
 };
-
-bool parse_mac(const std::string& text, Mac* mac) {
-  unsigned v[6];
-  if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
-    return false;
-  for (int i = 0; i < 6; ++i) (*mac)[static_cast<size_t>(i)] = static_cast<uint8_t>(v[i]);
-  return true;
-}
 
 int usage() {
   std::fprintf(stderr,
@@ -120,12 +110,13 @@ int main(int argc, char** argv) {
     auto spec = sluice::packet::parse_flow_spec(args.flow, &error);
     auto info = sluice::packet::interface_info(args.interface, &error);
     sluice::packet::FrameOptions options;
-    if (!spec || !info || !parse_mac(args.dst_mac, &options.dst_mac) || args.flows == 0 ||
-        args.flows > 65536) {
+    auto dst_mac = sluice::core::parse_mac(args.dst_mac);
+    if (!spec || !info || !dst_mac || args.flows == 0 || args.flows > 65536) {
       std::fprintf(stderr, "bad arguments: %s\n", error.c_str());
       return 2;
     }
     options.src_mac = info->mac;
+    options.dst_mac = *dst_mac;
     options.tcp_flags = sluice::packet::kTcpAck;
     // 60 bytes (64 on the wire), as bench_gen rewrites them: UDP or TCP over IPv4.
     options.payload.assign(spec->proto == sluice::packet::kProtoTcp ? 6 : 18, 'x');

@@ -991,17 +991,6 @@ std::optional<core::Cidr> read_source(Reader& r, const YAML::Node& node, std::st
   return cidr;
 }
 
-std::optional<std::array<uint8_t, 6>> parse_mac(std::string_view s) {
-  std::array<uint8_t, 6> mac{};
-  if (s.size() != 17) return std::nullopt;
-  for (size_t i = 0; i < 6; ++i) {
-    if (i > 0 && s[i * 3 - 1] != ':') return std::nullopt;
-    auto [end, ec] = std::from_chars(s.data() + i * 3, s.data() + i * 3 + 2, mac[i], 16);
-    if (ec != std::errc() || end != s.data() + i * 3 + 2) return std::nullopt;
-  }
-  return mac;
-}
-
 PacketVip read_packet_vip(Reader& r, const YAML::Node& node) {
   PacketVip vip;
   vip.mark = r.mark(node);
@@ -1130,7 +1119,7 @@ PacketTier read_packet(Reader& r, const YAML::Node& node) {
   if (node["gateway"]) tier.gateway = read_ip(r, node["gateway"], "gateway");
   if (node["gateway_mac"]) {
     if (auto s = r.string(node["gateway_mac"], "gateway_mac")) {
-      tier.gateway_mac = parse_mac(*s);
+      tier.gateway_mac = core::parse_mac(*s);
       if (!tier.gateway_mac)
         r.error(node["gateway_mac"], "gateway_mac: expected aa:bb:cc:dd:ee:ff, got '" + *s + "'");
     }

@@ -154,4 +154,15 @@ bool Cidr::contains(const IpAddress& ip) const {
   return (ip.bytes[full] & mask) == (prefix.bytes[full] & mask);
 }
 
+std::optional<MacAddress> parse_mac(std::string_view text) {
+  MacAddress mac{};
+  if (text.size() != 17) return std::nullopt;
+  for (size_t i = 0; i < 6; ++i) {
+    if (i > 0 && text[i * 3 - 1] != ':') return std::nullopt;
+    auto [end, ec] = std::from_chars(text.data() + i * 3, text.data() + i * 3 + 2, mac[i], 16);
+    if (ec != std::errc() || end != text.data() + i * 3 + 2) return std::nullopt;
+  }
+  return mac;
+}
+
 }  // namespace sluice::core

@@ -55,4 +55,8 @@ struct Cidr {
   bool contains(const IpAddress& ip) const;
 };
 
+// `aa:bb:cc:dd:ee:ff` (hex, either case), as configs and /proc/net/arp write a MAC address.
+using MacAddress = std::array<uint8_t, 6>;
+std::optional<MacAddress> parse_mac(std::string_view text);
+
 }  // namespace sluice::core

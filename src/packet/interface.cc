@@ -19,16 +19,6 @@
 namespace sluice::packet {
 namespace {
 
-std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& text) {
-  std::array<unsigned, 6> v{};
-  if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
-    return std::nullopt;
-  std::array<uint8_t, 6> mac{};
-  for (size_t i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(v[i]);
-  if (mac == std::array<uint8_t, 6>{}) return std::nullopt;  // incomplete entry
-  return mac;
-}
-
 std::optional<std::array<uint8_t, 6>> arp_lookup(const std::string& ip, const std::string& dev) {
   std::ifstream arp("/proc/net/arp");
   std::string line;
@@ -37,7 +27,10 @@ std::optional<std::array<uint8_t, 6>> arp_lookup(const std::string& ip, const st
     std::istringstream fields(line);
     std::string address, type, flags, mac, mask, device;
     fields >> address >> type >> flags >> mac >> mask >> device;
-    if (address == ip && device == dev && flags != "0x0") return parse_mac(mac);
+    if (address != ip || device != dev || flags == "0x0") continue;
+    auto parsed = core::parse_mac(mac);
+    if (parsed && *parsed != core::MacAddress{}) return parsed;  // all zero: incomplete
+    return std::nullopt;
   }
   return std::nullopt;
 }

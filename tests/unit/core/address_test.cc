@@ -45,3 +45,19 @@ TEST(Cidr, ContainsAndRejectsHostBits) {
 
 }  // namespace
 }  // namespace sluice::core
+
+namespace sluice::core {
+namespace {
+
+TEST(MacAddress, ParsesTheColonFormStrictly) {
+  auto mac = parse_mac("02:aB:00:ff:10:9c");
+  ASSERT_TRUE(mac);
+  EXPECT_EQ(*mac, (MacAddress{0x02, 0xab, 0x00, 0xff, 0x10, 0x9c}));
+  for (const char* bad : {"", "02:ab:00:ff:10", "02:ab:00:ff:10:9c:00", "2:ab:00:ff:10:9c0",
+                          "02-ab-00-ff-10-9c", "02:ab:00:ff:10:9g", " 02:ab:00:ff:10:9c"}) {
+    EXPECT_FALSE(parse_mac(bad)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::core

@@ -120,6 +120,18 @@ class XdpBalancerTest : public ::testing::Test {
     return lb_->table_real(v.name(), flow_hash(make_flow(f), vip_flags(v))).value_or("none");
   }
 
+  // A new TCP flow to `v` (port 80) that its Maglev table puts on `real`.
+  FlowSpec flow_to(const config::PacketVip& v, const std::string& real) {
+    for (int i = 0; i < 1000; ++i) {
+      auto f = flow(
+          ("tcp 198.51.100.7:" + std::to_string(30000 + i) + " -> " + v.address.to_string() + ":80")
+              .c_str());
+      if (expected_real(v, f) == real) return f;
+    }
+    ADD_FAILURE() << "no flow of 1000 lands on " << real;
+    return {};
+  }
+
   std::unique_ptr<XdpBalancer> lb_;
   LbSettings settings_;
   std::vector<config::PacketVip> vips_;
@@ -257,12 +269,8 @@ TEST_F(XdpBalancerTest, EstablishedFlowKeepsItsRealWhileASynTakesTheNewTable) {
   auto v = vip("192.0.2.10", 80, "tcp", {"10.0.1.2", "10.0.2.2", "10.0.3.2"});
   configure({v});
   // Find a flow that lands on 10.0.1.2, then drain that real.
-  FlowSpec f;
-  for (int i = 0;; ++i) {
-    ASSERT_LT(i, 1000);
-    f = flow(("tcp 198.51.100.7:" + std::to_string(30000 + i) + " -> 192.0.2.10:80").c_str());
-    if (expected_real(vips_[0], f) == "10.0.1.2") break;
-  }
+  const FlowSpec f = flow_to(vips_[0], "10.0.1.2");
+  ASSERT_FALSE(HasFailure());
   ASSERT_EQ(run(build_frame(f)).action, XDP_TX);  // SYN: remembered
   const auto built = lb_->tables_built();
   configure({v}, [](const config::PacketVip&, const config::PacketReal& r) {
@@ -288,12 +296,8 @@ TEST_F(XdpBalancerTest, EstablishedFlowKeepsItsRealWhileASynTakesTheNewTable) {
 TEST_F(XdpBalancerTest, RemovedRealLosesItsConnections) {
   auto v = vip("192.0.2.10", 80, "tcp", {"10.0.1.2", "10.0.2.2"});
   configure({v});
-  FlowSpec f;
-  for (int i = 0;; ++i) {
-    ASSERT_LT(i, 1000);
-    f = flow(("tcp 198.51.100.7:" + std::to_string(30000 + i) + " -> 192.0.2.10:80").c_str());
-    if (expected_real(vips_[0], f) == "10.0.1.2") break;
-  }
+  const FlowSpec f = flow_to(vips_[0], "10.0.1.2");
+  ASSERT_FALSE(HasFailure());
   ASSERT_EQ(run(build_frame(f)).action, XDP_TX);
   configure({vip("192.0.2.10", 80, "tcp", {"10.0.2.2"})});
   FrameOptions ack;
