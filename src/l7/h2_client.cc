@@ -376,7 +376,7 @@ int H2Client::on_stream_close(nghttp2_session* session, int32_t stream_id, uint3
   auto* s = static_cast<H2UpStream*>(nghttp2_session_get_stream_user_data(session, stream_id));
   if (s) {
     s->closed = true;
-    if (error_code != NGHTTP2_NO_ERROR) s->reset_by_peer = true;
+    if (error_code == NGHTTP2_REFUSED_STREAM) s->refused = true;
     if (s->unconsumed > 0) {
       nghttp2_session_consume_connection(session, s->unconsumed);
       s->unconsumed = 0;

@@ -36,8 +36,8 @@ struct H2UpStream : h2_bridge::End, std::enable_shared_from_this<H2UpStream> {
   void finish();  // the session is done: reset the stream if it is still open
 
   std::shared_ptr<H2Client> client;
-  int32_t id = -1;  // -1 until the request head was submitted
-  bool reset_by_peer = false;
+  int32_t id = -1;       // -1 until the request head was submitted
+  bool refused = false;  // REFUSED_STREAM: the backend did nothing with it, resending is safe
 
   // Request (from the session, HTTP/1.1).
   http::RequestParser parser{http::RequestLimits{64 * 1024, 1024 * 1024, 1000}};

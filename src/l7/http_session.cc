@@ -793,6 +793,10 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
                                      /*probe=*/!resendable);
         if (reused) up_.adopt_ssl(ssl);
       }
+    } else if (cluster.config->upstream_h2) {
+      // A stream the backend closed unanswered (REFUSED_STREAM: RFC 9113 8.7 says resend) goes
+      // again on the shared connection while it is still usable; a dead one is replaced.
+      reused = worker_.h2_stream(*pool_key_, &up_);
     } else {
       reused = false;  // the retry of a stale pooled connection uses a fresh one
     }
@@ -1019,14 +1023,17 @@ asio::awaitable<HttpSession::Outcome> HttpSession::exchange(
         0, static_cast<size_t>(std::min<uint64_t>(in_.size(), req_framing_.content_length)));
   }
   // Closed before answering: on a pooled connection that is the stale case (safe to resend on
-  // a fresh one), otherwise a reset of this try.
-  const Outcome closed = reused && !*body_started ? Outcome::kStale : Outcome::kReset;
+  // a fresh one), otherwise a reset of this try. An HTTP/2 stream the backend refused is as
+  // safe to resend, whatever connection it was on.
+  auto closed = [&] {
+    return (reused || up_.refused()) && !*body_started ? Outcome::kStale : Outcome::kReset;
+  };
   if (!co_await write_upstream(out_, prefix)) {
     if (upstream_too_slow(take_fired())) {
       local_status_ = 504;
       co_return Outcome::kLocalResponse;
     }
-    co_return closed;
+    co_return closed();
   }
   if (!prefix.empty()) {
     *body_started = true;
@@ -1039,9 +1046,7 @@ asio::awaitable<HttpSession::Outcome> HttpSession::exchange(
     if (!co_await send_request_body(&outcome)) co_return outcome;
   }
   auto outcome = co_await relay_response(retry_statuses);
-  if (outcome == Outcome::kStale) {
-    outcome = reused && !*body_started ? Outcome::kStale : Outcome::kReset;
-  }
+  if (outcome == Outcome::kStale) outcome = closed();
   co_return outcome;
 }
 
