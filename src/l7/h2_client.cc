@@ -128,7 +128,9 @@ bool H2UpStream::process_request() {
 void H2UpStream::finish() {
   if (finished) return;
   finished = true;
-  if (client && !closed && id >= 0) client->reset(*this);
+  if (!client) return;
+  client->give_back();
+  if (!closed && id >= 0) client->reset(*this);
   client.reset();
 }
 
@@ -138,6 +140,7 @@ H2Client::H2Client(asio::io_context& io, asio::ip::tcp::socket socket, SSL* ssl)
     : io_(io),
       socket_(std::move(socket)),
       write_wake_(io, std::chrono::steady_clock::time_point::max()),
+      settings_timer_(io),
       ssl_(ssl) {
   nghttp2_session_callbacks* cb = nullptr;
   nghttp2_session_callbacks_new(&cb);
@@ -173,7 +176,12 @@ void H2Client::fail_all() {
   }
 }
 
-void H2Client::start() {
+void H2Client::start(std::chrono::milliseconds settings_timeout) {
+  settings_timer_.expires_after(settings_timeout);
+  settings_timer_.async_wait([weak = weak_from_this()](std::error_code ec) {
+    auto self = weak.lock();
+    if (!ec && self && !self->settings_received_) self->stop();
+  });
   asio::co_spawn(
       io_,
       [self = shared_from_this()]() -> asio::awaitable<void> {
@@ -186,9 +194,21 @@ void H2Client::start() {
       asio::detached);
 }
 
-bool H2Client::usable() const {
-  return !done_ && !goaway_ && socket_.is_open() &&
-         streams_.size() <
+bool H2Client::alive() const { return !done_ && !goaway_ && socket_.is_open(); }
+
+void H2Client::become_ready() {
+  if (auto ready = std::move(ready_)) {
+    ready_ = nullptr;
+    ready();
+  }
+}
+
+bool H2Client::has_room() const {
+  // Counted from open_stream, not from submit: a burst of sessions in one turn of the loop must
+  // not all pick a connection with one free slot. Before the backend's SETTINGS its limit is
+  // unknown (only the opener's stream goes; a backend may refuse streams above its limit).
+  return alive() && settings_received_ &&
+         taken_ <
              nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
 }
 
@@ -202,6 +222,7 @@ void H2Client::stop() {
 std::shared_ptr<H2UpStream> H2Client::open_stream() {
   auto s = std::make_shared<H2UpStream>(io_.get_executor());
   s->client = shared_from_this();
+  ++taken_;
   return s;
 }
 
@@ -253,6 +274,7 @@ asio::awaitable<void> H2Client::read_loop() {
     kick();
   }
   done_ = true;
+  become_ready();  // it never was: the waiters look again
   kick();
 }
 
@@ -305,6 +327,13 @@ int H2Client::on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame
   auto* self = static_cast<H2Client*>(user);
   if (frame->hd.type == NGHTTP2_GOAWAY) {
     self->goaway_ = true;  // finish what is in flight, take no new stream
+    self->become_ready();
+    return 0;
+  }
+  if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+    self->settings_received_ = true;
+    self->settings_timer_.cancel();
+    self->become_ready();
     return 0;
   }
   auto* s =

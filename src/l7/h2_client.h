@@ -13,6 +13,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +31,7 @@ class H2Client;
 // `in` holds the response as HTTP/1.1 bytes; `out` the request's DATA.
 struct H2UpStream : h2_bridge::End, std::enable_shared_from_this<H2UpStream> {
   explicit H2UpStream(const asio::any_io_executor& ex) : End(ex) {}
+  ~H2UpStream() override { finish(); }
 
   // read() and cancel() come from End.
   asio::awaitable<std::error_code> write(std::string_view a, std::string_view b);
@@ -68,8 +70,15 @@ class H2Client : public std::enable_shared_from_this<H2Client> {
   // `ssl`: the connection's TLS (ALPN h2 done), owned from here on; null for h2c.
   H2Client(asio::io_context& io, asio::ip::tcp::socket socket, SSL* ssl);
   ~H2Client();
-  void start();  // the reader and writer; they keep the client alive until it ends
-  bool usable() const;
+  // Called once: when the backend's first SETTINGS arrive, or when the connection ends first.
+  void when_ready(std::function<void()> ready) { ready_ = std::move(ready); }
+  // The reader and writer; they keep the client alive until it ends. A backend whose SETTINGS
+  // do not come within `settings_timeout` is dropped (the waiters must not wait forever).
+  void start(std::chrono::milliseconds settings_timeout);
+  // Not ended, no GOAWAY received: the connection may still take streams.
+  bool alive() const;
+  // Alive, and fewer streams taken (opened and not finished) than the backend allows at once.
+  bool has_room() const;
   std::shared_ptr<H2UpStream> open_stream();
   void stop();
 
@@ -78,6 +87,7 @@ class H2Client : public std::enable_shared_from_this<H2Client> {
   void consumed(H2UpStream& s, size_t n);
   void resume(H2UpStream& s);
   void reset(H2UpStream& s);
+  void give_back() { --taken_; }  // a stream from open_stream is finished
   void kick() { write_wake_.cancel(); }
 
  private:
@@ -96,9 +106,14 @@ class H2Client : public std::enable_shared_from_this<H2Client> {
   nghttp2_session* session_ = nullptr;
   std::unordered_map<int32_t, std::shared_ptr<H2UpStream>> streams_;
   asio::steady_timer write_wake_;
+  asio::steady_timer settings_timer_;
   std::string pending_;
   bool done_ = false;
   bool goaway_ = false;
+  uint32_t taken_ = 0;
+  bool settings_received_ = false;  // before them the backend's stream limit is unknown
+  std::function<void()> ready_;
+  void become_ready();  // streams handed out and not finished (some not submitted yet)
   SSL* ssl_ = nullptr;
   bool broken_ = false;
 };

@@ -781,12 +781,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       upstream_key_ = &cluster.endpoint_keys[index];
       pool_key_ = &cluster.pool_keys[index];
       if (cluster.config->upstream_h2) {
-        // A stream on the worker's shared connection to the endpoint, when it has one.
-        reused = worker_.h2_stream(*pool_key_, &up_);
-        if (auto* opening = reused ? nullptr : worker_.h2_waiter(*pool_key_)) {
-          co_await opening->async_wait(kNoThrow);  // woken when it is open or has failed
-          reused = worker_.h2_stream(*pool_key_, &up_);
-        }
+        reused = co_await take_h2_stream();
       } else {
         SSL* ssl = nullptr;
         reused = worker_.pool().take(*pool_key_, &up_.socket(), &ssl, &up_token_,
@@ -795,8 +790,8 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       }
     } else if (cluster.config->upstream_h2) {
       // A stream the backend closed unanswered (REFUSED_STREAM: RFC 9113 8.7 says resend) goes
-      // again on the shared connection while it is still usable; a dead one is replaced.
-      reused = worker_.h2_stream(*pool_key_, &up_);
+      // again on a shared connection while one has room; a dead one is replaced.
+      reused = co_await take_h2_stream();
     } else {
       reused = false;  // the retry of a stale pooled connection uses a fresh one
     }
@@ -941,6 +936,20 @@ void HttpSession::close_upstream() {
   up_token_.reset();
 }
 
+asio::awaitable<bool> HttpSession::take_h2_stream() {
+  // While another session opens a connection, wait until it is ready (its SETTINGS say how
+  // many streams it takes) rather than open one each; a burst larger than that waits for the
+  // next one, a few rounds at most, then opens its own.
+  if (worker_.h2_stream(*pool_key_, &up_)) co_return true;
+  for (int round = 0; round < 4; ++round) {
+    auto* opening = worker_.h2_waiter(*pool_key_);
+    if (!opening) break;
+    co_await opening->async_wait(kNoThrow);  // woken when it is ready or has failed
+    if (worker_.h2_stream(*pool_key_, &up_)) co_return true;
+  }
+  co_return false;
+}
+
 asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::SocketAddress& address,
                                                                  const ClusterRuntime& cluster) {
   close_upstream();
@@ -1006,7 +1015,11 @@ asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::Soc
       close_upstream();
       co_return ConnectResult::kFailed;
     }
-    worker_.adopt_h2(*pool_key_, std::move(up_.socket()), up_.release_ssl(), &up_);
+    // The waiters are woken when the connection's SETTINGS arrive (or it fails), not now.
+    const bool opener = h2_opening.worker != nullptr;
+    h2_opening.worker = nullptr;
+    worker_.adopt_h2(*pool_key_, std::move(up_.socket()), up_.release_ssl(), &up_, opener,
+                     cfg.timeouts.connect);
   }
   cluster_stats_->upstream_connections.add();
   if (shared) up_token_ = ConnectionToken(cluster.shared);

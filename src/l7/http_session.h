@@ -75,6 +75,8 @@ class HttpSession {
   asio::awaitable<Outcome> relay_response(const std::vector<int>* retry_statuses);
   asio::awaitable<bool> relay_response_body(bool chunk_to_client);
   enum class ConnectResult : uint8_t { kConnected, kFailed, kOverloaded };
+  // h2/h2c clusters: a stream on a worker connection with room, waiting while one is opened.
+  asio::awaitable<bool> take_h2_stream();
   asio::awaitable<ConnectResult> connect(const core::SocketAddress& address,
                                          const ClusterRuntime& cluster);
   void close_upstream();  // closes the upstream socket and gives back its breaker share

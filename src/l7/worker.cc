@@ -512,9 +512,16 @@ void Worker::apply_ramp(ClusterRuntime& c, Clock::time_point now) {
 
 bool Worker::h2_stream(const std::string& endpoint, Upstream* up) {
   auto it = h2_clients_.find(endpoint);
-  if (it == h2_clients_.end() || !it->second->usable()) return false;
-  up->attach(it->second->open_stream());
-  return true;
+  if (it == h2_clients_.end()) return false;
+  auto& clients = it->second;
+  std::erase_if(clients, [](const std::shared_ptr<H2Client>& c) { return !c->alive(); });
+  for (auto& c : clients) {
+    if (c->has_room()) {
+      up->attach(c->open_stream());
+      return true;
+    }
+  }
+  return false;
 }
 
 void Worker::h2_connect_begin(const std::string& endpoint) {
@@ -535,12 +542,12 @@ asio::steady_timer* Worker::h2_waiter(const std::string& endpoint) {
 }
 
 void Worker::adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, SSL* ssl,
-                      Upstream* up) {
+                      Upstream* up, bool opener, std::chrono::milliseconds settings_timeout) {
   auto client = std::make_shared<H2Client>(io_, std::move(socket), ssl);
-  client->start();
+  if (opener) client->when_ready([this, endpoint] { h2_connect_end(endpoint); });
+  client->start(settings_timeout);
   up->attach(client->open_stream());
-  // The previous connection (if any) finishes its streams and goes when they are done.
-  h2_clients_[endpoint] = std::move(client);
+  h2_clients_[endpoint].push_back(std::move(client));
 }
 
 void Worker::begin_drain() {

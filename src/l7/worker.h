@@ -116,11 +116,14 @@ class Worker {
   asio::io_context& io() { return io_; }
   const std::shared_ptr<WorkerView>& view() const { return view_; }
   UpstreamPool& pool() { return pool_; }
-  // h2c clusters: a stream on this worker's connection to `endpoint`, if one is usable.
+  // h2/h2c clusters: a stream on one of this worker's connections to `endpoint` that has room
+  // (the backend's SETTINGS_MAX_CONCURRENT_STREAMS), if there is one.
   bool h2_stream(const std::string& endpoint, Upstream* up);
-  // A new connection to `endpoint` becomes the worker's HTTP/2 connection to it; `up` gets a
-  // stream on it.
-  void adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, SSL* ssl, Upstream* up);
+  // A new connection to `endpoint` joins the worker's HTTP/2 connections to it; `up` gets a
+  // stream on it. `opener`: it was announced with h2_connect_begin, and its SETTINGS (or its
+  // failure) end that.
+  void adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, SSL* ssl, Upstream* up,
+                bool opener, std::chrono::milliseconds settings_timeout);
   // While one session opens the HTTP/2 connection to an endpoint, the others wait for it instead
   // of opening their own (a burst of streams on a cold worker would open one each).
   bool h2_connecting(const std::string& endpoint) const { return h2_connecting_.count(endpoint); }
@@ -185,7 +188,10 @@ class Worker {
   };
   std::vector<UdpListener> udp_;
   UpstreamPool pool_;
-  std::unordered_map<std::string, std::shared_ptr<H2Client>> h2_clients_;
+  // Per endpoint, in the order they were opened; the first with room takes the next stream, so
+  // that later ones empty out when the load falls. A dead one leaves the list at the next look
+  // (its in-flight streams keep it alive until they end).
+  std::unordered_map<std::string, std::vector<std::shared_ptr<H2Client>>> h2_clients_;
   std::unordered_map<std::string, std::unique_ptr<asio::steady_timer>> h2_connecting_;
   AccessLog access_log_;
   WorkerStats stats_;

@@ -150,6 +150,21 @@ def test_h2c_upstream_from_both_versions():
                              f"sluice log {s.logs()[-2000:]}; nginx log {nginx_log}")
 
 
+def test_h2_upstream_adds_connections_only_when_full():
+    # nginx takes 10 streams at a time per connection; 40 in flight need 4 connections over the
+    # 2 workers, at most 5 (one per worker may be part-full). Before, every stream beyond the
+    # 10th opened (and replaced) a connection: hundreds.
+    n = Nginx("""    http2_max_concurrent_streams 10;
+    location / { return 200 "h2c\\n"; }
+""", listen_options="http2")
+    s = Sluice(proxy_yaml(cluster_yaml("c", [n], extra="    protocol: h2c\n"), top="workers: 2\n"))
+    out = subprocess.run(["h2load", "-n", "4000", "-c", "4", "-m", "10", f"http://127.0.0.1:{s.port}/"],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "4000 succeeded, 0 failed" in out, out
+    conns = s.metric('sluice_upstream_connections_total{cluster="c"}')
+    assert 4 <= conns <= 5, conns
+
+
 class RefusingH2Backend:
     """An h2c server (python3-h2) that refuses the first stream of every connection with
     REFUSED_STREAM and answers the others; counts the connections it accepted."""
@@ -217,6 +232,36 @@ def test_refused_stream_is_resent_on_the_same_connection():
         assert s.metric('sluice_upstream_connections_total{cluster="c"}') == 1
     finally:
         b.close()
+
+
+def test_h2_backend_that_never_speaks_fails_every_waiting_request():
+    # A backend that accepts and says nothing (no SETTINGS): the session that opened the
+    # connection and those waiting for it all get an answer (the connection is dropped after
+    # the connect timeout), none hangs.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    port = silent.getsockname()[1]
+    s = Sluice(proxy_yaml(f"""  - name: c
+    protocol: h2c
+    timeouts: {{ connect: 300ms, response: 1s }}
+    retries: {{ attempts: 0 }}
+    endpoints: [127.0.0.1:{port}]
+""", top="workers: 1\n"))
+    try:
+        results = []
+
+        def one():
+            status, _, _ = request(s.port, "GET", "/", timeout=15)
+            results.append(status)
+        threads = [threading.Thread(target=one) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=20)
+        assert results == [502] * 4, results
+    finally:
+        silent.close()
 
 
 # ---- abuse, with python3-h2 ----
