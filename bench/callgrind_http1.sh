@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Repeatable cost of one proxied request: sluice (1 worker) under callgrind serves N requests
-# to nginx, from one keep-alive client (default) or a new connection per request (MODE=close); prints instructions per request and the
+# to nginx, from one keep-alive client (default), a new connection per request (MODE=close) or
+# h2load over h2c, one connection with 10 streams in flight (MODE=h2); prints instructions per request and the
 # top functions. Instruction counts do not depend on machine noise, so this is the number to
 # compare before and after a change to the request path.
 set -euo pipefail
@@ -35,6 +36,9 @@ wait_port "$bport"
 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
   build/release/src/sluice run -c "$tmp/sluice.yaml" 2>"$tmp/vg.log" & pids+=($!)
 wait_port "$sport"
+if [ "${MODE:-}" = h2 ]; then
+  h2load -n "$N" -c 1 -m 10 "http://127.0.0.1:$sport/" | grep -E "^requests:"
+else
 /usr/bin/python3 - "$sport" "$N" "${MODE:-keep-alive}" <<'PY'
 import socket, sys
 port, n, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -56,6 +60,7 @@ for _ in range(n):
     buf = buf.split(b"hello, world\n", 1)[1]
 s.close()
 PY
+fi
 kill -TERM "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
 total=$(grep -E "^summary:|^totals:" "$tmp/cg.out" | head -1 | awk '{print $2}')
 echo "requests: $N  instructions (whole process, user space, startup included): $total  per request: $((total / N))"

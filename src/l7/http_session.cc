@@ -979,13 +979,19 @@ asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::Soc
   struct H2Opening {
     Worker* worker = nullptr;
     const std::string* key = nullptr;
+    H2Opening() = default;
+    H2Opening(const H2Opening&) = delete;
+    H2Opening& operator=(const H2Opening&) = delete;
     ~H2Opening() {
       if (worker) worker->h2_connect_end(*key);
     }
   } h2_opening;
   if (cfg.upstream_h2 && !worker_.h2_connecting(*pool_key_)) {
     worker_.h2_connect_begin(*pool_key_);
-    h2_opening = {&worker_, pool_key_};
+    // Set in place: assigning a temporary H2Opening would run its destructor, which ends the
+    // announcement at once (the waiters then found nobody connecting and opened one each).
+    h2_opening.worker = &worker_;
+    h2_opening.key = pool_key_;
   }
   auto ep = address.to_endpoint<asio::ip::tcp::endpoint>();
   arm(Deadline::kConnect, cfg.timeouts.connect);
