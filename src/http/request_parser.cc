@@ -24,8 +24,10 @@ bool valid_target(std::string_view t) {
 // uri-host [ ":" port ] (RFC 9110 7.2); empty is allowed only where the caller says so.
 bool valid_host(std::string_view h) {
   if (h.empty()) return false;
+  bool bracket = false;  // noted in the same pass (find_first_of was a memchr per byte)
   for (char c : h) {
     if (!kHostChar[static_cast<uint8_t>(c)]) return false;
+    bracket |= c == '[' || c == ']';
   }
   if (h.front() == '[') {
     auto close = h.find(']');
@@ -33,7 +35,7 @@ bool valid_host(std::string_view h) {
     h = h.substr(close + 1);
     if (h.empty()) return true;
     if (h.front() != ':') return false;
-  } else if (h.find_first_of("[]") != std::string_view::npos) {
+  } else if (bracket) {
     return false;
   }
   auto colon = h.rfind(':');

@@ -20,6 +20,7 @@
 
 namespace sluice::l7 {
 namespace {
+using namespace std::string_view_literals;  // appends of known length, no strlen
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kWriteBatch = 64 * 1024;
@@ -79,8 +80,7 @@ bool H2UpStream::process_request() {
     bool grpc = false;
     for (const auto& h : head.headers) {
       std::string name(h.name);
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      std::transform(name.begin(), name.end(), name.begin(), http::ascii_lower);
       if (hop_by_hop(name)) continue;
       if (name == "content-type" && h.value.rfind("application/grpc", 0) == 0) grpc = true;
       names.push_back(std::move(name));
@@ -318,7 +318,7 @@ int H2Client::on_header(nghttp2_session* session, const nghttp2_frame* frame, co
   if (n == ":status") {
     std::from_chars(v.data(), v.data() + v.size(), s->status);
   } else if (!n.empty() && n[0] != ':') {
-    s->fields.append(n).append(": ").append(v).append("\r\n");  // fields, or trailers
+    s->fields.append(n).append(": "sv).append(v).append("\r\n"sv);  // fields, or trailers
   }
   return 0;
 }
@@ -349,31 +349,31 @@ int H2Client::on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame
     }
     s->head_received = true;
     auto& in = s->in;
-    in.append("HTTP/1.1 ").append(std::to_string(s->status)).append(" ");
-    in.append(http::reason_phrase(s->status)).append("\r\n").append(s->fields);
+    in.append("HTTP/1.1 "sv).append(std::to_string(s->status)).append(" "sv);
+    in.append(http::reason_phrase(s->status)).append("\r\n"sv).append(s->fields);
     s->fields.clear();
     const bool has_length = in.find("\r\ncontent-length:") != std::string::npos;
     if (end_stream) {
-      if (!has_length) in.append("content-length: 0\r\n");
+      if (!has_length) in.append("content-length: 0\r\n"sv);
       s->in_ended = true;
     } else if (!has_length) {
       s->response_chunked = true;  // also how trailers reach the session
-      in.append("transfer-encoding: chunked\r\n");
+      in.append("transfer-encoding: chunked\r\n"sv);
     }
-    in.append("\r\n");
+    in.append("\r\n"sv);
     s->notify();
     return 0;
   }
   if (frame->hd.type == NGHTTP2_HEADERS) {
     // Trailers end the stream.
-    if (s->response_chunked) s->in.append("0\r\n").append(s->fields).append("\r\n");
+    if (s->response_chunked) s->in.append("0\r\n"sv).append(s->fields).append("\r\n"sv);
     s->fields.clear();
     s->in_ended = true;
     s->notify();
     return 0;
   }
   if (frame->hd.type == NGHTTP2_DATA && end_stream) {
-    if (s->response_chunked) s->in.append("0\r\n\r\n");
+    if (s->response_chunked) s->in.append("0\r\n\r\n"sv);
     s->in_ended = true;
     s->notify();
   }
@@ -390,7 +390,7 @@ int H2Client::on_data_chunk(nghttp2_session* session, uint8_t, int32_t stream_id
   if (s->response_chunked) {
     char size[24];
     size_t k = http::write_chunk_size(len, size);
-    s->in.append(size, k).append(view(data, len)).append("\r\n");
+    s->in.append(size, k).append(view(data, len)).append("\r\n"sv);
   } else {
     s->in.append(view(data, len));
   }

@@ -18,6 +18,7 @@
 
 namespace sluice::l7 {
 namespace {
+using namespace std::string_view_literals;  // appends of known length, no strlen
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kWriteBatch = 64 * 1024;
@@ -96,8 +97,8 @@ asio::awaitable<std::error_code> H2Stream::write(std::string_view a, std::string
 
 void H2Stream::start_request() {
   in.reserve(512);
-  in.append(method).append(" ").append(path).append(" HTTP/1.1\r\n");
-  if (!authority.empty()) in.append("Host: ").append(authority).append("\r\n");
+  in.append(method).append(" "sv).append(path).append(" HTTP/1.1\r\n"sv);
+  if (!authority.empty()) in.append("Host: "sv).append(authority).append("\r\n"sv);
 }
 
 bool H2Stream::submit(int status_code, const std::vector<http::Header>& headers,
@@ -120,8 +121,7 @@ bool H2Stream::submit(int status_code, const std::vector<http::Header>& headers,
       continue;
     }
     const size_t at = names.size();
-    for (char c : h.name)
-      names.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    for (char c : h.name) names.push_back(http::ascii_lower(c));
     std::string_view name(names.data() + at, h.name.size());
     if (connection_specific(name)) continue;
     nv.push_back(make_nv(name, h.value));
@@ -251,8 +251,7 @@ void H2Stream::take_trailers(std::string_view lines) {
     auto colon = line.find(':');
     if (colon == std::string_view::npos) continue;
     std::string name(line.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(name.begin(), name.end(), name.begin(), http::ascii_lower);
     auto value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
       value.remove_prefix(1);
@@ -458,8 +457,8 @@ void H2Connection::stream_finished(H2Stream& s) {
 
 void H2Connection::submit_local(H2Stream& s, int status, std::string_view text) {
   // A response sluice makes itself, without an HttpSession (the request never became one).
-  s.out.assign(std::to_string(status)).append(" ").append(http::reason_phrase(status));
-  s.out.append(": ").append(text).append("\n");
+  s.out.assign(std::to_string(status)).append(" "sv).append(http::reason_phrase(status));
+  s.out.append(": "sv).append(text).append("\n"sv);
   s.out_eof = true;
   s.head_sent = true;
   std::string code = std::to_string(status);
@@ -503,7 +502,7 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
     // Trailers: only a chunked body can carry them on to HTTP/1.1.
     if (s.chunked && !n.empty() && n[0] != ':')
-      s.fields.append(n).append(": ").append(v).append("\r\n");
+      s.fields.append(n).append(": "sv).append(v).append("\r\n"sv);
     return 0;
   }
   if (n == ":method") {
@@ -517,7 +516,7 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
   } else if (n == "host") {
     if (s.authority.empty()) s.authority.assign(v);
   } else if (n == "cookie") {
-    if (!s.cookies.empty()) s.cookies.append("; ");
+    if (!s.cookies.empty()) s.cookies.append("; "sv);
     s.cookies.append(v);
   } else if (n == "te") {
     // "trailers" is the only value h2 allows, and it means nothing to an HTTP/1.1 backend
@@ -526,7 +525,7 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
     // Pseudo-headers come first (nghttp2 enforces it), so the request line can be written now
     // and the fields straight after it: one buffer, no second copy.
     if (s.in.empty()) s.start_request();
-    s.in.append(n).append(": ").append(v).append("\r\n");
+    s.in.append(n).append(": "sv).append(v).append("\r\n"sv);
   }
   return 0;
 }
@@ -567,9 +566,9 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
     }
     s.chunked = !end_stream && !s.has_content_length;
     if (s.in.empty()) s.start_request();
-    if (!s.cookies.empty()) s.in.append("Cookie: ").append(s.cookies).append("\r\n");
-    if (s.chunked) s.in.append("Transfer-Encoding: chunked\r\n");
-    s.in.append("\r\n");
+    if (!s.cookies.empty()) s.in.append("Cookie: "sv).append(s.cookies).append("\r\n"sv);
+    if (s.chunked) s.in.append("Transfer-Encoding: chunked\r\n"sv);
+    s.in.append("\r\n"sv);
     s.in_ended = end_stream;
     s.started = true;
     if (self->active_sessions_++ == 0 && self->hooks_.idle_changed)
@@ -580,7 +579,7 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
   if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && end_stream &&
       !s.in_ended) {
     if (s.chunked) {
-      s.in.append("0\r\n").append(s.fields).append("\r\n");  // last chunk, trailers
+      s.in.append("0\r\n"sv).append(s.fields).append("\r\n"sv);  // last chunk, trailers
       s.fields.clear();
     }
     s.in_ended = true;
@@ -601,7 +600,7 @@ int H2Connection::on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, co
   if (s.chunked) {
     char size[24];
     size_t k = http::write_chunk_size(len, size);
-    s.in.append(size, k).append(view(data, len)).append("\r\n");
+    s.in.append(size, k).append(view(data, len)).append("\r\n"sv);
   } else {
     s.in.append(view(data, len));
   }

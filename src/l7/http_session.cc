@@ -562,14 +562,15 @@ asio::awaitable<void> HttpSession::run() {
 }
 
 void HttpSession::build_upstream_head(const config::Listener& listener) {
+  using namespace std::string_view_literals;  // appends of known length, no strlen
   out_.clear();
   out_.append(method_).push_back(' ');
-  out_.append(log_target_).append(" HTTP/1.1\r\nHost: ");
+  out_.append(log_target_).append(" HTTP/1.1\r\nHost: "sv);
   // An HTTP/1.0 client may send no Host; the upstream request is 1.1 and needs one.
   if (req_.host.empty()) {
-    out_.append(listener.listen.to_string()).append("\r\n");
+    out_.append(listener.listen.to_string()).append("\r\n"sv);
   } else {
-    out_.append(req_.host).append("\r\n");
+    out_.append(req_.host).append("\r\n"sv);
   }
   std::string_view xff_prev;
   std::string xff_joined;
@@ -587,7 +588,7 @@ void HttpSession::build_upstream_head(const config::Listener& listener) {
         xff_prev = h.value;
       } else {
         if (xff_joined.empty()) xff_joined.assign(xff_prev);
-        xff_joined.append(", ").append(h.value);
+        xff_joined.append(", "sv).append(h.value);
         xff_prev = xff_joined;
       }
       continue;
@@ -602,34 +603,38 @@ void HttpSession::build_upstream_head(const config::Listener& listener) {
     }
     append_header(&out_, n, h.value);
   }
-  if (upgrade_) out_.append("Connection: upgrade\r\nUpgrade: websocket\r\n");
-  out_.append("X-Forwarded-For: ");
-  if (!xff_prev.empty()) out_.append(xff_prev).append(", ");
+  if (upgrade_) out_.append("Connection: upgrade\r\nUpgrade: websocket\r\n"sv);
+  out_.append("X-Forwarded-For: "sv);
+  if (!xff_prev.empty()) out_.append(xff_prev).append(", "sv);
   const std::string_view proto = down_.is_tls() ? "https" : "http";
-  out_.append(client_ip_text_).append("\r\nX-Forwarded-Proto: ").append(proto).append("\r\n");
+  out_.append(client_ip_text_).append("\r\nX-Forwarded-Proto: "sv).append(proto).append("\r\n"sv);
   if (listener.tls && !down_.client_subject().empty()) {
     out_.append(listener.tls->client_cert_header)
-        .append(": ")
+        .append(": "sv)
         .append(down_.client_subject())
-        .append("\r\n");
+        .append("\r\n"sv);
   }
-  if (!req_.host.empty()) out_.append("X-Forwarded-Host: ").append(req_.host).append("\r\n");
+  if (!req_.host.empty()) out_.append("X-Forwarded-Host: "sv).append(req_.host).append("\r\n"sv);
   if (listener.add_forwarded) {
-    out_.append("Forwarded: ");
-    if (!fwd_prev.empty()) out_.append(fwd_prev).append(", ");
+    out_.append("Forwarded: "sv);
+    if (!fwd_prev.empty()) out_.append(fwd_prev).append(", "sv);
     if (client_ip_.is_v4) {
-      out_.append("for=").append(client_ip_text_);
+      out_.append("for="sv).append(client_ip_text_);
     } else {
-      out_.append("for=\"[").append(client_ip_text_).append("]\"");
+      out_.append("for=\"["sv).append(client_ip_text_).append("]\""sv);
     }
-    out_.append(";proto=").append(proto).append(";host=\"").append(req_.host).append("\"\r\n");
+    out_.append(";proto="sv)
+        .append(proto)
+        .append(";host=\""sv)
+        .append(req_.host)
+        .append("\"\r\n"sv);
   }
   if (req_framing_.body == http::BodyKind::kContentLength) {
     fmt::format_to(std::back_inserter(out_), "Content-Length: {}\r\n", req_framing_.content_length);
   } else if (req_framing_.body == http::BodyKind::kChunked) {
-    out_.append("Transfer-Encoding: chunked\r\n");
+    out_.append("Transfer-Encoding: chunked\r\n"sv);
   }
-  out_.append("\r\n");
+  out_.append("\r\n"sv);
 }
 
 asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
