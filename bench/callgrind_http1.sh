@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Repeatable cost of one proxied request: sluice (1 worker) under callgrind serves N requests
 # to nginx, from one keep-alive client (default), a new connection per request (MODE=close) or
-# h2load over h2c, one connection with 10 streams in flight (MODE=h2); prints instructions per request and the
+# h2load over h2c, one connection with 10 streams in flight (MODE=h2), or the same over TLS 1.3
+# (MODE=h2tls, ECDSA P-256); prints instructions per request and the
 # top functions. Instruction counts do not depend on machine noise, so this is the number to
 # compare before and after a change to the request path.
 set -euo pipefail
@@ -23,11 +24,19 @@ http { access_log off; keepalive_requests 100000000; client_body_temp_path $tmp/
   server { listen 127.0.0.1:$bport; location / { return 200 "hello, world\n"; } } }
 NGX
 nginx -c "$tmp/nginx.conf" & pids+=($!)
+tls=""
+if [ "${MODE:-}" = h2tls ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench \
+    -keyout "$tmp/key.pem" -out "$tmp/crt.pem" 2>/dev/null
+  tls="    protocol: https
+    tls: { certificates: [{ cert: $tmp/crt.pem, key: $tmp/key.pem }] }"
+fi
 cat > "$tmp/sluice.yaml" <<YML
 workers: 1
 access_log: false
 listeners:
   - listen: 127.0.0.1:$sport
+$tls
     routes: [{ cluster: c }]
 clusters:
   - { name: c, endpoints: [127.0.0.1:$bport] }
@@ -38,6 +47,8 @@ valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
 wait_port "$sport"
 if [ "${MODE:-}" = h2 ]; then
   h2load -n "$N" -c 1 -m 10 "http://127.0.0.1:$sport/" | grep -E "^requests:"
+elif [ "${MODE:-}" = h2tls ]; then
+  h2load -n "$N" -c 1 -m 10 "https://127.0.0.1:$sport/" | grep -E "^requests:"
 else
 /usr/bin/python3 - "$sport" "$N" "${MODE:-keep-alive}" <<'PY'
 import socket, sys

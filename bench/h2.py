@@ -4,7 +4,10 @@ same HTTP/1.1 nginx backend.
 
 Method: proxy on CPU 0 with one worker/thread; backend and h2load on CPU 1. h2load -c 10 -m 10
 (10 connections x 10 concurrent streams) for DURATION seconds, median of RUNS (default 3), each
-run starting with another proxy. Appends to bench/RESULTS.md unless --no-record."""
+run starting with another proxy. Besides requests per second it reports requests per CPU-second
+of the proxy (user + system time from /proc, all threads): what a request costs the proxy, which
+moves much less with the machine's noise than throughput does. Appends to bench/RESULTS.md
+unless --no-record."""
 import os
 import re
 import subprocess
@@ -29,11 +32,18 @@ def start(args, port, cpu):
     return common.start(procs, args, port, cpu)
 
 
+def cpu_seconds(proc):
+    """User + system CPU time of a process and all its threads so far."""
+    with open(f"/proc/{proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def proxies(backend, key, crt, pem):
-    """name -> (tls port, cleartext port)"""
+    """name -> (tls port, cleartext port, process)"""
     ports = {}
     p, c = free_port(), free_port()
-    start([SLUICE, "run", "-c", common.write(tmp, "sluice-h2.yaml", f"""
+    proc = start([SLUICE, "run", "-c", common.write(tmp, "sluice-h2.yaml", f"""
 workers: 1
 access_log: false
 listeners:
@@ -46,9 +56,9 @@ listeners:
 clusters:
   - {{ name: b, endpoints: [127.0.0.1:{backend}] }}
 """)], p, PROXY_CPU)
-    ports["sluice"] = (p, c)
+    ports["sluice"] = (p, c, proc)
     p, c = free_port(), free_port()
-    start(["haproxy", "-f", common.write(tmp, "haproxy-h2.cfg", f"""
+    proc = start(["haproxy", "-f", common.write(tmp, "haproxy-h2.cfg", f"""
 global
   nbthread 1
   maxconn 5000
@@ -65,11 +75,11 @@ frontend f
 backend b
   server s1 127.0.0.1:{backend}
 """)], p, PROXY_CPU)
-    ports["haproxy"] = (p, c)
+    ports["haproxy"] = (p, c, proc)
     p, c = free_port(), free_port()
     prefix = os.path.join(tmp, "nginx-h2")
     os.makedirs(prefix, exist_ok=True)
-    start(["nginx", "-p", prefix, "-c", common.write(tmp, "nginx-h2.conf", f"""
+    proc = start(["nginx", "-p", prefix, "-c", common.write(tmp, "nginx-h2.conf", f"""
 daemon off; master_process off; worker_processes 1;
 pid {prefix}/pid; error_log {prefix}/err error;
 events {{ worker_connections 10000; }}
@@ -81,18 +91,22 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
     ssl_certificate {crt}; ssl_certificate_key {key}; ssl_protocols TLSv1.2 TLSv1.3;
     location / {{ proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; }} }} }}
 """)], p, PROXY_CPU)
-    ports["nginx"] = (p, c)
+    ports["nginx"] = (p, c, proc)
     return ports
 
 
-def h2load(url):
+def h2load(url, proc):
+    """(requests per second, requests per CPU-second of `proc`)"""
+    cpu = cpu_seconds(proc)
     out = subprocess.run(["taskset", "-c", LOAD_CPU, "h2load", "-c", "10", "-m", "10", "-D", str(DURATION), url],
                          capture_output=True, text=True, timeout=DURATION + 60).stdout
     m = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", out)
     failed = re.search(r"(\d+) failed", out)
     if not m or (failed and int(failed.group(1)) > 0):
         raise SystemExit(f"h2load failed on {url}: {out[-600:]}")
-    return float(m.group(1))
+    cpu = cpu_seconds(proc) - cpu
+    done = int(re.search(r"(\d+) succeeded", out).group(1))
+    return float(m.group(1)), done / max(cpu, 0.01)
 
 
 def main():
@@ -110,14 +124,17 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
   server {{ listen 127.0.0.1:{backend}; location / {{ return 200 "hello, world\\n"; }} }} }}
 """)], backend, LOAD_CPU)
     ports = proxies(backend, key, crt, pem)
-    metrics = ["h2 over TLS req/s", "h2c req/s"]
+    metrics = ["h2 over TLS req/s", "h2c req/s", "h2 over TLS req/CPU-s", "h2c req/CPU-s"]
     results = {}
     names = list(ports)
     for run in range(RUNS):
         for name in names[run % len(names):] + names[:run % len(names)]:
-            p, c = ports[name]
-            results.setdefault((name, metrics[0]), []).append(h2load(f"https://127.0.0.1:{p}/"))
-            results.setdefault((name, metrics[1]), []).append(h2load(f"http://127.0.0.1:{c}/"))
+            p, c, proc = ports[name]
+            for url, rate, per_cpu in [(f"https://127.0.0.1:{p}/", metrics[0], metrics[2]),
+                                       (f"http://127.0.0.1:{c}/", metrics[1], metrics[3])]:
+                r, e = h2load(url, proc)
+                results.setdefault((name, rate), []).append(r)
+                results.setdefault((name, per_cpu), []).append(e)
     common.stop_all(procs)
     method = (f"h2load -c 10 -m 10 -D {DURATION}, median of {RUNS}; proxy on CPU {PROXY_CPU} (1 worker), "
               f"HTTP/1.1 nginx backend and h2load on CPU {LOAD_CPU}; ECDSA P-256, TLS 1.3.")
