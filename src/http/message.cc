@@ -1,5 +1,8 @@
 #include "http/message.h"
 
+#include <cstdint>
+#include <cstring>
+
 namespace sluice::http {
 
 const Header* RequestHead::find(std::string_view lower_name) const {
@@ -9,8 +12,31 @@ const Header* RequestHead::find(std::string_view lower_name) const {
   return nullptr;
 }
 
+namespace {
+
+// `name` (a valid token: letters, digits and "!#$%&'*+-.^_`|~") equals `lower`, ignoring case.
+// OR-ing 0x20 lowercases letters and leaves '-' as it is; no other token byte becomes a letter
+// or '-' that way, so 8 bytes compare at once.
+bool token_equals(std::string_view name, std::string_view lower) {
+  const size_t n = lower.size();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t a, b;
+    std::memcpy(&a, name.data() + i, 8);
+    std::memcpy(&b, lower.data() + i, 8);
+    if ((a | 0x2020202020202020ULL) != b) return false;
+  }
+  for (; i < n; ++i) {
+    if ((name[i] | 0x20) != lower[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 HeaderId classify_header(std::string_view n) {
   // Dispatch on length first: most names are rejected by one integer compare.
+  const auto iequals = token_equals;  // the names here come from parse_field_lines: tokens
   switch (n.size()) {
     case 2:
       return iequals(n, "te") ? HeaderId::kTe : HeaderId::kOther;

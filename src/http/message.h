@@ -34,6 +34,7 @@ struct Header {
   HeaderId id = HeaderId::kOther;
 };
 
+// `name` must be a token (RFC 9110 5.6.2), as parse_field_lines guarantees.
 HeaderId classify_header(std::string_view name);
 
 enum class BodyKind : uint8_t { kNone, kContentLength, kChunked, kUntilClose };
