@@ -112,6 +112,12 @@ SocketBuffer* buffer_of(SSL* ssl) {
   return static_cast<SocketBuffer*>(BIO_get_data(bio));
 }
 
+// SSL_get_error needs an empty error queue; emptying it outright costs a pass over all its
+// slots each call (ERR_clear_error was 2.4% of an HTTP/2-over-TLS request), so look first.
+void clear_errors() {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
 asio::awaitable<std::error_code> wait_for(asio::ip::tcp::socket& socket, SSL* ssl, int result,
                                           bool* broken) {
   const int err = SSL_get_error(ssl, result);
@@ -152,7 +158,7 @@ asio::awaitable<std::error_code> wait_for(asio::ip::tcp::socket& socket, SSL* ss
 
 asio::awaitable<std::error_code> handshake(asio::ip::tcp::socket& socket, SSL* ssl, bool* broken) {
   while (true) {
-    ERR_clear_error();
+    clear_errors();
     int rc = SSL_do_handshake(ssl);
     if (rc == 1) co_return std::error_code();
     if (auto ec = co_await wait_for(socket, ssl, rc, broken)) {
@@ -167,7 +173,7 @@ asio::awaitable<std::pair<std::error_code, size_t>> read_some(asio::ip::tcp::soc
                                                               bool* broken) {
   while (true) {
     size_t n = 0;
-    ERR_clear_error();
+    clear_errors();
     int rc = SSL_read_ex(ssl, data, size, &n);
     if (rc == 1) co_return std::pair{std::error_code(), n};
     if (auto ec = co_await wait_for(socket, ssl, rc, broken)) co_return std::pair{ec, size_t{0}};
@@ -178,7 +184,7 @@ asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl,
                                        std::string_view data, bool* broken) {
   while (!data.empty()) {
     size_t n = 0;
-    ERR_clear_error();
+    clear_errors();
     int rc = SSL_write_ex(ssl, data.data(), data.size(), &n);
     if (rc == 1) {
       data.remove_prefix(n);
