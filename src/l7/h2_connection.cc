@@ -44,6 +44,14 @@ bool connection_specific(std::string_view lower_name) {
          lower_name == "upgrade" || lower_name == "te";
 }
 
+// The same, for a header the parser classified.
+bool connection_specific(http::HeaderId id) {
+  using http::HeaderId;
+  return id == HeaderId::kConnection || id == HeaderId::kKeepAlive ||
+         id == HeaderId::kProxyConnection || id == HeaderId::kTransferEncoding ||
+         id == HeaderId::kUpgrade || id == HeaderId::kTe;
+}
+
 // At the end of the body: the trailers (gRPC's grpc-status) go out as a last HEADERS frame.
 void end_body(nghttp2_session* session, H2Stream* s, uint32_t* flags) {
   *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -120,11 +128,12 @@ bool H2Stream::submit(int status_code, const std::vector<http::Header>& headers,
         (http::is_hop_by_hop(h, *hop_by_hop) || h.id == http::HeaderId::kContentLength)) {
       continue;
     }
+    if (connection_specific(h.id)) continue;
     const size_t at = names.size();
-    for (char c : h.name) names.push_back(http::ascii_lower(c));
-    std::string_view name(names.data() + at, h.name.size());
-    if (connection_specific(name)) continue;
-    nv.push_back(make_nv(name, h.value));
+    names.resize(at + h.name.size());  // within the reserve: nv's pointers stay valid
+    char* lower = names.data() + at;
+    for (size_t i = 0; i < h.name.size(); ++i) lower[i] = http::ascii_lower(h.name[i]);
+    nv.push_back(make_nv(std::string_view(lower, h.name.size()), h.value));
   }
   if (!content_length.empty()) nv.push_back(make_nv("content-length", content_length));
   body = kind;
