@@ -61,6 +61,11 @@ const char* skip_token(const char* p, const char* end) {
 
 }  // namespace
 
+bool is_field_value(std::string_view value) {
+  const char* end = value.data() + value.size();
+  return skip_field_value(value.data(), end) == end;
+}
+
 ParseResult parse_field_lines(std::string_view block, uint32_t max_fields,
                               std::vector<Header>* out) {
   // One pass per line: the name through the token table, the value through the field-value

@@ -10,6 +10,9 @@
 
 namespace sluice::http {
 
+// No byte of `value` is forbidden in a field value (RFC 9110 5.5: CTLs other than HTAB, DEL).
+bool is_field_value(std::string_view value);
+
 // `block` holds field lines, each ending in CRLF, without the empty line that ends the head.
 ParseResult parse_field_lines(std::string_view block, uint32_t max_fields,
                               std::vector<Header>* out);

@@ -125,6 +125,31 @@ ParseResult RequestParser::parse_head(std::string_view head, RequestHead* out) {
       out->host = h.value;
     }
   }
+  return finish(host_count, out);
+}
+
+ParseResult RequestParser::accept_fields(RequestHead* out) const {
+  // The same rules as for an HTTP/1.1 head, on fields that arrived as HTTP/2 (or were built by
+  // sluice): nothing accepted here could be read differently by an HTTP/1.1 backend.
+  if (out->headers.size() > limits_.max_headers)
+    return ParseResult::error(431, "too many header fields");
+  if (!is_token(out->method)) return ParseResult::error(400, "invalid method");
+  if (out->target.empty() || out->target.size() > limits_.max_request_line ||
+      !valid_target(out->target)) {
+    return ParseResult::error(400, "invalid request target");
+  }
+  for (auto& h : out->headers) {
+    if (!is_token(h.name)) return ParseResult::error(400, "invalid header name");
+    if (!is_field_value(h.value))
+      return ParseResult::error(400, "control character in header value");
+    h.value = trim_ows(h.value);
+    h.id = classify_header(h.name);
+    if (h.id == HeaderId::kHost) return ParseResult::error(400, "duplicate Host header");
+  }
+  return finish(out->host.empty() ? 0 : 1, out);
+}
+
+ParseResult RequestParser::finish(int host_count, RequestHead* out) const {
   if (host_count > 1) return ParseResult::error(400, "duplicate Host header");
   if (host_count == 0 && out->version_minor == 1)
     return ParseResult::error(400, "missing Host header");

@@ -25,8 +25,15 @@ class RequestParser {
   ParseResult parse(std::string_view buf, RequestHead* out);
   void reset() { scanned_ = 0; }
 
+  // A head whose parts arrived already split (HTTP/2): `out` has the method, target, host (may
+  // be empty) and fields (without Host) filled in, views that must outlive the head. Checks
+  // them as parse() would an HTTP/1.1 head, then sets ids, path, query and framing.
+  ParseResult accept_fields(RequestHead* out) const;
+
  private:
   ParseResult parse_head(std::string_view head, RequestHead* out);
+  // Host, target form, path and query, framing: what both kinds of head share.
+  ParseResult finish(int host_count, RequestHead* out) const;
   RequestLimits limits_;
   size_t scanned_ = 0;
 };

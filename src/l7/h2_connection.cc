@@ -103,10 +103,20 @@ asio::awaitable<std::error_code> H2Stream::write(std::string_view a, std::string
   co_return co_await wait_for_room();  // the client's window holds too much of this response
 }
 
-void H2Stream::start_request() {
-  in.reserve(512);
-  in.append(method).append(" "sv).append(path).append(" HTTP/1.1\r\n"sv);
-  if (!authority.empty()) in.append("Host: "sv).append(authority).append("\r\n"sv);
+void H2Stream::finish_head() {
+  // Views into `store` only now: it grew while the fields came in.
+  request.clear();
+  request.method = method;
+  request.target = path;
+  request.host = authority;
+  request.version_minor = 1;
+  request.headers.reserve(spans.size() + 2);
+  const std::string_view all = store;
+  for (const auto& [name_at, name_len, value_at, value_len] : spans)
+    request.headers.push_back({all.substr(name_at, name_len), all.substr(value_at, value_len)});
+  if (!cookies.empty()) request.headers.push_back({"cookie", cookies});
+  // A body without content-length is passed on chunked (HTTP/1.1 has no other way).
+  if (chunked) request.headers.push_back({"transfer-encoding", "chunked"});
 }
 
 bool H2Stream::submit(int status_code, const std::vector<http::Header>& headers,
@@ -531,10 +541,10 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
     // "trailers" is the only value h2 allows, and it means nothing to an HTTP/1.1 backend
   } else {
     if (n == "content-length") s.has_content_length = true;
-    // Pseudo-headers come first (nghttp2 enforces it), so the request line can be written now
-    // and the fields straight after it: one buffer, no second copy.
-    if (s.in.empty()) s.start_request();
-    s.in.append(n).append(": "sv).append(v).append("\r\n"sv);
+    const auto at = static_cast<uint32_t>(s.store.size());
+    s.store.append(n).append(v);
+    s.spans.push_back({at, static_cast<uint32_t>(namelen), at + static_cast<uint32_t>(namelen),
+                       static_cast<uint32_t>(valuelen)});
   }
   return 0;
 }
@@ -574,10 +584,7 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
       return 0;
     }
     s.chunked = !end_stream && !s.has_content_length;
-    if (s.in.empty()) s.start_request();
-    if (!s.cookies.empty()) s.in.append("Cookie: "sv).append(s.cookies).append("\r\n"sv);
-    if (s.chunked) s.in.append("Transfer-Encoding: chunked\r\n"sv);
-    s.in.append("\r\n"sv);
+    s.finish_head();
     s.in_ended = end_stream;
     s.started = true;
     if (self->active_sessions_++ == 0 && self->hooks_.idle_changed)

@@ -1,11 +1,11 @@
 #pragma once
 // Downstream HTTP/2 (nghttp2), over TLS with ALPN "h2" or in cleartext with prior knowledge.
 //
-// Each HTTP/2 stream enters the same pipeline as an HTTP/1.1 connection: the stream's request is
-// written out as HTTP/1.1 bytes that an HttpSession reads through its Downstream, and what the
-// session writes back (an HTTP/1.1 response) is parsed into HEADERS and DATA frames. Routing,
-// balancing, retries, timeouts, limits, logs and metrics are then one code path for both
-// versions; the price is one HTTP/1.1 encode and parse per request in memory (no syscall).
+// Each HTTP/2 stream enters the same pipeline as an HTTP/1.1 connection: an HttpSession takes the
+// stream's request head as split fields (checked by the same rules as an HTTP/1.1 head) and reads
+// the body as HTTP/1.1 body bytes through its Downstream; the response head it got from the
+// backend goes out as HEADERS without a round trip, the body as DATA. Routing, balancing,
+// retries, timeouts, limits, logs and metrics are then one code path for both versions.
 //
 // Flow control is real: request DATA is acknowledged (WINDOW_UPDATE) only when the session has
 // read it, and a session writing a response waits while more than kMaxBuffered bytes wait for the
@@ -15,6 +15,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -49,12 +50,15 @@ struct H2Stream : h2_bridge::End {
   int32_t id = 0;
   H2Connection* connection = nullptr;  // null once the connection is gone
 
-  // Request, as HTTP/1.1 bytes.
+  // Request. The head's views point into these; `in` holds the body as HTTP/1.1 body bytes.
   std::string method;
   std::string authority;
   std::string path;
-  std::string fields;   // "name: value\r\n" lines
-  std::string cookies;  // crumbs joined with "; " (RFC 9113 8.2.3)
+  std::string store;                           // names and values of the fields, back to back
+  std::vector<std::array<uint32_t, 4>> spans;  // per field: name offset, length, value ...
+  std::string cookies;                         // crumbs joined with "; " (RFC 9113 8.2.3)
+  std::string fields;         // trailers, as "name: value\r\n" lines (a chunked body carries them)
+  http::RequestHead request;  // complete when the session starts
   size_t header_bytes = 0;
   bool too_large = false;
   bool has_content_length = false;
@@ -85,7 +89,7 @@ struct H2Stream : h2_bridge::End {
   bool process_head(std::string_view* in);
 
  public:
-  void start_request();  // the request line and Host, once the pseudo-headers are in
+  void finish_head();  // the header block is complete: build `head`
   // The response head as the session parsed it from the backend, without an HTTP/1.1 round
   // trip; `chunked`: the body that follows is written chunk-encoded.
   bool submit_head(const http::ResponseHead& resp, bool chunked);

@@ -508,7 +508,15 @@ asio::awaitable<void> HttpSession::run() {
       arm(Deadline::kRequestHead, listener.timeouts.request_header);
     }
     http::ParseResult pr;
-    while (true) {
+    // HTTP/2: the head came split into fields, checked here as a parsed head would be; the
+    // reads below are for HTTP/1.1 heads (a stream carries one request, then ends).
+    const bool h2_head = first && down_.is_stream();
+    if (h2_head) {
+      std::swap(req_, down_.stream()->request);
+      pr = parser_.accept_fields(&req_);
+      if (pr.ok()) pr.consumed = 0;
+    }
+    while (!h2_head) {
       if (first && !down_.is_stream() && !in_.empty() && could_be_h2_preface(in_.data())) {
         if (in_.size() >= kH2Preface.size()) {  // h2c with prior knowledge
           disarm();

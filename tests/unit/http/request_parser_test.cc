@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace sluice::http {
 namespace {
@@ -69,6 +70,54 @@ TEST(RequestParser, Rfc9110_5_6_2_EveryByteAtEveryPositionOfAName) {
       }
     }
   }
+}
+
+// HTTP/2 heads: fields already split, checked by the same rules.
+Parsed accept(std::string_view method, std::string_view target, std::string_view host,
+              std::vector<Header> fields, RequestLimits limits = {}) {
+  Parsed p;
+  p.head.method = method;
+  p.head.target = target;
+  p.head.host = host;
+  p.head.headers = std::move(fields);
+  p.result = RequestParser(limits).accept_fields(&p.head);
+  return p;
+}
+
+TEST(RequestParser, AcceptFieldsSetsIdsPathQueryAndFraming) {
+  auto p = accept("POST", "/a/b?x=1", "h2.test",
+                  {{"content-length", " 5 "}, {"cookie", "a=1; b=2"}, {"x-other", "v"}});
+  ASSERT_TRUE(p.result.ok()) << p.result.reason;
+  EXPECT_EQ(p.head.path, "/a/b");
+  EXPECT_EQ(p.head.query, "x=1");
+  EXPECT_EQ(p.head.headers[0].id, HeaderId::kContentLength);
+  EXPECT_EQ(p.head.headers[0].value, "5");
+  EXPECT_EQ(p.head.headers[1].id, HeaderId::kCookie);
+  EXPECT_EQ(p.head.framing.body, BodyKind::kContentLength);
+  EXPECT_EQ(p.head.framing.content_length, 5u);
+  auto chunked = accept("POST", "/", "h", {{"transfer-encoding", "chunked"}});
+  ASSERT_TRUE(chunked.result.ok());
+  EXPECT_EQ(chunked.head.framing.body, BodyKind::kChunked);
+}
+
+TEST(RequestParser, AcceptFieldsRejectsWhatAnHttp1HeadCouldNotCarry) {
+  auto status = [](const Parsed& p) { return p.result.is_error() ? p.result.status : 0; };
+  EXPECT_EQ(status(accept("GET", "/", "", {})), 400);                    // no authority
+  EXPECT_EQ(status(accept("GET", "/", "a b", {})), 400);                 // bad authority
+  EXPECT_EQ(status(accept("GET", "/", "h", {{"host", "other"}})), 400);  // second Host
+  EXPECT_EQ(status(accept("GET", "/", "h", {{"x", "a\x01b"}})), 400);    // control char
+  EXPECT_EQ(status(accept("GET", "/", "h", {{"x", "a\rb"}})), 400);      // CR
+  EXPECT_EQ(status(accept("GET", "/", "h", {{"x y", "v"}})), 400);       // not a token
+  EXPECT_EQ(status(accept("G T", "/", "h", {})), 400);                   // method
+  EXPECT_EQ(status(accept("GET", "/a b", "h", {})), 400);                // target
+  EXPECT_EQ(status(accept("GET", "*", "h", {})), 400);                   // * is OPTIONS'
+  EXPECT_EQ(status(accept("POST", "/", "h", {{"content-length", "1x"}})), 400);
+  EXPECT_EQ(
+      status(accept("POST", "/", "h", {{"content-length", "1"}, {"transfer-encoding", "chunked"}})),
+      400);
+  std::vector<Header> many(101, Header{"x", "v"});
+  EXPECT_EQ(status(accept("GET", "/", "h", many)), 431);
+  EXPECT_EQ(status(accept("GET", "/", "h", {{"x", "v"}})), 0);
 }
 
 TEST(RequestParser, SimpleGet) {
