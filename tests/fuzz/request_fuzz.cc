@@ -1,7 +1,8 @@
 // libFuzzer target: the request head parser, then the path normaliser and the chunked body
 // decoder on whatever follows the head, exactly as the proxy chains them. Invariants checked:
 // no crash, consumed never exceeds input, normalisation is idempotent, and a parse of the same
-// bytes split at any point gives the same answer as a parse of them whole.
+// bytes split at any point gives the same answer as a parse of them whole, and a head accepted
+// here is accepted with the same meaning when its parts arrive split (as HTTP/2 gives them).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -38,6 +39,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     normalize_path(head.path, &once);
     normalize_path(once, &twice);
     if (once != twice || once.empty() || once[0] != '/') std::abort();
+
+    // The same head as split fields (accept_fields, the HTTP/2 path): same verdict, same meaning.
+    if (head.version_minor == 1 && !head.target.empty() && head.target.front() == '/') {
+      RequestHead split;
+      split.method = head.method;
+      split.target = head.target;
+      split.host = head.host;
+      for (const auto& h : head.headers)
+        if (h.id != HeaderId::kHost) split.headers.push_back({h.name, h.value});
+      auto accepted = RequestParser({256, 2048, 32}).accept_fields(&split);
+      if (!accepted.ok() || split.path != head.path || split.query != head.query ||
+          split.framing.body != head.framing.body ||
+          split.framing.content_length != head.framing.content_length) {
+        std::abort();
+      }
+    }
     if (head.framing.body == BodyKind::kChunked) {
       ChunkedDecoder dec(1024);
       std::string_view rest = input.substr(whole.consumed);
