@@ -38,13 +38,6 @@ nghttp2_nv make_nv(std::string_view name, std::string_view value) {
 }
 
 // Response header fields that are about the HTTP/1.1 connection, not the message: never in h2.
-bool connection_specific(std::string_view lower_name) {
-  return lower_name == "connection" || lower_name == "keep-alive" ||
-         lower_name == "proxy-connection" || lower_name == "transfer-encoding" ||
-         lower_name == "upgrade" || lower_name == "te";
-}
-
-// The same, for a header the parser classified.
 bool connection_specific(http::HeaderId id) {
   using http::HeaderId;
   return id == HeaderId::kConnection || id == HeaderId::kKeepAlive ||
@@ -275,7 +268,7 @@ void H2Stream::take_trailers(std::string_view lines) {
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
       value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (connection_specific(name)) continue;
+    if (connection_specific(http::classify_header(name))) continue;
     trailers.emplace_back(std::move(name), std::string(value));
   }
 }
