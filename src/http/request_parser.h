@@ -27,7 +27,8 @@ class RequestParser {
 
   // A head whose parts arrived already split (HTTP/2): `out` has the method, target, host (may
   // be empty) and fields (without Host) filled in, views that must outlive the head. Checks
-  // them as parse() would an HTTP/1.1 head, then sets ids, path, query and framing.
+  // them as parse() would an HTTP/1.1 head, then sets ids, path, query and framing. A success
+  // has consumed 0 (no bytes were the head).
   ParseResult accept_fields(RequestHead* out) const;
 
  private:

@@ -513,8 +513,7 @@ asio::awaitable<void> HttpSession::run() {
     const bool h2_head = first && down_.is_stream();
     if (h2_head) {
       std::swap(req_, down_.stream()->request);
-      pr = parser_.accept_fields(&req_);
-      if (pr.ok()) pr.consumed = 0;
+      pr = parser_.accept_fields(&req_);  // consumed is 0: nothing of in_ was the head
     }
     while (!h2_head) {
       if (first && !down_.is_stream() && !in_.empty() && could_be_h2_preface(in_.data())) {
@@ -999,7 +998,7 @@ asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::Soc
       if (worker) worker->h2_connect_end(*key);
     }
   } h2_opening;
-  if (cfg.upstream_h2 && !worker_.h2_connecting(*pool_key_)) {
+  if (cfg.upstream_h2 && !worker_.h2_waiter(*pool_key_)) {
     worker_.h2_connect_begin(*pool_key_);
     // Set in place: assigning a temporary H2Opening would run its destructor, which ends the
     // announcement at once (the waiters then found nobody connecting and opened one each).

@@ -126,11 +126,9 @@ class Worker {
                 bool opener, std::chrono::milliseconds settings_timeout);
   // While one session opens the HTTP/2 connection to an endpoint, the others wait for it instead
   // of opening their own (a burst of streams on a cold worker would open one each).
-  bool h2_connecting(const std::string& endpoint) const { return h2_connecting_.count(endpoint); }
   void h2_connect_begin(const std::string& endpoint);
-  void h2_connect_end(const std::string& endpoint);  // connected or failed: wakes the waiters
-                                                     // What to wait on while the connection is
-                                                     // being opened (null when it is not).
+  void h2_connect_end(const std::string& endpoint);  // ready or failed: wakes the waiters
+  // What to wait on while a connection to `endpoint` is being opened (null when none is).
   asio::steady_timer* h2_waiter(const std::string& endpoint);
   AccessLog& access_log() { return access_log_; }
   WorkerStats& stats() { return stats_; }

@@ -356,16 +356,21 @@ static __always_inline struct ethhdr *make_reply(void *ctx, int keep, int added,
 /* The packet would not fit the MTU once encapsulated: tell the sender, from the VIP, with
  * "fragmentation needed" (IPv4 with DF) or "packet too big" (IPv6), quoting the start of its
  * packet, so its path MTU discovery shrinks the flow. Untagged frames only. */
-static __always_inline int too_big_v4(void *ctx, int tc, const struct packet *p, __u32 mtu) {
-  if (tc) return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP); /* XDP only */
+/* The sender's packet as the reply will quote it: right after an untagged Ethernet header, with
+ * `quoted` bytes present. Null for tagged or short frames, and at tc (XDP only). */
+static __always_inline void *quotable(void *ctx, int tc, const struct packet *p, int quoted) {
+  if (tc) return 0;
   void *data = DATA(ctx, tc);
   void *end = DATA_END(ctx, tc);
+  if (p->l3_off != sizeof(struct ethhdr) || data + sizeof(struct ethhdr) + quoted > end) return 0;
+  return data + sizeof(struct ethhdr);
+}
+
+static __always_inline int too_big_v4(void *ctx, int tc, const struct packet *p, __u32 mtu) {
   const int quoted = sizeof(struct iphdr) + 8;
   const int added = sizeof(struct iphdr) + sizeof(struct icmphdr_);
-  if (p->l3_off != sizeof(struct ethhdr) || data + sizeof(struct ethhdr) + quoted > end)
-    return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP);
-  struct iphdr *orig = data + sizeof(struct ethhdr);
-  if (orig->ihl != 5) return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP);
+  struct iphdr *orig = quotable(ctx, tc, p, quoted);
+  if (!orig || orig->ihl != 5) return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP);
   __u32 client = orig->saddr, vip = orig->daddr;
   struct ethhdr *eth = make_reply(ctx, sizeof(struct ethhdr) + quoted, added,
                                   bpf_htons(ETH_P_IP));
@@ -398,14 +403,10 @@ static __always_inline int too_big_v4(void *ctx, int tc, const struct packet *p,
 }
 
 static __always_inline int too_big_v6(void *ctx, int tc, const struct packet *p, __u32 mtu) {
-  if (tc) return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP); /* XDP only */
-  void *data = DATA(ctx, tc);
-  void *end = DATA_END(ctx, tc);
   const int quoted = sizeof(struct ipv6hdr) + 8;
   const int added = sizeof(struct ipv6hdr) + sizeof(struct icmp6hdr);
-  if (p->l3_off != sizeof(struct ethhdr) || data + sizeof(struct ethhdr) + quoted > end)
-    return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP);
-  struct ipv6hdr *orig = data + sizeof(struct ethhdr);
+  struct ipv6hdr *orig = quotable(ctx, tc, p, quoted);
+  if (!orig) return verdict(SLUICE_DROP_UNSUPPORTED, p->l3_len, XDP_DROP);
   struct in6_addr client = orig->saddr, vip = orig->daddr;
   struct ethhdr *eth = make_reply(ctx, sizeof(struct ethhdr) + quoted, added,
                                   bpf_htons(ETH_P_IPV6));
