@@ -83,6 +83,8 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
     if (prev_) prev_->next_ = next_;
     if (next_) next_->prev_ = prev_;
     if (t_sessions == this) t_sessions = next_;
+    // The slot goes back before the gauge drops: no open connections means every slot is free.
+    job_.slot = core::ClientSlot();
     job_.stats->active.dec();
     if (!job_.log) return;
     auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();

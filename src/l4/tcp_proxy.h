@@ -18,6 +18,7 @@
 
 #include "config/config.h"
 #include "core/address.h"
+#include "core/client_limiter.h"
 #include "l4/stream_stats.h"
 
 namespace sluice::l4 {
@@ -30,6 +31,7 @@ struct TcpJob {
   const config::Listener* listener = nullptr;
   const config::Cluster* cluster = nullptr;
   std::shared_ptr<const void> keep;  // keeps `listener` and `cluster` alive (the config view)
+  core::ClientSlot slot;             // the client's place in the listener's limits
   // Next endpoint not in `tried` (the balancer's ranking); -1 when none is left.
   std::function<int(std::span<const uint32_t> tried)> pick;
   // One try's result for an endpoint (outlier detection).

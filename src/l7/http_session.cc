@@ -223,6 +223,9 @@ void HttpSession::spawn_stream(Worker& worker, std::shared_ptr<H2Stream> stream,
 }
 
 HttpSession::~HttpSession() {
+  // The client's slot goes back before the gauge drops, so that a reader who sees no open
+  // connections can rely on every per-client slot being free again.
+  client_slot_ = core::ClientSlot();
   if (view_ && listener_index_ >= 0 && !down_.is_stream())
     view_->listener_stats[listener_index_]->active_connections.dec();
   worker_.unlink(this);

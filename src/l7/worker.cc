@@ -355,12 +355,8 @@ void Worker::start_tcp(std::shared_ptr<WorkerView> view, asio::ip::tcp::socket s
   job.log = stream_log();
   job.stats = view->stream_stats[listener_index];
   job.initial = std::move(initial);
-  // The session keeps the view (config, balancer) alive, and the client's limiter slot.
-  struct Keep {
-    std::shared_ptr<WorkerView> view;
-    core::ClientSlot slot;
-  };
-  job.keep = std::make_shared<Keep>(Keep{std::move(view), std::move(slot)});
+  job.slot = std::move(slot);
+  job.keep = std::move(view);  // the session keeps the view (config, balancer) alive
   l4::spawn_tcp_proxy(io_, std::move(job));
 }
 

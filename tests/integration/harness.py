@@ -138,6 +138,15 @@ class Sluice:
         wait_port(self.port, proc=self.proc)
         wait_port(self.admin_port, proc=self.proc)
 
+    def wait_probe_gone(self, listener="web", active="sluice_downstream_connections_active"):
+        """The readiness probe of __init__ was a connection to the listener. Until sluice has
+        taken it from the accept queue and closed it, it may hold a per-client slot; tests that
+        count per-client limits start after that. (An open-connections gauge of 0 alone is not
+        enough: a probe still in the kernel's queue is not counted yet.)"""
+        accepted = f'sluice_downstream_connections_total{{listener="{listener}"}}'
+        wait_for(lambda: self.metric(accepted) >= 1 and self.metric(f'{active}{{listener="{listener}"}}') == 0,
+                 what="the readiness probe accepted and closed")
+
     def write_config(self, yaml_text):
         text = yaml_text.replace("{port}", str(self.port)).replace("{admin}", str(self.admin_port))
         for i, p in enumerate(self.extra):
