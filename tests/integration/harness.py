@@ -1,9 +1,11 @@
 """Integration test harness: starts the real sluice binary, demo backends and nginx on loopback,
 talks to them with real clients, and stops every process it started, by PID.
 
-Readiness is always a check (a port accepting, an admin endpoint answering), never a sleep.
+Readiness is always a check (a port listening or accepting, an admin endpoint answering), never a
+sleep.
 Every wait is bounded in count and time."""
 import atexit
+import fcntl
 import http.client
 import json
 import os
@@ -37,24 +39,37 @@ def tmp_path(name):
 
 
 _next_port = [0]
+_port_locks = []  # open lock files, one per port handed out; the kernel drops the locks at exit
+_PORT_LOCK_DIR = "/tmp/sluice-it-ports"
 
 
 def free_port():
     """A port for a server this test starts. Taken below the kernel's ephemeral range (so no
-    client connection can hold it) and from a block of 400 chosen by this process's PID (so that
-    test files run in parallel by ctest do not hand out the same port: sluice binds with
-    SO_REUSEPORT, and two instances on one port would silently share its connections)."""
+    client connection can hold it), starting in a block chosen by this process's PID, and claimed
+    with a lock file so that test files run in parallel by ctest never hand out the same one:
+    two of them could otherwise both find a port free before either binds it, and since sluice
+    binds with SO_REUSEPORT, two instances on one port would silently share its connections.
+    An flock, unlike a marker file, goes away with its process however that process ends."""
+    os.makedirs(_PORT_LOCK_DIR, exist_ok=True)
     base = 10000 + (os.getpid() % 50) * 400
-    for _ in range(400):  # bounded
-        port = base + _next_port[0] % 400
+    for _ in range(2000):  # bounded: 20000 ports below the ephemeral range
+        port = 10000 + (base - 10000 + _next_port[0]) % 20000
         _next_port[0] += 1
+        fd = os.open(os.path.join(_PORT_LOCK_DIR, str(port)), os.O_CREAT | os.O_RDWR, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # another test process has it
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
+                os.close(fd)
                 continue
-            return port
-    raise AssertionError("no free port in this process's block")
+        _port_locks.append(fd)
+        return port
+    raise AssertionError("no free port")
 
 
 def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):
@@ -67,6 +82,31 @@ def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):
                 return
         except OSError:
             time.sleep(0.02)
+    raise AssertionError(f"port {port} did not open within {timeout}s")
+
+
+def listening(port):
+    """True when some socket listens on TCP `port` (from /proc, without connecting: a probe
+    connection would count against the per-client limits and accept counters under test)."""
+    hex_port = f":{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if fields[1].endswith(hex_port) and fields[3] == "0A":  # 0A: LISTEN
+                    return True
+    return False
+
+
+def wait_listening(port, proc, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode} before port {port} opened")
+        if listening(port):
+            return
+        time.sleep(0.02)
     raise AssertionError(f"port {port} did not open within {timeout}s")
 
 
@@ -135,17 +175,8 @@ class Sluice:
         self.write_config(yaml_text)
         self.log = open(self.log_path, "wb")
         self.proc = start([SLUICE, "run", "-c", self.config_path], stdout=self.log, stderr=self.log)
-        wait_port(self.port, proc=self.proc)
+        wait_listening(self.port, self.proc)
         wait_port(self.admin_port, proc=self.proc)
-
-    def wait_probe_gone(self, listener="web", active="sluice_downstream_connections_active"):
-        """The readiness probe of __init__ was a connection to the listener. Until sluice has
-        taken it from the accept queue and closed it, it may hold a per-client slot; tests that
-        count per-client limits start after that. (An open-connections gauge of 0 alone is not
-        enough: a probe still in the kernel's queue is not counted yet.)"""
-        accepted = f'sluice_downstream_connections_total{{listener="{listener}"}}'
-        wait_for(lambda: self.metric(accepted) >= 1 and self.metric(f'{active}{{listener="{listener}"}}') == 0,
-                 what="the readiness probe accepted and closed")
 
     def write_config(self, yaml_text):
         text = yaml_text.replace("{port}", str(self.port)).replace("{admin}", str(self.admin_port))

@@ -241,7 +241,6 @@ def test_slowloris_and_slow_body_are_cut_off_while_service_stays_up():
 def test_per_client_connection_limits_close_excess_at_accept():
     b = Backend("b")
     s = Sluice(proxy_yaml(cluster_yaml("c", [b]), listener="    limits: { max_connections_per_ip: 5 }\n"))
-    s.wait_probe_gone()
     conns = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(8)]
     metric = 'sluice_downstream_connections_rejected_total{listener="web",reason="max_connections_per_ip"}'
     wait_for(lambda: s.metric(metric) == 3, what="3 connections refused")
@@ -273,9 +272,9 @@ def test_per_client_connection_limits_close_excess_at_accept():
         except (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError):
             statuses_seen.append("closed")
     rejected = s.metric('sluice_downstream_connections_rejected_total{listener="web",reason="connection_rate_per_ip"}')
-    # the bucket holds 2, one of which the harness's readiness probe used
+    # the bucket holds 2 (and refills 2 per second while the burst runs)
     assert statuses_seen.count(200) >= 1 and rejected >= 20, (statuses_seen, rejected)
-    assert statuses_seen.count("closed") == rejected
+    assert statuses_seen.count("closed") == rejected, (statuses_seen, rejected)
 
 
 def test_slow_start_ramps_a_recovered_endpoint():
