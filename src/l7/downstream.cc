@@ -98,6 +98,10 @@ bool Downstream::submit_head(const http::ResponseHead& resp, bool chunked) {
   return stream_ && stream_->submit_head(resp, chunked);
 }
 
+bool Downstream::submit_tunnel(const http::ResponseHead& resp) {
+  return stream_ && stream_->submit_tunnel(resp);
+}
+
 void Downstream::cancel() {
   if (stream_) return stream_->cancel();
   std::error_code ec;

@@ -38,6 +38,8 @@ class Downstream {
   H2Stream* stream() const { return stream_.get(); }  // null unless is_stream()
   // Stream mode: hands the parsed response head over directly (see H2Stream::submit_head).
   bool submit_head(const http::ResponseHead& resp, bool chunked);
+  // Stream mode: the backend switched to WebSocket; see H2Stream::submit_tunnel.
+  bool submit_tunnel(const http::ResponseHead& resp);
 
   // The server side of the TLS handshake. On failure, false and a short reason in *why.
   asio::awaitable<bool> handshake(std::shared_ptr<const tls::ServerContext> context,

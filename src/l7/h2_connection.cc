@@ -9,6 +9,7 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "http/message.h"
@@ -43,6 +44,26 @@ bool connection_specific(http::HeaderId id) {
   return id == HeaderId::kConnection || id == HeaderId::kKeepAlive ||
          id == HeaderId::kProxyConnection || id == HeaderId::kTransferEncoding ||
          id == HeaderId::kUpgrade || id == HeaderId::kTe;
+}
+
+// 16 random bytes in base64 (RFC 6455 4.1). A nonce for the backend's handshake, not a secret.
+std::string make_websocket_key() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::array<uint8_t, 18> bytes{};  // 16 random, 2 zero: 24 characters, the last two "=="
+  for (size_t i = 0; i < 16; i += 8) {
+    const uint64_t r = random();
+    std::memcpy(bytes.data() + i, &r, 8);
+  }
+  std::string key;
+  key.reserve(24);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    const uint32_t v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    for (int shift = 18; shift >= 0; shift -= 6) key.push_back(kAlphabet[(v >> shift) & 63]);
+  }
+  key.replace(22, 2, "==");
+  return key;
 }
 
 // At the end of the body: the trailers (gRPC's grpc-status) go out as a last HEADERS frame.
@@ -110,6 +131,26 @@ void H2Stream::finish_head() {
   if (!cookies.empty()) request.headers.push_back({"cookie", cookies});
   // A body without content-length is passed on chunked (HTTP/1.1 has no other way).
   if (chunked) request.headers.push_back({"transfer-encoding", "chunked"});
+  if (websocket) {
+    // RFC 8441 5: h2 has no Sec-WebSocket-Key/Accept; the HTTP/1.1 backend needs a key, any
+    // nonce, and its Accept goes no further than sluice.
+    websocket_key = make_websocket_key();
+    request.headers.push_back({"connection", "upgrade"});
+    request.headers.push_back({"upgrade", "websocket"});
+    request.headers.push_back({"sec-websocket-key", websocket_key});
+  }
+}
+
+bool H2Stream::submit_tunnel(const http::ResponseHead& resp) {
+  if (closed || !connection) return false;
+  thread_local std::vector<http::Header> headers;
+  headers.clear();
+  for (const auto& h : resp.headers) {
+    if (h.name.size() != 20 || !http::iequals(h.name, "sec-websocket-accept")) headers.push_back(h);
+  }
+  if (!submit(200, headers, &resp.framing, {}, Body::kUntilClose)) return false;
+  connection->response_ready(*this);  // no write follows at once to send the HEADERS
+  return true;
 }
 
 bool H2Stream::submit(int status_code, const std::vector<http::Header>& headers,
@@ -343,11 +384,12 @@ bool H2Connection::glitch() {
 
 asio::awaitable<void> H2Connection::run(std::string_view received) {
   using namespace asio::experimental::awaitable_operators;
-  std::array<nghttp2_settings_entry, 4> settings{{
+  std::array<nghttp2_settings_entry, 5> settings{{
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits_.max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.initial_window},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits_.max_header_bytes},
       {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, 4096},
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},  // WebSocket over h2 (RFC 8441)
   }};
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
@@ -523,13 +565,17 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
     s.path.assign(v);
   } else if (n == ":authority") {
     s.authority.assign(v);
-  } else if (n == ":scheme" || n == ":protocol") {
-    // the scheme is the listener's; extended CONNECT is not offered
+  } else if (n == ":protocol") {
+    s.protocol.assign(v);  // nghttp2 allows it only on CONNECT
+  } else if (n == ":scheme") {
+    // the scheme is the listener's
   } else if (n == "host") {
     if (s.authority.empty()) s.authority.assign(v);
   } else if (n == "cookie") {
     if (!s.cookies.empty()) s.cookies.append("; "sv);
     s.cookies.append(v);
+  } else if (n == "sec-websocket-key") {
+    // not used in h2 (RFC 8441 5); sluice makes the one an upgrade to HTTP/1.1 needs
   } else if (n == "te") {
     // "trailers" is the only value h2 allows, and it means nothing to an HTTP/1.1 backend
   } else {
@@ -573,10 +619,22 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
       return 0;
     }
     if (s.method == "CONNECT") {
-      self->submit_local(s, 501, "CONNECT is not supported");
-      return 0;
+      // Only extended CONNECT for WebSocket (RFC 8441): the backend sees the HTTP/1.1
+      // handshake, a GET with Upgrade, and the tunnel starts only on its 101.
+      if (s.protocol != "websocket") {
+        self->submit_local(s, 501,
+                           s.protocol.empty() ? "CONNECT is not supported"
+                                              : "extended CONNECT is supported for websocket only");
+        return 0;
+      }
+      if (s.has_content_length) {
+        self->submit_local(s, 400, "a WebSocket CONNECT has no content-length");
+        return 0;
+      }
+      s.websocket = true;
+      s.method.assign("GET"sv);
     }
-    s.chunked = !end_stream && !s.has_content_length;
+    s.chunked = !end_stream && !s.has_content_length && !s.websocket;
     s.finish_head();
     s.in_ended = end_stream;
     s.started = true;

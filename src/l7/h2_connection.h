@@ -54,7 +54,10 @@ struct H2Stream : h2_bridge::End {
   std::string method;
   std::string authority;
   std::string path;
-  std::string store;                           // names and values of the fields, back to back
+  std::string protocol;       // extended CONNECT's :protocol (RFC 8441)
+  bool websocket = false;     // an extended CONNECT for websocket, sent on as an HTTP/1.1 upgrade
+  std::string websocket_key;  // the Sec-WebSocket-Key sluice makes up for that upgrade
+  std::string store;          // names and values of the fields, back to back
   std::vector<std::array<uint32_t, 4>> spans;  // per field: name offset, length, value ...
   std::string cookies;                         // crumbs joined with "; " (RFC 9113 8.2.3)
   std::string fields;         // trailers, as "name: value\r\n" lines (a chunked body carries them)
@@ -93,6 +96,9 @@ struct H2Stream : h2_bridge::End {
   // The response head as the session parsed it from the backend, without an HTTP/1.1 round
   // trip; `chunked`: the body that follows is written chunk-encoded.
   bool submit_head(const http::ResponseHead& resp, bool chunked);
+  // The backend switched to WebSocket (101): the client's extended CONNECT gets its 200, and the
+  // stream carries the tunnel's bytes as DATA both ways until either side ends it.
+  bool submit_tunnel(const http::ResponseHead& resp);
 
  private:
   bool submit(int status, const std::vector<http::Header>& headers, const http::Framing* hop_by_hop,

@@ -926,7 +926,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       close_upstream();
       break;
     case Outcome::kUpgraded:
-      status = 101;
+      status = status_;  // 101, or 200 to an HTTP/2 client's CONNECT
       co_await tunnel(listener.timeouts.tunnel_idle);
       client_keep_alive_ = false;
       close_upstream();
@@ -1254,13 +1254,17 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
           local_detail_ = "unexpected 101 Switching Protocols";
           co_return Outcome::kLocalResponse;
         }
+        up_in_.consume(pr.consumed);
+        if (down_.is_stream()) {  // RFC 8441: the client's CONNECT succeeds with a 200
+          status_ = 200;
+          co_return down_.submit_tunnel(resp_) ? Outcome::kUpgraded : Outcome::kAborted;
+        }
         out_.assign("HTTP/1.1 101 Switching Protocols\r\n");
         for (const auto& h : resp_.headers) {
           if (http::is_hop_by_hop(h, resp_.framing)) continue;
           append_header(&out_, h.name, h.value);
         }
         out_.append("Connection: upgrade\r\nUpgrade: websocket\r\n\r\n");
-        up_in_.consume(pr.consumed);
         status_ = 101;
         if (!co_await write_client(out_)) co_return Outcome::kAborted;
         co_return Outcome::kUpgraded;

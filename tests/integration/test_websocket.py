@@ -1,13 +1,22 @@
 """WebSocket through sluice with python3-websockets on both sides: echo over HTTP/1.1 and over
 TLS, text and binary, large messages; a backend that refuses the upgrade gives a normal HTTP
-answer and no tunnel; an idle tunnel is closed; `Upgrade: h2c` never reaches a backend."""
+answer and no tunnel; an idle tunnel is closed; `Upgrade: h2c` never reaches a backend.
+WebSocket over HTTP/2 (RFC 8441 extended CONNECT) is driven with python3-h2 and hand-made
+WebSocket frames, against the same HTTP/1.1 backend."""
 import asyncio
+import os
 import ssl
+import struct
 import subprocess
 
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
 import websockets
 
 from harness import *
+from test_http2 import h2_connect, pump
 
 
 def ws_backend():
@@ -108,6 +117,171 @@ def test_h2c_upgrade_never_reaches_the_backend():
                       b"Connection: close\r\n\r\n")
     body = out.split(b"\r\n\r\n", 1)[1].lower()
     assert b"upgrade" not in body and b"http2-settings" not in body, body
+
+
+def ws_frame(opcode, payload):
+    """A client frame (RFC 6455 5.2): FIN, masked, the length in its shortest form."""
+    head = bytes([0x80 | opcode])
+    n = len(payload)
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def first_ws_frame(buf):
+    """The whole server (unmasked) frame at the start of buf: ((opcode, payload), rest), or
+    (None, buf) while it is incomplete."""
+    if len(buf) < 2:
+        return None, buf
+    n, at = buf[1] & 0x7F, 2
+    if n == 126:
+        n, at = (struct.unpack("!H", buf[2:4])[0], 4) if len(buf) >= 4 else (None, 0)
+    elif n == 127:
+        n, at = (struct.unpack("!Q", buf[2:10])[0], 10) if len(buf) >= 10 else (None, 0)
+    if n is None or len(buf) < at + n:
+        return None, buf
+    assert not buf[1] & 0x80, "a server frame is never masked"
+    return (buf[0] & 0x0F, bytes(buf[at:at + n])), buf[at + n:]
+
+
+class H2WebSocket:
+    """One extended CONNECT stream on a fresh h2c connection."""
+
+    def __init__(self, port, path):
+        self.sock, self.conn = h2_connect(port)
+        events = pump(self.sock, self.conn, lambda ev: any(isinstance(e, h2.events.RemoteSettingsChanged)
+                                                          for e in ev))
+        changed = [e for e in events if isinstance(e, h2.events.RemoteSettingsChanged)]
+        code = h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL
+        assert changed and changed[0].changed_settings[code].new_value == 1, changed
+        self.conn.send_headers(1, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
+                                   (":path", path), (":authority", f"127.0.0.1:{port}"),
+                                   ("sec-websocket-version", "13")])
+        self.sock.sendall(self.conn.data_to_send())
+        self.buf, self.ended, self.others = b"", False, {}
+        self.pump(lambda: self.response is not None)
+        self.headers = dict(self.response.headers) if self.response else {}
+
+    response = None
+
+    def pump(self, done, limit=2000):
+        """Reads until done() or the stream's end; bounded in reads (each within the timeout)."""
+        for _ in range(limit):
+            if done() or self.ended:
+                return
+            try:
+                data = self.sock.recv(65536)
+            except (socket.timeout, ConnectionResetError):
+                return
+            if not data:
+                return
+            for e in self.conn.receive_data(data):
+                if isinstance(e, h2.events.ResponseReceived) and e.stream_id == 1:
+                    self.response = e
+                elif isinstance(e, h2.events.DataReceived) and e.stream_id == 1:
+                    self.buf += e.data
+                    self.conn.acknowledge_received_data(e.flow_controlled_length, 1)
+                elif isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset)) and e.stream_id == 1:
+                    self.ended = True
+                elif isinstance(e, h2.events.ResponseReceived):
+                    self.others[e.stream_id] = dict(e.headers)[":status"]
+            out = self.conn.data_to_send()
+            if out:
+                self.sock.sendall(out)
+
+    def send(self, data):
+        """DATA within the peer's windows, waiting for WINDOW_UPDATE when they are spent."""
+        while data:
+            room = min(self.conn.local_flow_control_window(1), self.conn.max_outbound_frame_size)
+            if room == 0:
+                self.pump(lambda: self.conn.local_flow_control_window(1) > 0)
+                assert self.conn.local_flow_control_window(1) > 0, "no window update"
+                continue
+            self.conn.send_data(1, data[:room])
+            data = data[room:]
+            self.sock.sendall(self.conn.data_to_send())
+
+    def receive(self):
+        """The next whole WebSocket frame from the server."""
+        self.pump(lambda: first_ws_frame(self.buf)[0] is not None)
+        frame, self.buf = first_ws_frame(self.buf)
+        assert frame is not None, ("no whole frame", self.ended, len(self.buf))
+        return frame
+
+
+def test_echo_over_http2_extended_connect():
+    s = Sluice(config(ws_backend()))  # a plain http listener: HTTP/2 with prior knowledge
+    ws = H2WebSocket(s.port, "/chat")
+    assert ws.headers.get(":status") == "200", (ws.headers, ws.ended, s.logs()[-2000:])
+    assert "sec-websocket-accept" not in ws.headers  # RFC 8441 5: no key and no accept in h2
+    messages = [(1, b"hello"), (1, b"x" * 70000), (2, b"\x00\x01binary\xff" * 1000), (1, b"last")]
+    for opcode, payload in messages:
+        ws.send(ws_frame(opcode, payload))
+        assert ws.receive() == (opcode, payload), (opcode, len(payload))
+    # the closing handshake: the backend answers the close and ends the TCP connection, which
+    # ends the stream
+    ws.send(ws_frame(8, struct.pack("!H", 1000)))
+    assert ws.receive()[0] == 8
+    ws.pump(lambda: ws.ended)
+    assert ws.ended
+    ws.sock.close()
+    try:
+        wait_for(lambda: s.metric('sluice_http_requests_total{listener="web",route="web/0",cluster="ws",'
+                                  'class="2xx"}') == 1, what="the CONNECT counted as its 200")
+    except AssertionError:
+        raise AssertionError({k: v for k, v in s.metrics().items() if k.startswith("sluice_http_requests_total")})
+
+
+def test_http2_tunnel_shares_its_connection_and_idles_out():
+    s = Sluice(config(ws_backend(), timeouts="    timeouts: { tunnel_idle: 1s }\n"))
+    ws = H2WebSocket(s.port, "/chat")
+    assert ws.headers.get(":status") == "200", ws.headers
+    ws.send(ws_frame(1, b"ping"))
+    assert ws.receive() == (1, b"ping")
+    # another stream of the same connection is served while the tunnel is open
+    ws.conn.send_headers(3, [(":method", "GET"), (":scheme", "http"), (":path", "/refuse"),
+                             (":authority", "h")], end_stream=True)
+    ws.sock.sendall(ws.conn.data_to_send())
+    ws.pump(lambda: 3 in ws.others)
+    assert ws.others.get(3) == "403" and not ws.ended, (ws.others, ws.ended)
+    # then nothing moves in the tunnel: sluice ends its stream, not the connection
+    ws.pump(lambda: ws.ended)
+    assert ws.ended
+    assert s.metric('sluice_timeouts_total{listener="web",kind="tunnel_idle"}') == 1
+    ws.conn.send_headers(5, [(":method", "GET"), (":scheme", "http"), (":path", "/refuse"),
+                             (":authority", "h")], end_stream=True)
+    ws.sock.sendall(ws.conn.data_to_send())
+    ws.ended = False
+    ws.pump(lambda: 5 in ws.others)
+    assert ws.others.get(5) == "403", ws.others
+    ws.sock.close()
+
+
+def test_refused_and_unsupported_connect_over_http2():
+    s = Sluice(config(ws_backend()))
+    ws = H2WebSocket(s.port, "/refuse")  # the backend answers 403 instead of switching
+    ws.pump(lambda: ws.ended)
+    assert ws.headers.get(":status") == "403" and ws.ended, ws.headers
+    assert ws.buf == b"no websocket here\n", ws.buf
+    ws.sock.close()
+    # CONNECT for another protocol, and plain CONNECT: 501, and the connection serves on
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(  # plain CONNECT has no :path
+        client_side=True, header_encoding="utf-8", validate_outbound_headers=False))
+    conn.initiate_connection()
+    conn.send_headers(1, [(":method", "CONNECT"), (":protocol", "webtransport"), (":scheme", "http"),
+                          (":path", "/"), (":authority", "h")], end_stream=True)
+    conn.send_headers(3, [(":method", "CONNECT"), (":authority", "example.com:443")], end_stream=True)
+    sock.sendall(conn.data_to_send())
+    events = pump(sock, conn, lambda ev: sum(isinstance(e, h2.events.StreamEnded) for e in ev) >= 2)
+    got = {e.stream_id: dict(e.headers)[":status"] for e in events if isinstance(e, h2.events.ResponseReceived)}
+    assert got == {1: "501", 3: "501"}, got
+    sock.close()
 
 
 if __name__ == "__main__":
