@@ -205,7 +205,8 @@ void HttpSession::init() {
   out_.reserve(2048);
   path_.reserve(128);
   log_target_.reserve(128);
-  req_.headers.reserve(32);
+  // An HTTP/2 stream's session takes its request head whole from the stream (a swap).
+  if (!down_.is_stream()) req_.headers.reserve(32);
   resp_.headers.reserve(32);
   refresh_view();
 }
