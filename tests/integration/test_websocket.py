@@ -150,16 +150,27 @@ def first_ws_frame(buf):
 
 
 class H2WebSocket:
-    """One extended CONNECT stream on a fresh h2c connection."""
+    """One extended CONNECT stream on a fresh connection: h2c, or h2 over TLS (ALPN) with `tls`, an
+    ssl.SSLContext for the name ws.test."""
 
-    def __init__(self, port, path):
-        self.sock, self.conn = h2_connect(port)
+    def __init__(self, port, path, tls=None):
+        if tls is None:
+            self.sock, self.conn = h2_connect(port)
+        else:
+            raw_sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            self.sock = tls.wrap_socket(raw_sock, server_hostname="ws.test")
+            assert self.sock.selected_alpn_protocol() == "h2"
+            self.conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True,
+                                                                                   header_encoding="utf-8"))
+            self.conn.initiate_connection()
+            self.sock.sendall(self.conn.data_to_send())
+        scheme = "http" if tls is None else "https"
         events = pump(self.sock, self.conn, lambda ev: any(isinstance(e, h2.events.RemoteSettingsChanged)
                                                           for e in ev))
         changed = [e for e in events if isinstance(e, h2.events.RemoteSettingsChanged)]
         code = h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL
         assert changed and changed[0].changed_settings[code].new_value == 1, changed
-        self.conn.send_headers(1, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
+        self.conn.send_headers(1, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", scheme),
                                    (":path", path), (":authority", f"127.0.0.1:{port}"),
                                    ("sec-websocket-version", "13")])
         self.sock.sendall(self.conn.data_to_send())
@@ -235,6 +246,23 @@ def test_echo_over_http2_extended_connect():
                                   'class="2xx"}') == 1, what="the CONNECT counted as its 200")
     except AssertionError:
         raise AssertionError({k: v for k, v in s.metrics().items() if k.startswith("sluice_http_requests_total")})
+
+
+def test_echo_over_http2_over_tls():
+    key, crt = tmp_path("ws2.key"), tmp_path("ws2.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "1", "-subj", "/CN=ws.test", "-addext", "subjectAltName=DNS:ws.test",
+                    "-keyout", key, "-out", crt], check=True, capture_output=True)
+    tls = f"    tls: {{ certificates: [{{ cert: {crt}, key: {key} }}] }}\n"
+    s = Sluice(config(ws_backend(), protocol="https", tls=tls))
+    ctx = ssl.create_default_context(cafile=crt)
+    ctx.set_alpn_protocols(["h2"])
+    ws = H2WebSocket(s.port, "/chat", tls=ctx)
+    assert ws.headers.get(":status") == "200", ws.headers
+    for opcode, payload in [(1, b"over tls"), (2, os.urandom(100000))]:
+        ws.send(ws_frame(opcode, payload))
+        assert ws.receive() == (opcode, payload), (opcode, len(payload))
+    ws.sock.close()
 
 
 def test_http2_tunnel_shares_its_connection_and_idles_out():
