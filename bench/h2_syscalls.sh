@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Syscalls per request of sluice and HAProxy under the same h2c load (h2load -c 10 -m 10, N
+# requests, proxy on CPU 0 with one worker/thread, nginx backend and h2load on CPU 1), counted by
+# perf on the kernel's syscall tracepoints (tracefs is mounted if it is not). Counts, unlike req/s,
+# hardly move with the machine's noise; receives that found nothing (EAGAIN) are shown apart.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-200000}
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+[ -d /sys/kernel/tracing/events/syscalls ] || mount -t tracefs nodev /sys/kernel/tracing
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+bport=$(port); sport=$(port); hport=$(port)
+mkdir -p "$tmp/ng"
+cat > "$tmp/nginx.conf" <<NGX
+daemon off; master_process off; worker_processes 1; pid $tmp/ng/pid; error_log $tmp/ng/err error;
+events { worker_connections 1024; }
+http { access_log off; keepalive_requests 100000000; client_body_temp_path $tmp/ng/b; proxy_temp_path $tmp/ng/p;
+  fastcgi_temp_path $tmp/ng/f; uwsgi_temp_path $tmp/ng/u; scgi_temp_path $tmp/ng/s;
+  server { listen 127.0.0.1:$bport; location / { return 200 "hello, world\n"; } } }
+NGX
+cat > "$tmp/sluice.yaml" <<YML
+workers: 1
+access_log: false
+listeners:
+  - listen: 127.0.0.1:$sport
+    routes: [{ cluster: c }]
+clusters:
+  - { name: c, endpoints: [127.0.0.1:$bport] }
+YML
+cat > "$tmp/haproxy.cfg" <<CFG
+global
+  nbthread 1
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:$hport proto h2
+  default_backend b
+backend b
+  server s1 127.0.0.1:$bport
+CFG
+taskset -c 1 nginx -c "$tmp/nginx.conf" & pids+=($!)
+wait_port "$bport"
+events=syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait
+measure() {  # name port pid
+  local name=$1 p=$2 pid=$3
+  wait_port "$p"
+  perf stat -x, -e "$events" -e syscalls:sys_exit_recvfrom --filter 'ret == -11' -p "$pid" -o "$tmp/perf.txt" &
+  local perf=$!
+  sleep 0.2  # perf attaches; only the request counts below matter, not this wait's length
+  local rate
+  rate=$(taskset -c 1 h2load -n "$N" -c 10 -m 10 "http://127.0.0.1:$p/" | awk -F, '/^finished in/{print $2}')
+  kill -INT "$perf"; wait "$perf" || true
+  awk -F, -v N="$N" -v name="$name" -v rate="$rate" '
+    /sys_enter_send/ {send += $1} /sys_enter_recvfrom/ {recv = $1} /sys_enter_epoll_wait/ {ep = $1}
+    /sys_exit_recvfrom/ {again = $1}
+    END { printf "| %s | %.3f | %.3f | %.3f | %.3f | %s |\n", name, send/N, recv/N, again/N, ep/N, rate }' "$tmp/perf.txt"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+echo "### h2c syscalls per request — $(date -u +%Y-%m-%d) — commit $(git rev-parse --short HEAD)"
+echo
+echo "h2load -n $N -c 10 -m 10, counted by perf on syscall tracepoints (bench/h2_syscalls.sh)."
+echo
+echo "| proxy | sends/req | receives/req | EAGAIN receives/req | epoll_waits/req | req/s (under perf) |"
+echo "|---|---:|---:|---:|---:|---|"
+taskset -c 0 build/release/src/sluice run -c "$tmp/sluice.yaml" >/dev/null 2>&1 & spid=$!; pids+=("$spid")
+measure sluice "$sport" "$spid"
+taskset -c 0 haproxy -f "$tmp/haproxy.cfg" -db >/dev/null 2>&1 & hpid=$!; pids+=("$hpid")
+measure haproxy "$hport" "$hpid"
