@@ -17,6 +17,8 @@ packages=(
   nginx-light libnginx-mod-stream haproxy wrk nghttp2-client util-linux slowhttptest iperf3
   dnsmasq-base openssl testssl.sh python3-websockets python3-h2 python3-grpcio
   nftables ethtool iputils-ping
+  # profiling benchmarks (bench/callgrind_http1.sh, bench/h2_syscalls.sh)
+  valgrind linux-perf
 )
 
 missing=()
