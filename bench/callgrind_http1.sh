@@ -7,22 +7,14 @@
 # compare before and after a change to the request path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 N=${N:-5000}
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 bport=$(port); sport=$(port)
-mkdir -p "$tmp/ng"
-cat > "$tmp/nginx.conf" <<NGX
-daemon off; master_process off; worker_processes 1; pid $tmp/ng/pid; error_log $tmp/ng/err error;
-events { worker_connections 1024; }
-http { access_log off; keepalive_requests 100000000; client_body_temp_path $tmp/ng/b; proxy_temp_path $tmp/ng/p;
-  fastcgi_temp_path $tmp/ng/f; uwsgi_temp_path $tmp/ng/u; scgi_temp_path $tmp/ng/s;
-  server { listen 127.0.0.1:$bport; location / { return 200 "hello, world\n"; } } }
-NGX
+write_backend_conf "$tmp" "$bport"
 nginx -c "$tmp/nginx.conf" & pids+=($!)
 tls=""
 if [ "${MODE:-}" = h2tls ]; then

@@ -58,14 +58,20 @@ def test_echo_over_http1():
                               'class="1xx"}') == 1, what="the upgraded request counted as 101")
 
 
-def test_echo_over_tls():
+def https_sluice():
+    """sluice with an https listener for ws.test (a certificate made here) in front of a fresh
+    WebSocket backend, and a client context that trusts that certificate."""
     key, crt = tmp_path("ws.key"), tmp_path("ws.crt")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-days", "1", "-subj", "/CN=ws.test", "-addext", "subjectAltName=DNS:ws.test",
-                    "-keyout", key, "-out", crt], check=True, capture_output=True)
+    if not os.path.exists(crt):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-days", "1", "-subj", "/CN=ws.test", "-addext", "subjectAltName=DNS:ws.test",
+                        "-keyout", key, "-out", crt], check=True, capture_output=True)
     tls = f"    tls: {{ certificates: [{{ cert: {crt}, key: {key} }}] }}\n"
-    s = Sluice(config(ws_backend(), protocol="https", tls=tls))
-    ctx = ssl.create_default_context(cafile=crt)
+    return Sluice(config(ws_backend(), protocol="https", tls=tls)), ssl.create_default_context(cafile=crt)
+
+
+def test_echo_over_tls():
+    s, ctx = https_sluice()
     assert asyncio.run(echo_round_trips(f"wss://ws.test:{s.port}/chat", ssl=ctx, host="127.0.0.1",
                                         server_hostname="ws.test")) == 4
 
@@ -249,13 +255,7 @@ def test_echo_over_http2_extended_connect():
 
 
 def test_echo_over_http2_over_tls():
-    key, crt = tmp_path("ws2.key"), tmp_path("ws2.crt")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-days", "1", "-subj", "/CN=ws.test", "-addext", "subjectAltName=DNS:ws.test",
-                    "-keyout", key, "-out", crt], check=True, capture_output=True)
-    tls = f"    tls: {{ certificates: [{{ cert: {crt}, key: {key} }}] }}\n"
-    s = Sluice(config(ws_backend(), protocol="https", tls=tls))
-    ctx = ssl.create_default_context(cafile=crt)
+    s, ctx = https_sluice()
     ctx.set_alpn_protocols(["h2"])
     ws = H2WebSocket(s.port, "/chat", tls=ctx)
     assert ws.headers.get(":status") == "200", ws.headers
