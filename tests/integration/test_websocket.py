@@ -11,6 +11,7 @@ import subprocess
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.settings
 import websockets
@@ -288,6 +289,27 @@ def test_http2_tunnel_shares_its_connection_and_idles_out():
     ws.pump(lambda: 5 in ws.others)
     assert ws.others.get(5) == "403", ws.others
     ws.sock.close()
+
+
+def test_http2_client_reset_ends_the_tunnel_not_the_connection():
+    s = Sluice(config(ws_backend()))
+    ws = H2WebSocket(s.port, "/chat")
+    ws.send(ws_frame(1, b"before"))
+    assert ws.receive() == (1, b"before")
+    ws.conn.reset_stream(1, error_code=h2.errors.ErrorCodes.CANCEL)  # the client gives up
+    ws.sock.sendall(ws.conn.data_to_send())
+    # the tunnel's session ends (and closes its backend connection), counted as its 200 ...
+    wait_for(lambda: s.metric('sluice_http_requests_total{listener="web",route="web/0",cluster="ws",'
+                              'class="2xx"}') == 1, what="the reset tunnel to end")
+    # ... and the connection goes on serving
+    ws.conn.send_headers(3, [(":method", "GET"), (":scheme", "http"), (":path", "/refuse"),
+                             (":authority", "h")], end_stream=True)
+    ws.sock.sendall(ws.conn.data_to_send())
+    ws.ended = False
+    ws.pump(lambda: 3 in ws.others)
+    assert ws.others.get(3) == "403", ws.others
+    ws.sock.close()
+    assert s.proc.poll() is None
 
 
 def test_refused_and_unsupported_connect_over_http2():
