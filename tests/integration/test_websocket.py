@@ -212,6 +212,16 @@ class H2WebSocket:
             if out:
                 self.sock.sendall(out)
 
+    def get(self, stream_id, path):
+        """A plain GET on another stream of the same connection; returns its :status."""
+        self.conn.send_headers(stream_id, [(":method", "GET"), (":scheme", "http"), (":path", path),
+                                           (":authority", "h")], end_stream=True)
+        self.sock.sendall(self.conn.data_to_send())
+        was_ended, self.ended = self.ended, False  # pump() stops at the tunnel's end
+        self.pump(lambda: stream_id in self.others)
+        self.ended = was_ended or self.ended
+        return self.others.get(stream_id)
+
     def send(self, data):
         """DATA within the peer's windows, waiting for WINDOW_UPDATE when they are spent."""
         while data:
@@ -273,21 +283,12 @@ def test_http2_tunnel_shares_its_connection_and_idles_out():
     ws.send(ws_frame(1, b"ping"))
     assert ws.receive() == (1, b"ping")
     # another stream of the same connection is served while the tunnel is open
-    ws.conn.send_headers(3, [(":method", "GET"), (":scheme", "http"), (":path", "/refuse"),
-                             (":authority", "h")], end_stream=True)
-    ws.sock.sendall(ws.conn.data_to_send())
-    ws.pump(lambda: 3 in ws.others)
-    assert ws.others.get(3) == "403" and not ws.ended, (ws.others, ws.ended)
+    assert ws.get(3, "/refuse") == "403" and not ws.ended, (ws.others, ws.ended)
     # then nothing moves in the tunnel: sluice ends its stream, not the connection
     ws.pump(lambda: ws.ended)
     assert ws.ended
     assert s.metric('sluice_timeouts_total{listener="web",kind="tunnel_idle"}') == 1
-    ws.conn.send_headers(5, [(":method", "GET"), (":scheme", "http"), (":path", "/refuse"),
-                             (":authority", "h")], end_stream=True)
-    ws.sock.sendall(ws.conn.data_to_send())
-    ws.ended = False
-    ws.pump(lambda: 5 in ws.others)
-    assert ws.others.get(5) == "403", ws.others
+    assert ws.get(5, "/refuse") == "403", ws.others
     ws.sock.close()
 
 
@@ -302,12 +303,7 @@ def test_http2_client_reset_ends_the_tunnel_not_the_connection():
     wait_for(lambda: s.metric('sluice_http_requests_total{listener="web",route="web/0",cluster="ws",'
                               'class="2xx"}') == 1, what="the reset tunnel to end")
     # ... and the connection goes on serving
-    ws.conn.send_headers(3, [(":method", "GET"), (":scheme", "http"), (":path", "/refuse"),
-                             (":authority", "h")], end_stream=True)
-    ws.sock.sendall(ws.conn.data_to_send())
-    ws.ended = False
-    ws.pump(lambda: 3 in ws.others)
-    assert ws.others.get(3) == "403", ws.others
+    assert ws.get(3, "/refuse") == "403", ws.others
     ws.sock.close()
     assert s.proc.poll() is None
 
