@@ -1,5 +1,7 @@
 #include "l7/h2_connection.h"
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -9,7 +11,6 @@
 #include <array>
 #include <charconv>
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "http/message.h"
@@ -48,22 +49,11 @@ bool connection_specific(http::HeaderId id) {
 
 // 16 random bytes in base64 (RFC 6455 4.1). A nonce for the backend's handshake, not a secret.
 std::string make_websocket_key() {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::array<uint8_t, 18> bytes{};  // 16 random, 2 zero: 24 characters, the last two "=="
-  for (size_t i = 0; i < 16; i += 8) {
-    const uint64_t r = random();
-    std::memcpy(bytes.data() + i, &r, 8);
-  }
-  std::string key;
-  key.reserve(24);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    const uint32_t v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    for (int shift = 18; shift >= 0; shift -= 6) key.push_back(kAlphabet[(v >> shift) & 63]);
-  }
-  key.replace(22, 2, "==");
-  return key;
+  unsigned char nonce[16] = {};
+  RAND_bytes(nonce, sizeof(nonce));
+  unsigned char key[25];  // 24 characters and the NUL EVP_EncodeBlock writes
+  EVP_EncodeBlock(key, nonce, sizeof(nonce));
+  return std::string(reinterpret_cast<const char*>(key), 24);
 }
 
 // At the end of the body: the trailers (gRPC's grpc-status) go out as a last HEADERS frame.

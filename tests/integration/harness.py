@@ -72,17 +72,20 @@ def free_port():
     raise AssertionError("no free port")
 
 
-def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):
+def wait_ready(ready, port, proc=None, timeout=10.0):
+    """Waits (bounded) until ready() is true; fails at once if `proc` exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"process exited with {proc.returncode} before port {port} opened")
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.02)
+        if ready():
+            return
+        time.sleep(0.02)
     raise AssertionError(f"port {port} did not open within {timeout}s")
+
+
+def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):
+    wait_ready(lambda: port_open(port, host), port, proc, timeout)
 
 
 def listening(port):
@@ -100,19 +103,12 @@ def listening(port):
 
 
 def wait_listening(port, proc, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"process exited with {proc.returncode} before port {port} opened")
-        if listening(port):
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"port {port} did not open within {timeout}s")
+    wait_ready(lambda: listening(port), port, proc, timeout)
 
 
-def port_open(port):
+def port_open(port, host="127.0.0.1"):
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection((host, port), timeout=0.5):
             return True
     except OSError:
         return False
