@@ -72,20 +72,8 @@ def free_port():
     raise AssertionError("no free port")
 
 
-def wait_ready(ready, port, proc=None, timeout=10.0):
-    """Waits (bounded) until ready() is true; fails at once if `proc` exits first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"process exited with {proc.returncode} before port {port} opened")
-        if ready():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"port {port} did not open within {timeout}s")
-
-
 def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):
-    wait_ready(lambda: port_open(port, host), port, proc, timeout)
+    wait_for(lambda: port_open(port, host), timeout, f"port {port} to open", proc)
 
 
 def listening(port):
@@ -103,7 +91,7 @@ def listening(port):
 
 
 def wait_listening(port, proc, timeout=10.0):
-    wait_ready(lambda: listening(port), port, proc, timeout)
+    wait_for(lambda: listening(port), timeout, f"port {port} to open", proc)
 
 
 def port_open(port, host="127.0.0.1"):
@@ -255,9 +243,12 @@ def statuses(raw_bytes):
     return [int(m) for m in re.findall(rb"HTTP/1\.[01] (\d{3})", raw_bytes)]
 
 
-def wait_for(predicate, timeout=10.0, what="condition"):
+def wait_for(predicate, timeout=10.0, what="condition", proc=None):
+    """Waits (bounded) until predicate() is true; fails at once if `proc` exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode} while waiting for {what}")
         if predicate():
             return
         time.sleep(0.02)
