@@ -2,14 +2,18 @@
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build debug asan run test unit integration bench format format-check tidy fuzz clean
+.PHONY: deps build pgo debug asan run test unit integration bench format format-check tidy fuzz clean
 
 deps:
 	@scripts/install-deps.sh
 
+# The release build is profile-guided and link-time optimised; see scripts/build-release.sh.
 build: deps
-	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS)
+	@JOBS=$(JOBS) scripts/build-release.sh
+
+# Trains the release build's profile again (after large changes to the request path).
+pgo: deps
+	@RETRAIN=1 JOBS=$(JOBS) scripts/build-release.sh
 
 debug: deps
 	@cmake --preset debug >/dev/null

@@ -1,5 +1,5 @@
-# Shared by the shell benchmarks (source it): free ports, readiness checks, and the nginx backend
-# they put behind each proxy.
+# Shared by the shell benchmarks and scripts/pgo-train.sh (source it): free ports, readiness
+# checks, and the nginx backend they put behind each proxy.
 
 port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

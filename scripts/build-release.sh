@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds build/release, the sluice that `make run`, the tests and the benchmarks use: optimised
+# by a profile of its own hot paths (GCC PGO) and linked with LTO. The profile is trained once,
+# when build/pgo-profile has none, or again with RETRAIN=1 (`make pgo`): an instrumented build
+# in build/pgo-generate serves a few seconds of load (scripts/pgo-train.sh). If training fails,
+# the build goes on without a profile and says so. After an edit the old profile still guides
+# the functions that did not change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${JOBS:-$(nproc)}
+profile=build/pgo-profile
+if [ ! -f "$profile/trained" ] || [ "${RETRAIN:-}" = 1 ]; then
+  echo "build-release: training the profile-guided build (instrumented build, then ~20 s of load)"
+  cmake --preset pgo-generate >/dev/null
+  cmake --build --preset pgo-generate -j "$jobs"
+  rm -rf "$profile"
+  if scripts/pgo-train.sh build/pgo-generate/src/sluice; then
+    touch "$profile/trained"
+  else
+    echo "build-release: WARNING: profile training failed; building without a profile (slower)" >&2
+  fi
+fi
+cmake --preset release >/dev/null
+# Ninja does not know that objects depend on the profile: after a new one, build them all again.
+if [ -f "$profile/trained" ] && [ "$profile/trained" -nt build/release/.profile-used ]; then
+  cmake --build --preset release --target clean >/dev/null
+fi
+cmake --build --preset release -j "$jobs"
+[ -f "$profile/trained" ] && touch build/release/.profile-used
+exit 0
