@@ -355,6 +355,14 @@ H2Connection::~H2Connection() {
 
 void H2Connection::kick() { write_wake_.cancel(); }
 
+void H2Connection::start_streams() {
+  // The streams of one read start together once nghttp2 has parsed it all, rather than each in
+  // the middle of the parse: nghttp2's code, then the sessions' code, each run as a batch and
+  // stay in the instruction cache (measured: fewer L1i misses per request under h2load).
+  for (size_t i = 0; i < starting_.size(); ++i) hooks_.start_stream(std::move(starting_[i]));
+  starting_.clear();
+}
+
 bool H2Connection::glitch() {
   // A leaky bucket: a long-lived connection may ping now and then, a flood fills it at once.
   const auto now = std::chrono::steady_clock::now();
@@ -396,6 +404,7 @@ asio::awaitable<void> H2Connection::run(std::string_view received) {
       goaway_sent_ = true;
       closed_on_error_ = true;
     }
+    start_streams();
     kick();
     return !closed_on_error_;  // a defence may have queued GOAWAY: read no further
   };
@@ -630,7 +639,7 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
     s.started = true;
     if (self->active_sessions_++ == 0 && self->hooks_.idle_changed)
       self->hooks_.idle_changed(false);
-    self->hooks_.start_stream(it->second);
+    self->starting_.push_back(it->second);
     return 0;
   }
   if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && end_stream &&

@@ -145,6 +145,7 @@ class H2Connection {
  private:
   asio::awaitable<void> write_loop();
   void kick();
+  void start_streams();
   void submit_local(H2Stream& s, int status, std::string_view body);
   // A frame that is legal but useless (empty DATA, PING...): true when too many ended the
   // connection (GOAWAY queued; the callback then stops the parse).
@@ -164,6 +165,8 @@ class H2Connection {
   Hooks hooks_;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<int32_t, std::shared_ptr<H2Stream>> streams_;
+  // Streams whose request heads completed during the current parse, started after it.
+  std::vector<std::shared_ptr<H2Stream>> starting_;
   uint32_t active_sessions_ = 0;
   asio::steady_timer write_wake_;
   std::string pending_;  // frames to write
