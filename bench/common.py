@@ -74,10 +74,17 @@ def median(values):
     return v[len(v) // 2]
 
 
+def paired_ratio(a, b):
+    """Median of a[i] / b[i] over rounds i."""
+    return median([x / y for x, y in zip(a, b, strict=True)])
+
+
 def report(root, title, method, targets, metrics, results, record):
     """Prints (and with `record`, appends to bench/RESULTS.md) a table of the median of each
     metric per target, then sluice's ratio to HAProxy and nginx for each metric.
-    `results[(target, metric)]` is the list of runs."""
+    `results[(target, metric)]` is the list of runs, in round order: each round measures every
+    target once, back to back. A ratio is the median of the rounds' ratios, so that a drift of
+    the machine's speed over minutes (often 20% here) falls out of each round's ratio."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=root).stdout.strip()
     lines = [f"### {title} — {datetime.date.today()} — commit {commit}", "", method, "",
@@ -85,9 +92,12 @@ def report(root, title, method, targets, metrics, results, record):
     for name in targets:
         lines.append(f"| {name} | " + " | ".join(f"{median(results[(name, m)]):,.0f}" for m in metrics) + " |")
     lines.append("")
+    lines.append("Ratios: the median of the per-round ratios.")
+    lines.append("")
     for m in metrics:
-        s, h, n = (median(results[(x, m)]) for x in ["sluice", "haproxy", "nginx"])
-        lines.append(f"- {m}: sluice/HAProxy **{s / h:.2f}**, sluice/nginx **{s / n:.2f}**")
+        s, h, n = (results[(x, m)] for x in ["sluice", "haproxy", "nginx"])
+        lines.append(f"- {m}: sluice/HAProxy **{paired_ratio(s, h):.2f}**, "
+                     f"sluice/nginx **{paired_ratio(s, n):.2f}**")
     lines.append("")
     text = "\n".join(lines)
     print(text)

@@ -3,10 +3,10 @@ nginx; HAProxy 2.6 speaks h2c too) with h2load, for sluice, HAProxy and nginx in
 same HTTP/1.1 nginx backend.
 
 Method: proxy on CPU 0 with one worker/thread; backend and h2load on CPU 1. h2load -c 10 -m 10
-(10 connections x 10 concurrent streams) for DURATION seconds, median of RUNS (default 3), each
-run starting with another proxy. Besides requests per second it reports requests per CPU-second
-of the proxy (user + system time from /proc, all threads): what a request costs the proxy, which
-moves much less with the machine's noise than throughput does. Appends to bench/RESULTS.md
+(10 connections x 10 concurrent streams) for DURATION seconds (default 3), median of RUNS
+(default 7) rounds, each round starting with another proxy. Besides requests per second it
+reports requests per CPU-second of the proxy (user + system time from /proc, all threads): what a
+request costs the proxy, which moves much less with the machine's noise than throughput does. Appends to bench/RESULTS.md
 unless --no-record."""
 import os
 import re
@@ -21,8 +21,8 @@ import tls  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.path.join(ROOT, "build/release/src/sluice")
-RUNS = int(os.environ.get("RUNS", "3"))
-DURATION = int(os.environ.get("DURATION", "5"))
+RUNS = int(os.environ.get("RUNS", "7"))
+DURATION = int(os.environ.get("DURATION", "3"))
 PROXY_CPU, LOAD_CPU = "0", "1"
 tmp = tls.tmp
 procs = tls.procs
