@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Builds build/release, the sluice that `make run`, the tests and the benchmarks use: optimised
-# by a profile of its own hot paths (GCC PGO) and linked with LTO. The profile is trained once,
-# when build/pgo-profile has none, or again with RETRAIN=1 (`make pgo`): an instrumented build
-# in build/pgo-generate serves a few seconds of load (scripts/pgo-train.sh). If training fails,
-# the build goes on without a profile and says so. After an edit the old profile still guides
-# the functions that did not change.
+# by a profile of its own hot paths (GCC PGO) and linked with LTO. The profile is trained when
+# there is none, when a file under src/ is newer than it, or with RETRAIN=1 (`make pgo`): an
+# instrumented build in build/pgo-generate serves about 20 s of load (scripts/pgo-train.sh).
+# A profile older than the source is not reused: GCC's notes about it cannot be told apart from
+# real warnings under -Werror, and it would guide the changed code by the old one's counts.
+# If training fails, the build goes on without a profile and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
 profile=build/pgo-profile
-if [ ! -f "$profile/trained" ] || [ "${RETRAIN:-}" = 1 ]; then
+if [ ! -f "$profile/trained" ] || [ "${RETRAIN:-}" = 1 ] ||
+  [ -n "$(find src -type f -newer "$profile/trained" -print -quit)" ]; then
   echo "build-release: training the profile-guided build (instrumented build, then ~20 s of load)"
   cmake --preset pgo-generate >/dev/null
   cmake --build --preset pgo-generate -j "$jobs"

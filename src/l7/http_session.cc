@@ -13,6 +13,7 @@
 
 #include <cstring>
 
+#include "core/coarse_clock.h"
 #include "core/log.h"
 #include "http/path_normalizer.h"
 #include "http/status.h"
@@ -203,11 +204,14 @@ void HttpSession::init() {
   worker_.link(this);
   // One allocation each up front instead of a doubling series on the first request.
   out_.reserve(2048);
-  path_.reserve(128);
-  log_target_.reserve(128);
-  // An HTTP/2 stream's session takes its request head whole from the stream (a swap).
-  if (!down_.is_stream()) req_.headers.reserve(32);
   resp_.headers.reserve(32);
+  // An HTTP/2 stream's session serves one request: its head comes whole from the stream (a
+  // swap), and a path is copied once, into the string's own 15 bytes when it is short.
+  if (!down_.is_stream()) {
+    path_.reserve(128);
+    log_target_.reserve(128);
+    req_.headers.reserve(32);
+  }
   refresh_view();
 }
 
@@ -381,7 +385,7 @@ asio::awaitable<void> HttpSession::tunnel(std::chrono::milliseconds idle) {
         co_return;
       }
       in_.commit(n);
-      deadline_ = Clock::now() + idle;
+      deadline_ = core::coarse_now() + idle;
       auto wec = co_await up_.write(in_.data());
       in_.consume(in_.size());
       if (wec) co_return fail();
@@ -400,7 +404,7 @@ asio::awaitable<void> HttpSession::tunnel(std::chrono::milliseconds idle) {
         co_return;
       }
       up_in_.commit(n);
-      deadline_ = Clock::now() + idle;
+      deadline_ = core::coarse_now() + idle;
       auto wec = co_await down_.write(up_in_.data());
       up_in_.consume(up_in_.size());
       if (wec) co_return fail();
@@ -1308,7 +1312,7 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
         request_body_done_ && !up_.is_stream()) {
       worker_.pool().give_back(*pool_key_, std::move(up_.socket()), up_.release_ssl(),
                                std::move(up_token_), cluster_config_->max_idle_per_endpoint,
-                               Clock::now());
+                               core::coarse_now());
       up_.socket() = asio::ip::tcp::socket(worker_.io());
     } else {
       up_.close();  // an HTTP/2 stream ends here; its connection stays for the others
