@@ -4,7 +4,9 @@
 # h2load over h2c, one connection with 10 streams in flight (MODE=h2), or the same over TLS 1.3
 # (MODE=h2tls, ECDSA P-256); prints instructions per request and the
 # top functions. Instruction counts do not depend on machine noise, so this is the number to
-# compare before and after a change to the request path.
+# compare before and after a change to the request path. CLIENTS=10 runs h2load with 10
+# connections (100 streams in flight); CACHE=1 runs cachegrind with its cache simulation instead
+# (instruction-cache misses: KEEP=file, then cg_annotate); SLUICE_BIN picks another binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
@@ -34,13 +36,15 @@ clusters:
   - { name: c, endpoints: [127.0.0.1:$bport] }
 YML
 wait_port "$bport"
-valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
-  build/release/src/sluice run -c "$tmp/sluice.yaml" 2>"$tmp/vg.log" & pids+=($!)
+tool=(--tool=callgrind --callgrind-out-file="$tmp/cg.out")
+[ -n "${CACHE:-}" ] && tool=(--tool=cachegrind --cache-sim=yes --cachegrind-out-file="$tmp/cg.out")
+valgrind "${tool[@]}" "${SLUICE_BIN:-build/release/src/sluice}" run -c "$tmp/sluice.yaml" \
+  2>"$tmp/vg.log" & pids+=($!)
 wait_port "$sport"
 if [ "${MODE:-}" = h2 ]; then
-  h2load -n "$N" -c 1 -m 10 "http://127.0.0.1:$sport/" | grep -E "^requests:"
+  h2load -n "$N" -c "${CLIENTS:-1}" -m 10 "http://127.0.0.1:$sport/" | grep -E "^requests:"
 elif [ "${MODE:-}" = h2tls ]; then
-  h2load -n "$N" -c 1 -m 10 "https://127.0.0.1:$sport/" | grep -E "^requests:"
+  h2load -n "$N" -c "${CLIENTS:-1}" -m 10 "https://127.0.0.1:$sport/" | grep -E "^requests:"
 else
 /usr/bin/python3 - "$sport" "$N" "${MODE:-keep-alive}" <<'PY'
 import socket, sys
@@ -66,6 +70,11 @@ PY
 fi
 kill -TERM "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
 total=$(grep -E "^summary:|^totals:" "$tmp/cg.out" | head -1 | awk '{print $2}')
+if [ -n "${CACHE:-}" ]; then
+  echo "requests: $N  (Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw, whole process): $(grep -E "^summary:" "$tmp/cg.out" | cut -d' ' -f2-)"
+  if [ -n "${KEEP:-}" ]; then cp "$tmp/cg.out" "$KEEP"; fi
+  exit 0
+fi
 echo "requests: $N  instructions (whole process, user space, startup included): $total  per request: $((total / N))"
 if [ -n "${KEEP:-}" ]; then cp "$tmp/cg.out" "$KEEP"; fi
 callgrind_annotate --inclusive=no "$tmp/cg.out" 2>/dev/null | grep -E "^ *[0-9,]+ " | head -"${TOP:-25}" || true

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
 profile=build/pgo-profile
 if [ ! -f "$profile/trained" ] || [ "${RETRAIN:-}" = 1 ] ||
-  [ -n "$(find src -type f -newer "$profile/trained" -print -quit)" ]; then
+  [ -n "$(find src -newer "$profile/trained" \( -name '*.cc' -o -name '*.h' -o -name '*.c' \) -print -quit)" ]; then
   echo "build-release: training the profile-guided build (instrumented build, then ~20 s of load)"
   cmake --preset pgo-generate >/dev/null
   cmake --build --preset pgo-generate -j "$jobs"
