@@ -355,6 +355,15 @@ H2Connection::~H2Connection() {
 
 void H2Connection::kick() { write_wake_.cancel(); }
 
+std::shared_ptr<H2Stream>* H2Connection::find_stream(int32_t id) {
+  if (found_ && id == found_id_) return found_;
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return nullptr;
+  found_id_ = id;
+  found_ = &it->second;
+  return found_;
+}
+
 void H2Connection::start_streams() {
   // The streams of one read start together once nghttp2 has parsed it all, rather than each in
   // the middle of the parse: nghttp2's code, then the sessions' code, each run as a batch and
@@ -532,7 +541,10 @@ int H2Connection::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame,
   auto s = std::make_shared<H2Stream>(self->ex_);
   s->id = frame->hd.stream_id;
   s->connection = self;
-  self->streams_[s->id] = std::move(s);
+  auto& entry = self->streams_[s->id];
+  self->found_id_ = s->id;
+  self->found_ = &entry;
+  entry = std::move(s);
   return 0;
 }
 
@@ -540,9 +552,9 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
                             size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
                             void* user) {
   auto* self = static_cast<H2Connection*>(user);
-  auto it = self->streams_.find(frame->hd.stream_id);
-  if (it == self->streams_.end()) return 0;
-  H2Stream& s = *it->second;
+  auto* found = self->find_stream(frame->hd.stream_id);
+  if (!found) return 0;
+  H2Stream& s = **found;
   auto n = view(name, namelen);
   auto v = view(value, valuelen);
   // HPACK can expand a few bytes into a large header list: count the decoded size (RFC 9113
@@ -590,11 +602,11 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
 int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
   auto* self = static_cast<H2Connection*>(user);
   const bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
-  auto it = self->streams_.find(frame->hd.stream_id);
+  auto* found = self->find_stream(frame->hd.stream_id);
   if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 && !end_stream) {
     // an empty DATA frame carries nothing: a flood of them is an attack
     if (self->glitch()) return NGHTTP2_ERR_CALLBACK_FAILURE;  // stop reading now
-    if (it != self->streams_.end() && ++it->second->empty_data_frames > kMaxEmptyDataFrames) {
+    if (found && ++(*found)->empty_data_frames > kMaxEmptyDataFrames) {
       nghttp2_submit_rst_stream(self->session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
                                 NGHTTP2_ENHANCE_YOUR_CALM);
     }
@@ -610,8 +622,8 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
       return NGHTTP2_ERR_CALLBACK_FAILURE;
     return 0;
   }
-  if (it == self->streams_.end()) return 0;
-  H2Stream& s = *it->second;
+  if (!found) return 0;
+  H2Stream& s = **found;
   if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     if (s.too_large) {
       self->submit_local(s, 431, "request header fields too large");
@@ -639,7 +651,7 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
     s.started = true;
     if (self->active_sessions_++ == 0 && self->hooks_.idle_changed)
       self->hooks_.idle_changed(false);
-    self->starting_.push_back(it->second);
+    self->starting_.push_back(*found);
     return 0;
   }
   if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && end_stream &&
@@ -657,12 +669,12 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
 int H2Connection::on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data,
                                 size_t len, void* user) {
   auto* self = static_cast<H2Connection*>(user);
-  auto it = self->streams_.find(stream_id);
-  if (it == self->streams_.end() || !it->second->started) {
+  auto* found = self->find_stream(stream_id);
+  if (!found || !(*found)->started) {
     nghttp2_session_consume_connection(self->session_, len);
     return 0;
   }
-  H2Stream& s = *it->second;
+  H2Stream& s = **found;
   if (s.chunked) {
     char size[24];
     size_t k = http::write_chunk_size(len, size);
@@ -680,6 +692,7 @@ int H2Connection::on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t,
   auto it = self->streams_.find(stream_id);
   if (it == self->streams_.end()) return 0;
   auto s = std::move(it->second);
+  if (self->found_ == &it->second) self->found_ = nullptr;
   self->streams_.erase(it);
   s->closed = true;
   if (s->unconsumed > 0) {

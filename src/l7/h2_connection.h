@@ -146,6 +146,7 @@ class H2Connection {
   asio::awaitable<void> write_loop();
   void kick();
   void start_streams();
+  std::shared_ptr<H2Stream>* find_stream(int32_t id);
   void submit_local(H2Stream& s, int status, std::string_view body);
   // A frame that is legal but useless (empty DATA, PING...): true when too many ended the
   // connection (GOAWAY queued; the callback then stops the parse).
@@ -165,6 +166,10 @@ class H2Connection {
   Hooks hooks_;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<int32_t, std::shared_ptr<H2Stream>> streams_;
+  // The entry last found in streams_ (nodes do not move; reset when one is erased): the
+  // callbacks of one HEADERS frame name the same stream once per field.
+  int32_t found_id_ = 0;
+  std::shared_ptr<H2Stream>* found_ = nullptr;
   // Streams whose request heads completed during the current parse, started after it.
   std::vector<std::shared_ptr<H2Stream>> starting_;
   uint32_t active_sessions_ = 0;
