@@ -1313,7 +1313,8 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
       worker_.pool().give_back(*pool_key_, std::move(up_.socket()), up_.release_ssl(),
                                std::move(up_token_), cluster_config_->max_idle_per_endpoint,
                                core::coarse_now());
-      up_.socket() = asio::ip::tcp::socket(worker_.io());
+      // A moved-from socket is a closed one on the same executor (Asio's move guarantee): no
+      // new socket object, which would take the io_context's service-registry lock.
     } else {
       up_.close();  // an HTTP/2 stream ends here; its connection stays for the others
     }
