@@ -3,7 +3,9 @@
 #include "l7/h2_client.h"
 #include "l7/upstream.h"
 
+#include <sys/eventfd.h>
 #include <unistd.h>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -22,8 +24,17 @@ namespace {
 constexpr auto kTick = std::chrono::milliseconds(100);
 }
 
+namespace {
+int make_eventfd() {
+  int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  return fd;
+}
+}  // namespace
+
 Worker::Worker(uint32_t id)
     : id_(id),
+      wake_(io_, make_eventfd()),
       access_log_(-1, false),
       rng_(0x9e3779b97f4a7c15ULL ^ (uint64_t{id} << 32) ^ static_cast<uint64_t>(::getpid())) {}
 
@@ -32,8 +43,34 @@ Worker::~Worker() {
   join();
 }
 
+void Worker::send(std::function<void()> fn) {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.push_back(std::move(fn));
+  }
+  const uint64_t one = 1;
+  (void)!::write(wake_.native_handle(), &one, sizeof one);  // only fails when the count is full
+}
+
+void Worker::read_inbox() {
+  // A read, not a wait: Asio tries a read at once when an edge came while none was pending, so
+  // a send() between two reads is never lost.
+  wake_.async_read_some(asio::buffer(&wake_count_, sizeof wake_count_),
+                        [this](std::error_code ec, size_t) {
+                          if (ec) return;
+                          std::vector<std::function<void()>> batch;
+                          {
+                            std::lock_guard lock(inbox_mutex_);
+                            batch.swap(inbox_);
+                          }
+                          for (auto& fn : batch) fn();
+                          if (!stopped_) read_inbox();
+                        });
+}
+
 void Worker::start() {
   tick();
+  read_inbox();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), ("sluice-w" + std::to_string(id_)).c_str());
     io_.run();
@@ -42,7 +79,7 @@ void Worker::start() {
 }
 
 void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> add) {
-  asio::post(io_, [this, snapshot = std::move(snapshot), add = std::move(add)]() mutable {
+  send([this, snapshot = std::move(snapshot), add = std::move(add)]() mutable {
     install(std::move(snapshot), std::move(add));
   });
 }
@@ -443,7 +480,7 @@ void Worker::start_tls(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoi
 }
 
 void Worker::apply_health(std::shared_ptr<const health::HealthStatus> health) {
-  asio::post(io_, [this, health = std::move(health)]() mutable {
+  send([this, health = std::move(health)]() mutable {
     health_ = std::move(health);
     apply_usable();
   });
@@ -547,7 +584,7 @@ void Worker::adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket,
 }
 
 void Worker::begin_drain() {
-  asio::post(io_, [this] {
+  send([this] {
     draining_ = true;
     for (auto& a : acceptors_) {
       std::error_code ec;
@@ -565,7 +602,7 @@ void Worker::begin_drain() {
 }
 
 void Worker::abort_all() {
-  asio::post(io_, [this] {
+  send([this] {
     for (HttpSession* s = sessions_; s;) {
       HttpSession* next = s->next_;
       s->on_abort();
@@ -575,8 +612,12 @@ void Worker::abort_all() {
 }
 
 void Worker::stop() {
-  work_.reset();
-  io_.stop();
+  if (!thread_.joinable()) return;  // never started, or already joined: nothing runs the loop
+  send([this] {
+    stopped_ = true;
+    work_.reset();
+    io_.stop();
+  });
 }
 
 void Worker::join() {

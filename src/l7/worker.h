@@ -4,11 +4,13 @@
 // the read-only Snapshot, so the request path takes no lock.
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -167,13 +169,21 @@ class Worker {
   void apply_ramp(ClusterRuntime& c, Clock::time_point now);
   void start_accepting(Acceptor& a);
   void tick();
+  // Runs `fn` on this worker's thread; callable from any thread. The only way in from outside.
+  void send(std::function<void()> fn);
+  void read_inbox();
 
   uint32_t id_;
-  // UNSAFE_IO: only this thread touches the worker's sockets and timers, so the reactor's
-  // per-descriptor locks are pure cost; the scheduler still locks, which keeps post() from the
-  // main thread (apply, drain, stop) safe.
-  asio::io_context io_{ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  // UNSAFE: only this thread touches the io_context, so neither the scheduler nor the reactor
+  // takes a lock (an h2c request completed about four handlers, each with a lock pair). Other
+  // threads reach the worker only through send(): a locked inbox and an eventfd.
+  asio::io_context io_{ASIO_CONCURRENCY_HINT_UNSAFE};
   asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
+  std::mutex inbox_mutex_;
+  std::vector<std::function<void()>> inbox_;
+  asio::posix::stream_descriptor wake_;
+  uint64_t wake_count_ = 0;  // read buffer of wake_'s eventfd
+  bool stopped_ = false;     // on this thread: the loop is ending
   std::thread thread_;
   std::shared_ptr<WorkerView> view_;
   std::shared_ptr<const health::HealthStatus> health_;
