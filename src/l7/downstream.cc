@@ -27,10 +27,8 @@ Downstream::Downstream(std::shared_ptr<H2Stream> stream, const asio::any_io_exec
 Downstream::~Downstream() {
   if (stream_) stream_->finish();
   if (ssl_) {
-    if (!broken_ && socket_.is_open()) {
-      ERR_clear_error();
-      SSL_shutdown(ssl_);  // close_notify, so the client knows the response was not cut
-    }
+    // close_notify, so the client knows the response was not cut
+    if (socket_.is_open()) tls_io::shutdown(ssl_, broken_);
     SSL_free(ssl_);
   }
 }
@@ -110,20 +108,14 @@ void Downstream::cancel() {
 
 void Downstream::shutdown_send() {
   if (stream_) return stream_->finish();
-  if (ssl_ && !broken_) {
-    ERR_clear_error();
-    SSL_shutdown(ssl_);  // sends close_notify; we do not wait for the peer's
-  }
+  if (ssl_) tls_io::shutdown(ssl_, broken_);  // sends close_notify; we do not wait for the peer's
   std::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
 }
 
 void Downstream::close() {
   if (stream_) return stream_->finish();
-  if (ssl_ && !broken_ && socket_.is_open()) {
-    ERR_clear_error();
-    SSL_shutdown(ssl_);
-  }
+  if (ssl_ && socket_.is_open()) tls_io::shutdown(ssl_, broken_);
   std::error_code ec;
   socket_.close(ec);
 }

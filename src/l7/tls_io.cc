@@ -21,7 +21,8 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 // a free list and not be zeroed (a zero-filled new[] was 6% of an HTTP/2-over-TLS request).
 constexpr size_t kBufferSize = core::BlockCache::kBlockSize;
 
-// The BIO's state: the descriptor, and bytes read from it that OpenSSL has not taken yet.
+// The BIO's state: the descriptor, bytes read from it that OpenSSL has not taken yet, and
+// records OpenSSL wrote that are not sent yet.
 struct SocketBuffer {
   int fd = -1;
   char* data = nullptr;  // only while it holds bytes or a read is under way
@@ -30,15 +31,56 @@ struct SocketBuffer {
   bool eof = false;
   bool filling = false;  // an async_read_some writes into `data`
   int error = 0;         // errno of a failed read, for OpenSSL to see
+  char* out = nullptr;   // only while it holds records to send
+  size_t out_len = 0;
 };
 
+// Sends what `b` holds without waiting; what the socket does not take stays. false: the socket
+// failed (errno says why).
+bool send_held(SocketBuffer* b) {
+  size_t sent = 0;
+  while (sent < b->out_len) {
+    ssize_t n = ::send(b->fd, b->out + sent, b->out_len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) {
+      sent += static_cast<size_t>(n);
+    } else if (errno != EINTR) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+      break;
+    }
+  }
+  b->out_len -= sent;
+  if (b->out_len == 0) {
+    core::BlockCache::release(std::exchange(b->out, nullptr), kBufferSize);
+  } else if (sent > 0) {
+    std::memmove(b->out, b->out + sent, b->out_len);
+  }
+  return true;
+}
+
+// Records are held and sent together at the points tls_io chooses (the end of a write, before
+// waiting to read, the end of a client handshake): a full handshake's session tickets then
+// leave with the first response instead of one send each, and the peer wakes once.
 int buffer_write(BIO* bio, const char* in, int len) {
   auto* b = static_cast<SocketBuffer*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
-  ssize_t n = ::send(b->fd, in, static_cast<size_t>(len), MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (n >= 0) return static_cast<int>(n);
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_write(bio);
-  return -1;
+  const auto n = static_cast<size_t>(len);
+  if (b->out_len + n > kBufferSize) {
+    if (!send_held(b)) return -1;
+    if (b->out_len > 0) {  // the socket is full: OpenSSL says WANT_WRITE, and we wait for room
+      BIO_set_retry_write(bio);
+      return -1;
+    }
+    if (n > kBufferSize) {  // larger than the hold: straight out
+      ssize_t sent = ::send(b->fd, in, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent >= 0) return static_cast<int>(sent);
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_write(bio);
+      return -1;
+    }
+  }
+  if (!b->out) b->out = core::BlockCache::allocate(kBufferSize);
+  std::memcpy(b->out + b->out_len, in, n);
+  b->out_len += n;
+  return len;
 }
 
 int buffer_read(BIO* bio, char* out, int len) {
@@ -67,7 +109,9 @@ long buffer_ctrl(BIO* bio, int cmd, long, void* ptr) {
   auto* b = static_cast<SocketBuffer*>(BIO_get_data(bio));
   switch (cmd) {
     case BIO_CTRL_FLUSH:
-      return 1;
+      return 1;  // sent at tls_io's own points, so that what OpenSSL flushes can be joined
+    case BIO_CTRL_WPENDING:
+      return static_cast<long>(b->out_len);
     case BIO_CTRL_PENDING:
       return static_cast<long>(b->end - b->begin);
     case BIO_CTRL_EOF:
@@ -82,7 +126,10 @@ long buffer_ctrl(BIO* bio, int cmd, long, void* ptr) {
 
 int buffer_destroy(BIO* bio) {
   auto* b = static_cast<SocketBuffer*>(BIO_get_data(bio));
-  if (b) core::BlockCache::release(b->data, kBufferSize);
+  if (b) {
+    core::BlockCache::release(b->data, kBufferSize);
+    core::BlockCache::release(b->out, kBufferSize);
+  }
   delete b;
   BIO_set_data(bio, nullptr);
   return 1;
@@ -118,10 +165,28 @@ void clear_errors() {
   if (ERR_peek_error() != 0) ERR_clear_error();
 }
 
+// Sends every held record, waiting for room in the socket as needed.
+asio::awaitable<std::error_code> flush(asio::ip::tcp::socket& socket, SSL* ssl, bool* broken) {
+  SocketBuffer* b = buffer_of(ssl);
+  while (b && b->out_len > 0) {
+    if (!send_held(b)) {
+      *broken = true;
+      co_return std::error_code(errno, std::system_category());
+    }
+    if (b->out_len == 0) break;
+    auto [ec] = co_await socket.async_wait(asio::socket_base::wait_write, kNoThrow);
+    if (ec) co_return ec;
+  }
+  co_return std::error_code();
+}
+
 asio::awaitable<std::error_code> wait_for(asio::ip::tcp::socket& socket, SSL* ssl, int result,
                                           bool* broken) {
   const int err = SSL_get_error(ssl, result);
   if (err == SSL_ERROR_WANT_READ) {
+    // What OpenSSL wrote (a handshake flight, a reply it owes) goes out before we wait for
+    // the answer to it.
+    if (auto ec = co_await flush(socket, ssl, broken)) co_return ec;
     SocketBuffer* b = buffer_of(ssl);
     if (b && !b->filling) {
       if (!b->data) b->data = core::BlockCache::allocate(kBufferSize);
@@ -149,6 +214,9 @@ asio::awaitable<std::error_code> wait_for(asio::ip::tcp::socket& socket, SSL* ss
     co_return ec;
   }
   ERR_clear_error();
+  // An alert OpenSSL wrote about the failure (protocol version, bad record...) is held like any
+  // record: send it, best effort, so that the peer learns why.
+  if (SocketBuffer* b = buffer_of(ssl)) send_held(b);
   if (err == SSL_ERROR_ZERO_RETURN) co_return asio::error::eof;  // close_notify
   *broken = true;  // SSL_ERROR_SSL (a protocol error) or SSL_ERROR_SYSCALL (reset, EOF)
   co_return err == SSL_ERROR_SYSCALL ? asio::error::connection_reset
@@ -160,7 +228,12 @@ asio::awaitable<std::error_code> handshake(asio::ip::tcp::socket& socket, SSL* s
   while (true) {
     clear_errors();
     int rc = SSL_do_handshake(ssl);
-    if (rc == 1) co_return std::error_code();
+    if (rc == 1) {
+      // A client's Finished must reach the server now; a server's session tickets can wait
+      // for the first response or the next read.
+      if (!SSL_is_server(ssl)) co_return co_await flush(socket, ssl, broken);
+      co_return std::error_code();
+    }
     if (auto ec = co_await wait_for(socket, ssl, rc, broken)) {
       *broken = true;
       co_return ec;
@@ -192,7 +265,7 @@ asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl,
     }
     if (auto ec = co_await wait_for(socket, ssl, rc, broken)) co_return ec;
   }
-  co_return std::error_code();
+  co_return co_await flush(socket, ssl, broken);
 }
 
 bool attach(SSL* ssl, int fd) {
@@ -229,6 +302,7 @@ void shutdown(SSL* ssl, bool broken) {
   if (!ssl || broken) return;
   ERR_clear_error();
   SSL_shutdown(ssl);
+  if (SocketBuffer* b = buffer_of(ssl)) send_held(b);  // close_notify, and anything still held
 }
 
 }  // namespace sluice::l7::tls_io
