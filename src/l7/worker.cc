@@ -6,10 +6,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <system_error>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include "core/client_limiter.h"
@@ -22,9 +23,7 @@
 namespace sluice::l7 {
 namespace {
 constexpr auto kTick = std::chrono::milliseconds(100);
-}
 
-namespace {
 int make_eventfd() {
   int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
