@@ -184,10 +184,15 @@ asio::awaitable<std::error_code> wait_for(asio::ip::tcp::socket& socket, SSL* ss
                                           bool* broken) {
   const int err = SSL_get_error(ssl, result);
   if (err == SSL_ERROR_WANT_READ) {
-    // What OpenSSL wrote (a handshake flight, a reply it owes) goes out before we wait for
-    // the answer to it.
-    if (auto ec = co_await flush(socket, ssl, broken)) co_return ec;
     SocketBuffer* b = buffer_of(ssl);
+    // What OpenSSL wrote (a handshake flight, tickets, a reply it owes) goes out before we wait
+    // for input, but without waiting for room: a reader blocked on a peer that does not read
+    // could deadlock with that peer's own blocked writes. What the socket does not take leaves
+    // with the next write.
+    if (b && b->out_len > 0 && !send_held(b)) {
+      *broken = true;
+      co_return std::error_code(errno, std::system_category());
+    }
     if (b && !b->filling) {
       if (!b->data) b->data = core::BlockCache::allocate(kBufferSize);
       if (b->begin == b->end) b->begin = b->end = 0;
