@@ -69,6 +69,15 @@ def run(main, procs):
                 p.kill()
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process and all its threads so far, in seconds (0 for None)."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def median(values):
     v = sorted(values)
     return v[len(v) // 2]

@@ -32,13 +32,6 @@ def start(args, port, cpu):
     return common.start(procs, args, port, cpu)
 
 
-def cpu_seconds(proc):
-    """User + system CPU time of a process and all its threads so far."""
-    with open(f"/proc/{proc.pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def proxies(backend, key, crt, pem):
     """name -> (tls port, cleartext port, process)"""
     ports = {}
@@ -97,14 +90,14 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
 
 def h2load(url, proc):
     """(requests per second, requests per CPU-second of `proc`)"""
-    cpu = cpu_seconds(proc)
+    cpu = common.cpu_seconds(proc.pid)
     out = subprocess.run(["taskset", "-c", LOAD_CPU, "h2load", "-c", "10", "-m", "10", "-D", str(DURATION), url],
                          capture_output=True, text=True, timeout=DURATION + 60).stdout
     m = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", out)
     failed = re.search(r"(\d+) failed", out)
     if not m or (failed and int(failed.group(1)) > 0):
         raise SystemExit(f"h2load failed on {url}: {out[-600:]}")
-    cpu = cpu_seconds(proc) - cpu
+    cpu = common.cpu_seconds(proc.pid) - cpu
     done = int(re.search(r"(\d+) succeeded", out).group(1))
     return float(m.group(1)), done / max(cpu, 0.01)
 

@@ -126,23 +126,14 @@ def to_ms(text):
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def cpu_seconds(pid):
-    """utime + stime of a process (all its threads), in seconds."""
-    if pid is None:
-        return 0.0
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def wrk(port, close, pid=None):
     args = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--latency"]
     if close:
         args += ["-H", "Connection: close"]
-    cpu_before = cpu_seconds(pid)
+    cpu_before = common.cpu_seconds(pid)
     out = subprocess.run(args + [f"http://127.0.0.1:{port}/"], capture_output=True, text=True,
                          timeout=DURATION + 30).stdout
-    cpu = cpu_seconds(pid) - cpu_before
+    cpu = common.cpu_seconds(pid) - cpu_before
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = to_ms(re.search(r"\s50%\s+(\S+)", out).group(1))
     p99 = to_ms(re.search(r"\s99%\s+(\S+)", out).group(1))

@@ -5,9 +5,12 @@ proxy gets the same ECDSA P-256 certificate, TLS 1.2+ with its defaults (TLS 1.3
 what the clients negotiate), tickets on. Measured, median of RUNS (default 3):
 - full handshakes/s: `openssl s_time -new` (one full handshake and one GET per connection);
 - resumed handshakes/s: `openssl s_time -reuse` (session resumption, one GET per connection);
-- keep-alive requests/s over TLS: wrk -c50 (handshakes once, then the record layer).
-s_time is one client process on one core, so handshake rates partly measure the client; the
-ratios compare the proxies under the same client. Appends to bench/RESULTS.md unless --no-record."""
+- keep-alive requests/s over TLS: wrk -c50 (handshakes once, then the record layer);
+- full handshakes per CPU-second of the proxy (user + system time from /proc during the
+  s_time -new run).
+s_time is one client process on one core, and a client's half of a handshake costs more than
+the server's, so handshake rates measure the client and the latency of each proxy more than the
+proxy's capacity; handshakes per CPU-second say what each one costs the proxy. Appends to bench/RESULTS.md unless --no-record."""
 import os
 import re
 import subprocess
@@ -44,7 +47,7 @@ def make_cert():
 def proxies(backend, key, crt, pem):
     ports = {}
     p = free_port()
-    start([SLUICE, "run", "-c", common.write(tmp, "sluice.yaml", f"""
+    proc = start([SLUICE, "run", "-c", common.write(tmp, "sluice.yaml", f"""
 workers: 1
 access_log: false
 listeners:
@@ -56,9 +59,9 @@ listeners:
 clusters:
   - {{ name: b, endpoints: [127.0.0.1:{backend}] }}
 """)], p, PROXY_CPU)
-    ports["sluice"] = p
+    ports["sluice"] = (p, proc)
     p = free_port()
-    start(["haproxy", "-f", common.write(tmp, "haproxy.cfg", f"""
+    proc = start(["haproxy", "-f", common.write(tmp, "haproxy.cfg", f"""
 global
   nbthread 1
   maxconn 5000
@@ -75,11 +78,11 @@ frontend f
 backend b
   server s1 127.0.0.1:{backend}
 """)], p, PROXY_CPU)
-    ports["haproxy"] = p
+    ports["haproxy"] = (p, proc)
     p = free_port()
     prefix = os.path.join(tmp, "nginx-proxy")
     os.makedirs(prefix, exist_ok=True)
-    start(["nginx", "-p", prefix, "-c", common.write(tmp, "nginx.conf", f"""
+    proc = start(["nginx", "-p", prefix, "-c", common.write(tmp, "nginx.conf", f"""
 daemon off; master_process off; worker_processes 1;
 pid {prefix}/pid; error_log {prefix}/err error;
 events {{ worker_connections 10000; }}
@@ -90,11 +93,13 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
     ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m;
     location / {{ proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; }} }} }}
 """)], p, PROXY_CPU)
-    ports["nginx"] = p
+    ports["nginx"] = (p, proc)
     return ports
 
 
-def s_time(port, mode):
+def s_time(port, mode, proc=None):
+    """Connections per second, and with `proc`, connections per CPU-second of that process."""
+    cpu = common.cpu_seconds(proc.pid if proc else None)
     out = subprocess.run(["taskset", "-c", LOAD_CPU, "openssl", "s_time", "-connect", f"127.0.0.1:{port}", mode,
                           "-time", str(DURATION), "-www", "/"], capture_output=True, text=True,
                          timeout=DURATION * 3 + 30).stdout
@@ -103,7 +108,8 @@ def s_time(port, mode):
     if not found:
         raise SystemExit(f"s_time failed on {port}: {out[-400:]}")
     n, t = map(int, found[-1])
-    return n / t if t else 0.0
+    cpu = common.cpu_seconds(proc.pid if proc else None) - cpu
+    return (n / t if t else 0.0), n / max(cpu, 0.01)
 
 
 def keepalive(port):
@@ -128,15 +134,18 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
   server {{ listen 127.0.0.1:{backend}; location / {{ return 200 "hello, world\\n"; }} }} }}
 """)], backend, LOAD_CPU)
     ports = proxies(backend, key, crt, pem)
-    metrics = ["full handshakes/s", "resumed handshakes/s", "keep-alive req/s"]
+    metrics = ["full handshakes/s", "resumed handshakes/s", "keep-alive req/s",
+               "full handshakes/CPU-s"]
     results = {}
     names = list(ports)
     for run in range(RUNS):
         # Each run starts with another proxy, so that warm-up and drift do not favour one.
         for name in names[run % len(names):] + names[:run % len(names)]:
-            port = ports[name]
-            results.setdefault((name, metrics[0]), []).append(s_time(port, "-new"))
-            results.setdefault((name, metrics[1]), []).append(s_time(port, "-reuse"))
+            port, proc = ports[name]
+            rate, per_cpu = s_time(port, "-new", proc)
+            results.setdefault((name, metrics[0]), []).append(rate)
+            results.setdefault((name, metrics[3]), []).append(per_cpu)
+            results.setdefault((name, metrics[1]), []).append(s_time(port, "-reuse")[0])
             results.setdefault((name, metrics[2]), []).append(keepalive(port))
     common.stop_all(procs)
     method = (f"openssl s_time -new / -reuse -www / for {DURATION}s, wrk -c50 keep-alive over TLS, median of "
