@@ -165,6 +165,19 @@ void clear_errors() {
   if (ERR_peek_error() != 0) ERR_clear_error();
 }
 
+// Sends what is held without waiting. true: nothing is left to wait for (all sent, or the
+// socket failed and `*ec` says how); false: the socket is full.
+bool try_flush(SSL* ssl, bool* broken, std::error_code* ec) {
+  SocketBuffer* b = buffer_of(ssl);
+  if (!b || b->out_len == 0) return true;
+  if (!send_held(b)) {
+    *broken = true;
+    *ec = std::error_code(errno, std::system_category());
+    return true;
+  }
+  return b->out_len == 0;
+}
+
 // Sends every held record, waiting for room in the socket as needed.
 asio::awaitable<std::error_code> flush(asio::ip::tcp::socket& socket, SSL* ssl, bool* broken) {
   SocketBuffer* b = buffer_of(ssl);
@@ -236,8 +249,9 @@ asio::awaitable<std::error_code> handshake(asio::ip::tcp::socket& socket, SSL* s
     if (rc == 1) {
       // A client's Finished must reach the server now; a server's session tickets can wait
       // for the first response or the next read.
-      if (!SSL_is_server(ssl)) co_return co_await flush(socket, ssl, broken);
-      co_return std::error_code();
+      std::error_code ec;
+      if (SSL_is_server(ssl) || try_flush(ssl, broken, &ec)) co_return ec;
+      co_return co_await flush(socket, ssl, broken);
     }
     if (auto ec = co_await wait_for(socket, ssl, rc, broken)) {
       *broken = true;
@@ -270,6 +284,9 @@ asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl,
     }
     if (auto ec = co_await wait_for(socket, ssl, rc, broken)) co_return ec;
   }
+  // Usually the socket takes it all at once, and no coroutine frame is needed to wait.
+  std::error_code ec;
+  if (try_flush(ssl, broken, &ec)) co_return ec;
   co_return co_await flush(socket, ssl, broken);
 }
 
