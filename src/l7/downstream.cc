@@ -1,19 +1,13 @@
 #include "l7/downstream.h"
 
 #include "l7/h2_connection.h"
+#include "l7/plain_io.h"
 #include "l7/tls_io.h"
 
-#include <openssl/err.h>
 #include <openssl/x509.h>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
-
-#include <array>
 
 namespace sluice::l7 {
 namespace {
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kJoinBelow = 16 * 1024;  // one TLS record's worth
 }  // namespace
 
@@ -65,38 +59,19 @@ asio::awaitable<bool> Downstream::handshake(std::shared_ptr<const tls::ServerCon
 asio::awaitable<std::pair<std::error_code, size_t>> Downstream::read_some(char* data, size_t size) {
   if (stream_) return stream_->read(data, size);
   if (ssl_) return tls_io::read_some(socket_, ssl_, data, size, &broken_);
-  return read_plain(data, size);
-}
-
-asio::awaitable<std::pair<std::error_code, size_t>> Downstream::read_plain(char* data,
-                                                                           size_t size) {
-  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), kNoThrow);
-  co_return std::pair{ec, n};
+  return plain_io::read_some(socket_, data, size);
 }
 
 asio::awaitable<std::error_code> Downstream::write(std::string_view a, std::string_view b) {
   if (stream_) return stream_->write(a, b);
-  if (!ssl_) return write_plain(a, b);
+  if (!ssl_) return plain_io::write(socket_, a, b);
   if (b.empty()) return tls_io::write(socket_, ssl_, a, &broken_);
   if (a.size() + b.size() <= kJoinBelow) {  // one record, not two
     scratch_.assign(a);
     scratch_.append(b);
     return tls_io::write(socket_, ssl_, scratch_, &broken_);
   }
-  return write_tls_pair(a, b);
-}
-
-asio::awaitable<std::error_code> Downstream::write_plain(std::string_view a, std::string_view b) {
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(a.data(), a.size()),
-                                         asio::buffer(b.data(), b.size())};
-  auto [ec, n] = co_await asio::async_write(socket_, bufs, kNoThrow);
-  co_return ec;
-}
-
-asio::awaitable<std::error_code> Downstream::write_tls_pair(std::string_view a,
-                                                            std::string_view b) {
-  if (auto ec = co_await tls_io::write(socket_, ssl_, a, &broken_)) co_return ec;
-  co_return co_await tls_io::write(socket_, ssl_, b, &broken_);
+  return tls_io::write(socket_, ssl_, a, b, &broken_);
 }
 
 bool Downstream::submit_head(const http::ResponseHead& resp, bool chunked) {

@@ -60,12 +60,6 @@ class Downstream {
   const std::string& client_subject() const { return client_subject_; }
 
  private:
-  // read_some and write are not coroutines: each hands back the awaitable of the one below that
-  // does the work, so that an operation costs one coroutine frame instead of two.
-  asio::awaitable<std::pair<std::error_code, size_t>> read_plain(char* data, size_t size);
-  asio::awaitable<std::error_code> write_plain(std::string_view a, std::string_view b);
-  asio::awaitable<std::error_code> write_tls_pair(std::string_view a, std::string_view b);
-
   asio::ip::tcp::socket socket_;
   SSL* ssl_ = nullptr;
   std::shared_ptr<const tls::ServerContext> context_;  // outlives ssl_'s callbacks

@@ -290,6 +290,12 @@ asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl,
   co_return co_await flush(socket, ssl, broken);
 }
 
+asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl, std::string_view a,
+                                       std::string_view b, bool* broken) {
+  if (auto ec = co_await write(socket, ssl, a, broken)) co_return ec;
+  co_return co_await write(socket, ssl, b, broken);
+}
+
 bool attach(SSL* ssl, int fd) {
   BIO* bio = BIO_new(buffer_method().method);
   if (!bio) return false;

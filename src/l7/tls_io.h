@@ -29,6 +29,9 @@ asio::awaitable<std::pair<std::error_code, size_t>> read_some(asio::ip::tcp::soc
                                                               bool* broken);
 asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl,
                                        std::string_view data, bool* broken);
+// Writes a then b, whole (two records).
+asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl, std::string_view a,
+                                       std::string_view b, bool* broken);
 // Sends close_notify without waiting for the peer's (best effort on a non-blocking socket).
 void shutdown(SSL* ssl, bool broken);
 

@@ -42,11 +42,6 @@ class Upstream {
   void close();  // a stream not finished is reset; a socket is closed
 
  private:
-  // As in Downstream: read_some and write hand back the awaitable of the coroutine below.
-  asio::awaitable<std::pair<std::error_code, size_t>> read_plain(char* data, size_t size);
-  asio::awaitable<std::error_code> write_plain(std::string_view a, std::string_view b);
-  asio::awaitable<std::error_code> write_tls_pair(std::string_view a, std::string_view b);
-
   asio::ip::tcp::socket socket_;
   std::shared_ptr<H2UpStream> stream_;
   SSL* ssl_ = nullptr;
