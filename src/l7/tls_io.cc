@@ -178,34 +178,30 @@ bool try_flush(SSL* ssl, bool* broken, std::error_code* ec) {
   return b->out_len == 0;
 }
 
-// Sends every held record, waiting for room in the socket as needed.
-asio::awaitable<std::error_code> flush(asio::ip::tcp::socket& socket, SSL* ssl, bool* broken) {
-  SocketBuffer* b = buffer_of(ssl);
-  while (b && b->out_len > 0) {
-    if (!send_held(b)) {
-      *broken = true;
-      co_return std::error_code(errno, std::system_category());
-    }
-    if (b->out_len == 0) break;
-    auto [ec] = co_await socket.async_wait(asio::socket_base::wait_write, kNoThrow);
-    if (ec) co_return ec;
-  }
-  co_return std::error_code();
+// For when try_flush found the socket full: waits for room and sends again until nothing is
+// held.
+asio::awaitable<std::error_code> flush_when_writable(asio::ip::tcp::socket& socket, SSL* ssl,
+                                                     bool* broken) {
+  std::error_code ec;
+  do {
+    auto [wait_ec] = co_await socket.async_wait(asio::socket_base::wait_write, kNoThrow);
+    if (wait_ec) co_return wait_ec;
+  } while (!try_flush(ssl, broken, &ec));
+  co_return ec;
 }
 
 asio::awaitable<std::error_code> wait_for(asio::ip::tcp::socket& socket, SSL* ssl, int result,
                                           bool* broken) {
   const int err = SSL_get_error(ssl, result);
   if (err == SSL_ERROR_WANT_READ) {
-    SocketBuffer* b = buffer_of(ssl);
     // What OpenSSL wrote (a handshake flight, tickets, a reply it owes) goes out before we wait
     // for input, but without waiting for room: a reader blocked on a peer that does not read
     // could deadlock with that peer's own blocked writes. What the socket does not take leaves
     // with the next write.
-    if (b && b->out_len > 0 && !send_held(b)) {
-      *broken = true;
-      co_return std::error_code(errno, std::system_category());
-    }
+    std::error_code send_ec;
+    try_flush(ssl, broken, &send_ec);
+    if (send_ec) co_return send_ec;
+    SocketBuffer* b = buffer_of(ssl);
     if (b && !b->filling) {
       if (!b->data) b->data = core::BlockCache::allocate(kBufferSize);
       if (b->begin == b->end) b->begin = b->end = 0;
@@ -251,7 +247,7 @@ asio::awaitable<std::error_code> handshake(asio::ip::tcp::socket& socket, SSL* s
       // for the first response or the next read.
       std::error_code ec;
       if (SSL_is_server(ssl) || try_flush(ssl, broken, &ec)) co_return ec;
-      co_return co_await flush(socket, ssl, broken);
+      co_return co_await flush_when_writable(socket, ssl, broken);
     }
     if (auto ec = co_await wait_for(socket, ssl, rc, broken)) {
       *broken = true;
@@ -287,7 +283,7 @@ asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl,
   // Usually the socket takes it all at once, and no coroutine frame is needed to wait.
   std::error_code ec;
   if (try_flush(ssl, broken, &ec)) co_return ec;
-  co_return co_await flush(socket, ssl, broken);
+  co_return co_await flush_when_writable(socket, ssl, broken);
 }
 
 asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl, std::string_view a,
