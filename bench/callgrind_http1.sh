@@ -6,7 +6,8 @@
 # top functions. Instruction counts do not depend on machine noise, so this is the number to
 # compare before and after a change to the request path. CLIENTS=10 runs h2load with 10
 # connections (100 streams in flight); CACHE=1 runs cachegrind with its cache simulation instead
-# (instruction-cache misses: KEEP=file, then cg_annotate); SLUICE_BIN picks another binary.
+# (instruction-cache misses: KEEP=file, then cg_annotate), BRANCH=1 adds its branch-predictor
+# simulation; SLUICE_BIN picks another binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
@@ -37,7 +38,8 @@ clusters:
 YML
 wait_port "$bport"
 tool=(--tool=callgrind --callgrind-out-file="$tmp/cg.out")
-[ -n "${CACHE:-}" ] && tool=(--tool=cachegrind --cache-sim=yes --cachegrind-out-file="$tmp/cg.out")
+[ -n "${CACHE:-}" ] && tool=(--tool=cachegrind --cache-sim=yes --branch-sim="$([ -n "${BRANCH:-}" ] && echo yes || echo no)" \
+  --cachegrind-out-file="$tmp/cg.out")
 valgrind "${tool[@]}" "${SLUICE_BIN:-build/release/src/sluice}" run -c "$tmp/sluice.yaml" \
   2>"$tmp/vg.log" & pids+=($!)
 wait_port "$sport"
@@ -71,7 +73,7 @@ fi
 kill -TERM "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
 total=$(grep -E "^summary:|^totals:" "$tmp/cg.out" | head -1 | awk '{print $2}')
 if [ -n "${CACHE:-}" ]; then
-  echo "requests: $N  (Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw, whole process): $(grep -E "^summary:" "$tmp/cg.out" | cut -d' ' -f2-)"
+  echo "requests: $N  ($(grep -E "^events:" "$tmp/cg.out" | cut -d" " -f2-), whole process): $(grep -E "^summary:" "$tmp/cg.out" | cut -d' ' -f2-)"
   if [ -n "${KEEP:-}" ]; then cp "$tmp/cg.out" "$KEEP"; fi
   exit 0
 fi

@@ -256,8 +256,9 @@ void HttpSession::refresh_view() {
 }
 
 void HttpSession::arm(Deadline kind, std::chrono::milliseconds timeout) {
+  // Armed about six times per request; the 100 ms sweep needs no finer clock (coarse_clock.h).
   deadline_kind_ = kind;
-  deadline_ = Clock::now() + timeout;
+  deadline_ = core::coarse_now() + timeout;
 }
 
 void HttpSession::on_tick(Clock::time_point now) {
