@@ -62,8 +62,24 @@ asio::awaitable<std::pair<std::error_code, size_t>> Downstream::read_some(char* 
   return plain_io::read_some(socket_, data, size);
 }
 
+bool Downstream::write_now(std::string_view* a, std::string_view* b, std::error_code* ec) {
+  if (stream_) {
+    const bool done = stream_->write_now(*a, *b, ec);
+    *a = *b = {};  // taken whole; what is left is the wait for the client's window
+    return done;
+  }
+  if (!ssl_) return plain_io::write_now(socket_, a, b, ec);
+  if (!b->empty() && a->size() + b->size() <= kJoinBelow) {  // one record, not two
+    scratch_.assign(*a);
+    scratch_.append(*b);
+    *a = scratch_;
+    *b = {};
+  }
+  return tls_io::write_now(ssl_, a, b, &broken_, ec);
+}
+
 asio::awaitable<std::error_code> Downstream::write(std::string_view a, std::string_view b) {
-  if (stream_) return stream_->write(a, b);
+  if (stream_) return a.empty() && b.empty() ? stream_->wait_for_room() : stream_->write(a, b);
   if (!ssl_) return plain_io::write(socket_, a, b);
   if (b.empty()) return tls_io::write(socket_, ssl_, a, &broken_);
   if (a.size() + b.size() <= kJoinBelow) {  // one record, not two

@@ -38,7 +38,7 @@ asio::awaitable<std::pair<std::error_code, size_t>> End::read(char* data, size_t
 }
 
 asio::awaitable<std::error_code> End::wait_for_room() {
-  while (out.size() - out_read > kMaxBuffered) {
+  while (!has_room()) {
     if (cancelled_) {
       cancelled_ = false;
       co_return asio::error::operation_aborted;

@@ -67,6 +67,7 @@ class End {
   asio::awaitable<std::pair<std::error_code, size_t>> read(char* data, size_t size);
   // Back-pressure for writes: waits while more than kMaxBuffered bytes of `out` wait.
   asio::awaitable<std::error_code> wait_for_room();
+  bool has_room() const { return out.size() - out_read <= kMaxBuffered; }
   void cancel();  // aborts a pending read or wait (a deadline fired), like a socket's cancel()
   void notify() { wake_.cancel(); }
 

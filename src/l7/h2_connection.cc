@@ -85,7 +85,16 @@ ssize_t read_body(nghttp2_session* session, int32_t, uint8_t* buf, size_t length
 void H2Stream::reopen_window(size_t n) { connection->consumed(*this, n); }
 
 asio::awaitable<std::error_code> H2Stream::write(std::string_view a, std::string_view b) {
-  if (closed || !connection) co_return asio::error::connection_reset;
+  std::error_code ec;
+  if (write_now(a, b, &ec)) co_return ec;
+  co_return co_await wait_for_room();  // the client's window holds too much of this response
+}
+
+bool H2Stream::write_now(std::string_view a, std::string_view b, std::error_code* ec) {
+  if (closed || !connection) {
+    *ec = asio::error::connection_reset;
+    return true;
+  }
   bool ok;
   if (raw.empty() && !head_sent) {
     // The usual first write: the whole head in `a`, maybe body bytes in `b`. Parsed where it
@@ -102,9 +111,12 @@ asio::awaitable<std::error_code> H2Stream::write(std::string_view a, std::string
     raw.append(b);
     ok = process_response();
   }
-  if (!ok) co_return asio::error::connection_reset;
+  if (!ok) {
+    *ec = asio::error::connection_reset;
+    return true;
+  }
   connection->response_ready(*this);
-  co_return co_await wait_for_room();  // the client's window holds too much of this response
+  return has_room();
 }
 
 void H2Stream::finish_head() {
@@ -451,7 +463,9 @@ asio::awaitable<void> H2Connection::write_loop() {
       pending_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
     }
     if (!pending_.empty()) {
-      auto ec = co_await down_.write(pending_);
+      std::string_view a = pending_, b;
+      std::error_code ec;
+      if (!down_.write_now(&a, &b, &ec)) ec = co_await down_.write(a, b);
       pending_.clear();
       if (ec) {
         done_ = true;

@@ -45,6 +45,9 @@ struct H2Stream : h2_bridge::End {
 
   // For the HttpSession (Downstream in stream mode); read() and cancel() come from End.
   asio::awaitable<std::error_code> write(std::string_view a, std::string_view b);
+  // The same without waiting: false when the client's window holds too much of the response
+  // (a and b are taken whole either way; wait_for_room() then waits).
+  bool write_now(std::string_view a, std::string_view b, std::error_code* ec);
   void finish();  // the session is done with the stream: end or reset it
 
   int32_t id = 0;

@@ -292,6 +292,8 @@ void HttpSession::on_abort() {
 }
 
 asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_view b) {
+  std::error_code now_ec;
+  if (down_.write_now(&a, &b, &now_ec)) co_return !now_ec;
   arm(Deadline::kClientWrite,
       view_->snapshot->config->listeners[listener_index_].timeouts.request_body_idle);
   auto ec = co_await down_.write(a, b);
@@ -300,6 +302,8 @@ asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_
 }
 
 asio::awaitable<bool> HttpSession::write_upstream(std::string_view a, std::string_view b) {
+  std::error_code now_ec;
+  if (up_.write_now(&a, &b, &now_ec)) co_return !now_ec;
   arm(Deadline::kResponse, cluster_config_->timeouts.response);
   auto ec = co_await up_.write(a, b);
   disarm();

@@ -5,7 +5,12 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
 #include <array>
+#include <cerrno>
 
 namespace sluice::l7::plain_io {
 namespace {
@@ -24,6 +29,30 @@ asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, std::strin
                                          asio::buffer(b.data(), b.size())};
   auto [ec, n] = co_await asio::async_write(socket, bufs, kNoThrow);
   co_return ec;
+}
+
+bool write_now(asio::ip::tcp::socket& socket, std::string_view* a, std::string_view* b,
+               std::error_code* ec) {
+  while (true) {
+    std::array<iovec, 2> iov{iovec{const_cast<char*>(a->data()), a->size()},
+                             iovec{const_cast<char*>(b->data()), b->size()}};
+    msghdr msg{};
+    msg.msg_iov = a->empty() ? &iov[1] : iov.data();
+    msg.msg_iovlen = a->empty() ? 1 : 2;
+    const ssize_t sent = ::sendmsg(socket.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+      *ec = std::error_code(errno, std::system_category());
+      return true;
+    }
+    auto n = static_cast<size_t>(sent);
+    const size_t from_a = std::min(n, a->size());
+    a->remove_prefix(from_a);
+    b->remove_prefix(n - from_a);
+    // A short send means the socket is full: asking again now would only find it so.
+    return a->empty() && b->empty();
+  }
 }
 
 }  // namespace sluice::l7::plain_io

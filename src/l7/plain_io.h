@@ -15,5 +15,12 @@ asio::awaitable<std::pair<std::error_code, size_t>> read_some(asio::ip::tcp::soc
 // Writes a then b, whole, in one gathered write where the socket takes it.
 asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, std::string_view a,
                                        std::string_view b);
+// Writes what the socket takes of a then b now, without waiting. true: nothing is left to wait
+// for (all written, or the socket failed and `*ec` says how); false: the socket is full, and a
+// and b have been advanced past what it took. Most writes of a request or response fit at
+// once, and then no coroutine frame, no reactor operation and no trip through the scheduler
+// are needed to learn that.
+bool write_now(asio::ip::tcp::socket& socket, std::string_view* a, std::string_view* b,
+               std::error_code* ec);
 
 }  // namespace sluice::l7::plain_io

@@ -286,6 +286,21 @@ asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl,
   co_return co_await flush_when_writable(socket, ssl, broken);
 }
 
+bool write_now(SSL* ssl, std::string_view* a, std::string_view* b, bool* broken,
+               std::error_code* ec) {
+  for (std::string_view* data : {a, b}) {
+    while (!data->empty()) {
+      size_t n = 0;
+      clear_errors();
+      // Anything but success (the hold is full and the socket too, or an error) is left to
+      // write(), which calls SSL_write again with the same bytes, as OpenSSL requires.
+      if (SSL_write_ex(ssl, data->data(), data->size(), &n) != 1) return false;
+      data->remove_prefix(n);
+    }
+  }
+  return try_flush(ssl, broken, ec);
+}
+
 asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl, std::string_view a,
                                        std::string_view b, bool* broken) {
   if (auto ec = co_await write(socket, ssl, a, broken)) co_return ec;

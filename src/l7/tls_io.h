@@ -32,6 +32,11 @@ asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl,
 // Writes a then b, whole (two records).
 asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl, std::string_view a,
                                        std::string_view b, bool* broken);
+// Encrypts a then b and sends them if the socket takes them now, without waiting (see
+// plain_io::write_now). true: done (all sent, or failed: `*ec`); false: the rest, a and b as
+// advanced (maybe empty, with records held), needs write().
+bool write_now(SSL* ssl, std::string_view* a, std::string_view* b, bool* broken,
+               std::error_code* ec);
 // Sends close_notify without waiting for the peer's (best effort on a non-blocking socket).
 void shutdown(SSL* ssl, bool broken);
 

@@ -3,6 +3,7 @@ certificate (exact and wildcard names read from the certificates, default for un
 ALPN, TLS 1.2+ only, session resumption by ticket and by session cache, client certificates
 (required, optional, routed on and forwarded), a certificate swapped by reload without dropping a
 connection, a bad key as a config error naming the file, and redirect_https."""
+import hashlib
 import subprocess
 
 from harness import *
@@ -96,6 +97,22 @@ def test_sni_picks_the_certificate_and_requests_are_proxied():
     rc, out, err = curl(s.port, "x.b.test", "/", "--http1.1")
     assert rc == 0 and out.endswith("200 1.1"), (out, err)
     assert s.metric('sluice_tls_handshakes_total{listener="web",result="full"}') >= 7
+
+
+def test_large_download_to_a_slow_reader_over_tls():
+    # A rate-limited client keeps the socket full, so writes that cannot go at once (the TLS
+    # hold and the socket both full) wait and resume; every byte must arrive, in order.
+    b = Backend("b1")
+    s = https_sluice(b)
+    n = 24 * 1024 * 1024
+    block = bytes((ord("a") + i % 26) for i in range(64 * 1024))
+    want = hashlib.sha256(block * (n // len(block))).hexdigest()
+    for query in ["", "&chunked=1"]:
+        out = subprocess.run(f"curl -sS --fail --http1.1 --limit-rate 40M --cacert {ca()[1]} "
+                             f"--resolve a.test:{s.port}:127.0.0.1 "
+                             f"'https://a.test:{s.port}/bytes?n={n}{query}' | sha256sum",
+                             shell=True, capture_output=True, text=True, timeout=60)
+        assert out.stdout.split()[0] == want, (query, out.stdout, out.stderr)
 
 
 def test_backend_sees_https_forwarding_headers():
