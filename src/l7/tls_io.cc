@@ -243,10 +243,12 @@ asio::awaitable<std::error_code> handshake(asio::ip::tcp::socket& socket, SSL* s
     clear_errors();
     int rc = SSL_do_handshake(ssl);
     if (rc == 1) {
-      // A client's Finished must reach the server now; a server's session tickets can wait
-      // for the first response or the next read.
+      // A client's Finished must reach the server now. A server's session tickets go now too,
+      // rather than with the first response: the client takes them in while the request is
+      // being proxied, instead of after the response (measured: full handshakes per second
+      // with openssl s_time, whose client is the bottleneck).
       std::error_code ec;
-      if (SSL_is_server(ssl) || try_flush(ssl, broken, &ec)) co_return ec;
+      if (try_flush(ssl, broken, &ec)) co_return ec;
       co_return co_await flush_when_writable(socket, ssl, broken);
     }
     if (auto ec = co_await wait_for(socket, ssl, rc, broken)) {
