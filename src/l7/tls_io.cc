@@ -58,8 +58,8 @@ bool send_held(SocketBuffer* b) {
 }
 
 // Records are held and sent together at the points tls_io chooses (the end of a write, before
-// waiting to read, the end of a client handshake): a full handshake's session tickets then
-// leave with the first response instead of one send each, and the peer wakes once.
+// waiting to read, the end of a handshake): a flight of handshake messages, or both session
+// tickets, leave in one send instead of one each, and the peer wakes once.
 int buffer_write(BIO* bio, const char* in, int len) {
   auto* b = static_cast<SocketBuffer*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);

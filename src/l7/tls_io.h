@@ -3,7 +3,7 @@
 // OpenSSL, and when it asks for more bytes (WANT_READ), read what the socket has into the
 // connection's BIO buffer with Asio's async_read_some; when it cannot write (WANT_WRITE), wait
 // for writability. The BIO holds the records OpenSSL writes and sends them in one go at the end
-// of a write, before a wait for input, and at the end of a client handshake.
+// of a write, before a wait for input, and at the end of a handshake.
 //
 // Why our own BIO rather than OpenSSL's socket BIO: that one reads a record in two recv()s
 // (header, then body) and, once the socket is drained, needs Asio's async_wait, which re-arms
