@@ -572,7 +572,7 @@ asio::awaitable<void> HttpSession::run() {
       co_return;
     }
     bool keep = co_await handle_request(pr.consumed);
-    if (!keep) break;
+    if (!keep || h2_head) break;  // a stream carries one request: no read to learn it ended
     first = false;
   }
   // Bytes the client sent that we will not read would turn close() into a reset, which can
