@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <utility>
 
 namespace sluice::l7::plain_io {
 namespace {
@@ -33,13 +34,23 @@ asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, std::strin
 
 bool write_now(asio::ip::tcp::socket& socket, std::string_view* a, std::string_view* b,
                std::error_code* ec) {
+  if (a->empty()) std::swap(*a, *b);
+  if (a->empty()) return true;
+  const int fd = socket.native_handle();
   while (true) {
-    std::array<iovec, 2> iov{iovec{const_cast<char*>(a->data()), a->size()},
-                             iovec{const_cast<char*>(b->data()), b->size()}};
-    msghdr msg{};
-    msg.msg_iov = a->empty() ? &iov[1] : iov.data();
-    msg.msg_iovlen = a->empty() ? 1 : 2;
-    const ssize_t sent = ::sendmsg(socket.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t sent;
+    if (b->empty()) {
+      // One buffer: send(), not sendmsg(); the kernel then copies no msghdr and iovec in
+      // (perf: sendmsg's own path was 2% of an h2c request's CPU where HAProxy's send() is 0.5%).
+      sent = ::send(fd, a->data(), a->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    } else {
+      std::array<iovec, 2> iov{iovec{const_cast<char*>(a->data()), a->size()},
+                               iovec{const_cast<char*>(b->data()), b->size()}};
+      msghdr msg{};
+      msg.msg_iov = iov.data();
+      msg.msg_iovlen = iov.size();
+      sent = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
     if (sent < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
