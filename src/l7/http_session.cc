@@ -292,8 +292,12 @@ void HttpSession::on_abort() {
 }
 
 asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_view b) {
+  // An HTTP/2 stream's write is a copy into its connection's queue: done at once unless the
+  // client's window is full. A socket's write goes through Asio even when it could go now: the
+  // posted completion is what gives the peer time to answer before our next read, which Asio
+  // tries before it waits (without it, 2 failed recv() per HTTP/1.1 request under wrk -c 50).
   std::error_code now_ec;
-  if (down_.write_now(&a, &b, &now_ec)) co_return !now_ec;
+  if (down_.is_stream() && down_.write_now(&a, &b, &now_ec)) co_return !now_ec;
   arm(Deadline::kClientWrite,
       view_->snapshot->config->listeners[listener_index_].timeouts.request_body_idle);
   auto ec = co_await down_.write(a, b);
@@ -302,8 +306,6 @@ asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_
 }
 
 asio::awaitable<bool> HttpSession::write_upstream(std::string_view a, std::string_view b) {
-  std::error_code now_ec;
-  if (up_.write_now(&a, &b, &now_ec)) co_return !now_ec;
   arm(Deadline::kResponse, cluster_config_->timeouts.response);
   auto ec = co_await up_.write(a, b);
   disarm();

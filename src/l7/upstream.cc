@@ -51,12 +51,6 @@ asio::awaitable<std::pair<std::error_code, size_t>> Upstream::read_some(char* da
   return plain_io::read_some(socket_, data, size);
 }
 
-bool Upstream::write_now(std::string_view* a, std::string_view* b, std::error_code* ec) {
-  if (stream_) return false;
-  if (!ssl_) return plain_io::write_now(socket_, a, b, ec);
-  return tls_io::write_now(ssl_, a, b, &broken_, ec);
-}
-
 asio::awaitable<std::error_code> Upstream::write(std::string_view a, std::string_view b) {
   if (stream_) return stream_->write(a, b);
   if (!ssl_) return plain_io::write(socket_, a, b);

@@ -37,9 +37,6 @@ class Upstream {
 
   asio::awaitable<std::pair<std::error_code, size_t>> read_some(char* data, size_t size);
   asio::awaitable<std::error_code> write(std::string_view a, std::string_view b = {});
-  // Writes what can go now without waiting (plain_io::write_now); an HTTP/2 stream always
-  // takes the write() path.
-  bool write_now(std::string_view* a, std::string_view* b, std::error_code* ec);
   void cancel();
   void shutdown_send();
   void close();  // a stream not finished is reset; a socket is closed
