@@ -4,7 +4,8 @@ same HTTP/1.1 nginx backend.
 
 Method: proxy on CPU 0 with one worker/thread; backend and h2load on CPU 1. h2load -c 10 -m 10
 (10 connections x 10 concurrent streams) for DURATION seconds (default 3), median of RUNS
-(default 7) rounds, each round starting with another proxy. Besides requests per second it
+(default 7) rounds, each round starting with another proxy, after one unmeasured second of each
+load on every proxy. Besides requests per second it
 reports requests per CPU-second of the proxy (user + system time from /proc, all threads): what a
 request costs the proxy, which moves much less with the machine's noise than throughput does. Appends to bench/RESULTS.md
 unless --no-record."""
@@ -88,11 +89,11 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
     return ports
 
 
-def h2load(url, proc):
+def h2load(url, proc, duration=DURATION):
     """(requests per second, requests per CPU-second of `proc`)"""
     cpu = common.cpu_seconds(proc.pid)
-    out = subprocess.run(["taskset", "-c", LOAD_CPU, "h2load", "-c", "10", "-m", "10", "-D", str(DURATION), url],
-                         capture_output=True, text=True, timeout=DURATION + 60).stdout
+    out = subprocess.run(["taskset", "-c", LOAD_CPU, "h2load", "-c", "10", "-m", "10", "-D", str(duration), url],
+                         capture_output=True, text=True, timeout=duration + 60).stdout
     m = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", out)
     failed = re.search(r"(\d+) failed", out)
     if not m or (failed and int(failed.group(1)) > 0):
@@ -120,6 +121,10 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
     metrics = ["h2 over TLS req/s", "h2c req/s", "h2 over TLS req/CPU-s", "h2c req/CPU-s"]
     results = {}
     names = list(ports)
+    for name in names:  # warm-up, not measured: handshakes, pools and lazy initialisation
+        p, c, proc = ports[name]
+        h2load(f"https://127.0.0.1:{p}/", proc, duration=1)
+        h2load(f"http://127.0.0.1:{c}/", proc, duration=1)
     for run in range(RUNS):
         for name in names[run % len(names):] + names[:run % len(names)]:
             p, c, proc = ports[name]
@@ -129,7 +134,7 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
                 results.setdefault((name, rate), []).append(r)
                 results.setdefault((name, per_cpu), []).append(e)
     common.stop_all(procs)
-    method = (f"h2load -c 10 -m 10 -D {DURATION}, median of {RUNS}; proxy on CPU {PROXY_CPU} (1 worker), "
+    method = (f"h2load -c 10 -m 10 -D {DURATION}, median of {RUNS} after 1 s of each unmeasured; proxy on CPU {PROXY_CPU} (1 worker), "
               f"HTTP/1.1 nginx backend and h2load on CPU {LOAD_CPU}; ECDSA P-256, TLS 1.3.")
     common.report(ROOT, "h2", method, list(ports), metrics, results, record)
 

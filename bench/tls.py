@@ -2,7 +2,10 @@
 
 Method: the proxy on CPU 0 with one worker/thread, the nginx backend and the load on CPU 1. Every
 proxy gets the same ECDSA P-256 certificate, TLS 1.2+ with its defaults (TLS 1.3, AES-128-GCM is
-what the clients negotiate), tickets on. Measured, median of RUNS (default 3):
+what the clients negotiate), tickets on. Every proxy first serves one unmeasured second of each
+load (the first connections of a process pay for lazy initialisation and a cold upstream pool,
+which made whichever proxy ran first look up to 25% slower). Measured, median of RUNS (default 5),
+each 3 s:
 - full handshakes/s: `openssl s_time -new` (one full handshake and one GET per connection);
 - resumed handshakes/s: `openssl s_time -reuse` (session resumption, one GET per connection);
 - keep-alive requests/s over TLS: wrk -c50 (handshakes once, then the record layer);
@@ -23,8 +26,8 @@ from common import free_port  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.path.join(ROOT, "build/release/src/sluice")
-RUNS = int(os.environ.get("RUNS", "3"))
-DURATION = int(os.environ.get("DURATION", "5"))
+RUNS = int(os.environ.get("RUNS", "5"))
+DURATION = int(os.environ.get("DURATION", "3"))
 PROXY_CPU, LOAD_CPU = "0", "1"
 tmp = tempfile.mkdtemp(prefix="sluice-bench-tls-")
 procs = []
@@ -97,12 +100,12 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
     return ports
 
 
-def s_time(port, mode, proc=None):
+def s_time(port, mode, proc=None, duration=DURATION):
     """Connections per second, and with `proc`, connections per CPU-second of that process."""
     cpu = common.cpu_seconds(proc.pid if proc else None)
     out = subprocess.run(["taskset", "-c", LOAD_CPU, "openssl", "s_time", "-connect", f"127.0.0.1:{port}", mode,
-                          "-time", str(DURATION), "-www", "/"], capture_output=True, text=True,
-                         timeout=DURATION * 3 + 30).stdout
+                          "-time", str(duration), "-www", "/"], capture_output=True, text=True,
+                         timeout=duration * 3 + 30).stdout
     # "N connections in T real seconds" is the last such line (for -reuse, after the first one)
     found = re.findall(r"(\d+) connections in (\d+) real seconds", out)
     if not found:
@@ -112,10 +115,10 @@ def s_time(port, mode, proc=None):
     return (n / t if t else 0.0), n / max(cpu, 0.01)
 
 
-def keepalive(port):
-    out = subprocess.run(["taskset", "-c", LOAD_CPU, "wrk", "-t1", "-c50", f"-d{DURATION}s",
+def keepalive(port, duration=DURATION):
+    out = subprocess.run(["taskset", "-c", LOAD_CPU, "wrk", "-t1", "-c50", f"-d{duration}s",
                           f"https://127.0.0.1:{port}/"], capture_output=True, text=True,
-                         timeout=DURATION + 30).stdout
+                         timeout=duration + 30).stdout
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
@@ -138,6 +141,11 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
                "full handshakes/CPU-s"]
     results = {}
     names = list(ports)
+    for name in names:  # warm-up, not measured
+        port, proc = ports[name]
+        s_time(port, "-new", duration=1)
+        s_time(port, "-reuse", duration=1)
+        keepalive(port, duration=1)
     for run in range(RUNS):
         # Each run starts with another proxy, so that warm-up and drift do not favour one.
         for name in names[run % len(names):] + names[:run % len(names)]:
@@ -149,7 +157,7 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
             results.setdefault((name, metrics[2]), []).append(keepalive(port))
     common.stop_all(procs)
     method = (f"openssl s_time -new / -reuse -www / for {DURATION}s, wrk -c50 keep-alive over TLS, median of "
-              f"{RUNS}; ECDSA P-256, TLS 1.3; proxy on CPU {PROXY_CPU} (1 worker), nginx backend and clients "
+              f"{RUNS} after 1 s of each unmeasured; ECDSA P-256, TLS 1.3; proxy on CPU {PROXY_CPU} (1 worker), nginx backend and clients "
               f"on CPU {LOAD_CPU}.")
     common.report(ROOT, "tls", method, list(ports), metrics, results, record)
 
