@@ -70,7 +70,7 @@ class Downstream {
   std::string client_subject_;
   std::shared_ptr<H2Stream> stream_;
   bool stream_tls_ = false;
-  std::string scratch_;  // joins small a+b writes into one TLS record
+  std::string scratch_;  // joins small a+b writes into one TLS record or one send()
 };
 
 }  // namespace sluice::l7

@@ -26,6 +26,12 @@ asio::awaitable<std::pair<std::error_code, size_t>> read_some(asio::ip::tcp::soc
 
 asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, std::string_view a,
                                        std::string_view b) {
+  if (b.empty()) {
+    // One buffer: Asio then calls send(), not sendmsg(), and the kernel copies in no msghdr or
+    // iovec (see write_now).
+    auto [ec, n] = co_await asio::async_write(socket, asio::buffer(a.data(), a.size()), kNoThrow);
+    co_return ec;
+  }
   std::array<asio::const_buffer, 2> bufs{asio::buffer(a.data(), a.size()),
                                          asio::buffer(b.data(), b.size())};
   auto [ec, n] = co_await asio::async_write(socket, bufs, kNoThrow);
