@@ -73,30 +73,24 @@ bool Downstream::write_now(std::string_view* a, std::string_view* b, std::error_
   }
   if (!ssl_) return plain_io::write_now(socket_, a, b, ec);
   if (!b->empty() && a->size() + b->size() <= kJoinBelow) {  // one record, not two
-    scratch_.assign(*a);
-    scratch_.append(*b);
-    *a = scratch_;
+    *a = join(*a, *b);
     *b = {};
   }
   return tls_io::write_now(ssl_, a, b, &broken_, ec);
 }
 
 asio::awaitable<std::error_code> Downstream::write(std::string_view a, std::string_view b) {
+  // Nothing to write after a write_now that took it all: what is left is the wait for room in
+  // the client's window.
   if (stream_) return a.empty() && b.empty() ? stream_->wait_for_room() : stream_->write(a, b);
   if (!ssl_) {
-    if (!b.empty() && a.size() + b.size() <= kJoinPlainBelow) {
-      scratch_.assign(a);
-      scratch_.append(b);
-      return plain_io::write(socket_, scratch_, {});
-    }
+    if (!b.empty() && a.size() + b.size() <= kJoinPlainBelow)
+      return plain_io::write(socket_, join(a, b), {});
     return plain_io::write(socket_, a, b);
   }
   if (b.empty()) return tls_io::write(socket_, ssl_, a, &broken_);
-  if (a.size() + b.size() <= kJoinBelow) {  // one record, not two
-    scratch_.assign(a);
-    scratch_.append(b);
-    return tls_io::write(socket_, ssl_, scratch_, &broken_);
-  }
+  if (a.size() + b.size() <= kJoinBelow)  // one record, not two
+    return tls_io::write(socket_, ssl_, join(a, b), &broken_);
   return tls_io::write(socket_, ssl_, a, b, &broken_);
 }
 

@@ -70,7 +70,13 @@ class Downstream {
   std::string client_subject_;
   std::shared_ptr<H2Stream> stream_;
   bool stream_tls_ = false;
-  std::string scratch_;  // joins small a+b writes into one TLS record or one send()
+  // a then b in scratch_, for small writes that go as one TLS record or one send().
+  std::string_view join(std::string_view a, std::string_view b) {
+    scratch_.assign(a);
+    scratch_.append(b);
+    return scratch_;
+  }
+  std::string scratch_;
 };
 
 }  // namespace sluice::l7
