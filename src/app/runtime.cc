@@ -353,7 +353,7 @@ void Runtime::eject(const std::string& cluster, const std::string& address) {
   core::log_warn(
       "outlier: ejecting {} from cluster '{}' for {} ms ({} consecutive failures, ejection {})",
       address, cluster, duration.count(), od.consecutive_failures, e.times);
-  e.timer = std::make_shared<asio::steady_timer>(io_, duration);
+  e.timer = std::make_shared<asio::steady_timer>(*io_, duration);
   e.timer->async_wait([this, key = std::make_pair(cluster, address)](std::error_code ec) {
     if (ec) return;
     auto it = ejections_.find(key);
@@ -397,7 +397,7 @@ admin::AdminResponse Runtime::drain_endpoint(std::string_view path, bool drain) 
 }
 
 void Runtime::wait_signals() {
-  signals_.async_wait([this](std::error_code ec, int signo) {
+  signals_->async_wait([this](std::error_code ec, int signo) {
     if (ec) return;
     if (signo == SIGHUP) {
       core::log_info("SIGHUP: reloading {}", config_path_);
@@ -417,8 +417,8 @@ void Runtime::wait_signals() {
 }
 
 void Runtime::watch_packet_gateway() {
-  packet_timer_.expires_after(std::chrono::seconds(1));
-  packet_timer_.async_wait([this](std::error_code ec) {
+  packet_timer_->expires_after(std::chrono::seconds(1));
+  packet_timer_->async_wait([this](std::error_code ec) {
     if (ec || shutting_down_) return;
     if (packet_) packet_->refresh_gateway();
     watch_packet_gateway();
@@ -427,7 +427,7 @@ void Runtime::watch_packet_gateway() {
 
 void Runtime::begin_shutdown() {
   shutting_down_ = true;
-  packet_timer_.cancel();
+  packet_timer_->cancel();
   if (admin_) admin_->stop();
   checker_->stop();
   for (auto& [key, e] : ejections_) {
@@ -446,8 +446,8 @@ void Runtime::check_drained() {
     if (open) core::log_warn("exiting with {} connections still open", open);
     for (auto& w : workers_) w->stop();
     for (auto& w : workers_) w->join();
-    signals_.cancel();
-    io_.stop();
+    signals_->cancel();
+    io_->stop();
     return;
   }
   if (now >= drain_deadline_ && !aborted_) {
@@ -455,8 +455,8 @@ void Runtime::check_drained() {
     for (auto& w : workers_) w->abort_all();
     aborted_ = true;
   }
-  drain_timer_.expires_after(std::chrono::milliseconds(20));
-  drain_timer_.async_wait([this](std::error_code ec) {
+  drain_timer_->expires_after(std::chrono::milliseconds(20));
+  drain_timer_->async_wait([this](std::error_code ec) {
     if (!ec) check_drained();
   });
 }
@@ -469,32 +469,36 @@ int Runtime::run(std::shared_ptr<const config::Config> config) {
     workers_.push_back(std::make_unique<l7::Worker>(i));
     workers_.back()->set_outlier_report(
         [this](const std::string& cluster, const std::string& address) {
-          asio::post(io_, [this, cluster, address] { eject(cluster, address); });
+          asio::post(*io_, [this, cluster, address] { eject(cluster, address); });
         });
   }
+  if (n == 1) io_ = &workers_[0]->io();
+  signals_.emplace(*io_, SIGINT, SIGTERM, SIGHUP);
+  drain_timer_.emplace(*io_);
+  packet_timer_.emplace(*io_);
   checker_ = std::make_unique<health::HealthChecker>(
-      io_, [this](std::shared_ptr<const health::HealthStatus>) { publish_health(); });
+      *io_, [this](std::shared_ptr<const health::HealthStatus>) { publish_health(); });
   if (auto error = apply(config); !error.empty()) {
     core::log_error("{}", error);
     return 1;
   }
   if (config->admin_listen) {
     admin_ = std::make_unique<admin::AdminServer>(
-        io_, [this](std::string_view m, std::string_view p) { return handle_admin(m, p); });
+        *io_, [this](std::string_view m, std::string_view p) { return handle_admin(m, p); });
     if (auto error = admin_->start(*config->admin_listen); !error.empty()) {
       core::log_error("{}", error);
       for (auto& w : workers_) w->stop();
       return 1;
     }
   }
-  for (auto& w : workers_) w->start();
+  for (auto& w : workers_) w->start(/*own_thread=*/n > 1);
   wait_signals();
   watch_packet_gateway();
   std::string listeners;
   for (const auto& l : config->listeners) listeners += " " + l.name + "=" + l.listen.to_string();
   core::log_info("sluice {} running with {} workers; listeners:{}{}", core::kVersion, n, listeners,
                  config->admin_listen ? "; admin=" + config->admin_listen->to_string() : "");
-  io_.run();
+  io_->run();
   if (packet_) {
     packet_.reset();  // detaches the XDP program
     core::log_info("packet: XDP balancer detached");

@@ -1,12 +1,14 @@
 #pragma once
 // The running process: workers, listening sockets, the admin API, signals, reload and drain.
-// Runs on the main thread; workers are only ever told things through Worker's thread-safe calls.
+// Runs on the main thread (with one worker, on that worker's loop); workers are only ever told
+// things through Worker's thread-safe calls.
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -45,13 +47,18 @@ class Runtime {
   void check_drained();
 
   std::string config_path_;
-  asio::io_context io_{1};
-  asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
-  asio::steady_timer drain_timer_{io_};
+  // The main thread's loop. With one worker it is the worker's own (one thread in all: no second
+  // thread sharing the file table makes every socket syscall take and drop a file reference).
+  asio::io_context own_io_{1};
+  asio::io_context* io_ = &own_io_;
   std::chrono::steady_clock::time_point drain_deadline_;
   bool shutting_down_ = false;
   bool aborted_ = false;
   std::vector<std::unique_ptr<l7::Worker>> workers_;
+  // On *io_, which may be a worker's: declared after workers_, so destroyed before them.
+  std::optional<asio::signal_set> signals_;
+  std::optional<asio::steady_timer> drain_timer_;
+  std::optional<asio::steady_timer> packet_timer_;
   std::shared_ptr<const l7::Snapshot> snapshot_;
   std::map<std::string, std::string> bound_;  // listener name -> address it is bound to
   std::unique_ptr<admin::AdminServer> admin_;
@@ -66,7 +73,6 @@ class Runtime {
   std::shared_ptr<const health::HealthStatus> health_ = std::make_shared<health::HealthStatus>();
   admin::ProcessCounters counters_;
   std::unique_ptr<PacketNode> packet_;  // when the config has a packet section
-  asio::steady_timer packet_timer_{io_};
   void watch_packet_gateway();
 };
 

@@ -67,9 +67,12 @@ void Worker::read_inbox() {
                         });
 }
 
-void Worker::start() {
+void Worker::start(bool own_thread) {
   tick();
   read_inbox();
+  started_ = true;
+  own_thread_ = own_thread;
+  if (!own_thread) return;
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), ("sluice-w" + std::to_string(id_)).c_str());
     io_.run();
@@ -611,7 +614,8 @@ void Worker::abort_all() {
 }
 
 void Worker::stop() {
-  if (!thread_.joinable()) return;  // never started, or already joined: nothing runs the loop
+  // Nothing runs the loop, or its thread was joined.
+  if (!started_ || (own_thread_ && !thread_.joinable())) return;
   send([this] {
     stopped_ = true;
     work_.reset();
@@ -620,7 +624,11 @@ void Worker::stop() {
 }
 
 void Worker::join() {
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  } else if (started_) {
+    access_log_.flush();
+  }
 }
 
 void Worker::link(HttpSession* s) {

@@ -1,7 +1,8 @@
 #pragma once
-// One worker: one thread, one asio io_context, its own SO_REUSEPORT listening sockets, its own
-// upstream pool, balancer state and counters. Nothing here is shared with other workers except
-// the read-only Snapshot, so the request path takes no lock.
+// One worker: one thread (the main one when it is the only worker), one asio io_context, its
+// own SO_REUSEPORT listening sockets, its own upstream pool, balancer state and counters. Nothing
+// here is shared with other workers except the read-only Snapshot, so the request path takes no
+// lock.
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/posix/stream_descriptor.hpp>
@@ -99,7 +100,9 @@ class Worker {
   // Outlier detection: one try's result for endpoint `index` of `cluster`.
   void note_endpoint(const ClusterRuntime& cluster, int index, bool failed);
 
-  void start();
+  // Starts the loop on a thread of its own, or with `own_thread` false only arms it: the caller
+  // then runs io() itself (the runtime does with one worker, so the process has one thread).
+  void start(bool own_thread = true);
   // Thread-safe: installs a new snapshot, opens `add` listeners, closes listeners not in the
   // snapshot. Existing connections keep running (an in-flight request finishes on the view it
   // started with).
@@ -112,7 +115,7 @@ class Worker {
   // Thread-safe: close every connection now (the drain timeout passed).
   void abort_all();
   void stop();  // thread-safe; ends the loop now
-  void join();
+  void join();  // waits for the loop's thread; on the caller's loop, flushes the access log
 
   // --- used by sessions, on the worker thread ---
   asio::io_context& io() { return io_; }
@@ -184,6 +187,9 @@ class Worker {
   asio::posix::stream_descriptor wake_;
   uint64_t wake_count_ = 0;  // read buffer of wake_'s eventfd
   bool stopped_ = false;     // on this thread: the loop is ending
+  // Touched only by the thread that calls start(), stop() and join().
+  bool started_ = false;     // start() ran
+  bool own_thread_ = false;  // and gave the loop thread_
   std::thread thread_;
   std::shared_ptr<WorkerView> view_;
   std::shared_ptr<const health::HealthStatus> health_;

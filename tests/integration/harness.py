@@ -164,6 +164,10 @@ class Sluice:
 
     def write_config(self, yaml_text):
         text = yaml_text.replace("{port}", str(self.port)).replace("{admin}", str(self.admin_port))
+        # SLUICE_TEST_WORKERS runs a suite again with that many workers (1: one thread in all).
+        workers = os.environ.get("SLUICE_TEST_WORKERS")
+        if workers and not re.search(r"^workers:", text, re.M):
+            text = f"workers: {workers}\n" + text
         for i, p in enumerate(self.extra):
             text = text.replace("{port%d}" % i, str(p))
         with open(self.config_path, "w") as f:
