@@ -11,7 +11,8 @@ each 3 s:
 - keep-alive requests/s over TLS: wrk -c50 (handshakes once, then the record layer);
 - full handshakes per CPU-second of the proxy (user + system time from /proc during the
   s_time -new run).
-s_time is one client process on one core, and a client's half of a handshake costs more than
+Handshake rates divide by the wall time measured around s_time, not by its own whole-second
+count (see s_time()). s_time is one client process on one core, and a client's half of a handshake costs more than
 the server's, so handshake rates measure the client and the latency of each proxy more than the
 proxy's capacity; handshakes per CPU-second say what each one costs the proxy. Appends to bench/RESULTS.md unless --no-record."""
 import os
@@ -19,6 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -103,16 +105,21 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
 def s_time(port, mode, proc=None, duration=DURATION):
     """Connections per second, and with `proc`, connections per CPU-second of that process."""
     cpu = common.cpu_seconds(proc.pid if proc else None)
+    start = time.monotonic()
     out = subprocess.run(["taskset", "-c", LOAD_CPU, "openssl", "s_time", "-connect", f"127.0.0.1:{port}", mode,
                           "-time", str(duration), "-www", "/"], capture_output=True, text=True,
                          timeout=duration * 3 + 30).stdout
-    # "N connections in T real seconds" is the last such line (for -reuse, after the first one)
+    elapsed = time.monotonic() - start
+    # "N connections in T real seconds": T is whole seconds, always duration + 1, while s_time
+    # stops at the first whole second of the clock after `duration` has passed, so it really ran
+    # anywhere from duration to duration + 1 s (up to 25% off at 3 s, at random). The wall time
+    # measured here is the divisor; s_time's own start and exit are a few ms of it.
     found = re.findall(r"(\d+) connections in (\d+) real seconds", out)
     if not found:
         raise SystemExit(f"s_time failed on {port}: {out[-400:]}")
-    n, t = map(int, found[-1])
+    n = int(found[-1][0])
     cpu = common.cpu_seconds(proc.pid if proc else None) - cpu
-    return (n / t if t else 0.0), n / max(cpu, 0.01)
+    return n / elapsed, n / max(cpu, 0.01)
 
 
 def keepalive(port, duration=DURATION):
