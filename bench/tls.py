@@ -4,7 +4,7 @@ Method: the proxy on CPU 0 with one worker/thread, the nginx backend and the loa
 proxy gets the same ECDSA P-256 certificate, TLS 1.2+ with its defaults (TLS 1.3, AES-128-GCM is
 what the clients negotiate), tickets on. Every proxy first serves one unmeasured second of each
 load (the first connections of a process pay for lazy initialisation and a cold upstream pool,
-which made whichever proxy ran first look up to 25% slower). Measured, median of RUNS (default 5),
+which made whichever proxy ran first look up to 25% slower). Measured, median of RUNS (default 7),
 each 3 s:
 - full handshakes/s: `openssl s_time -new` (one full handshake and one GET per connection);
 - resumed handshakes/s: `openssl s_time -reuse` (session resumption, one GET per connection);
@@ -28,7 +28,7 @@ from common import free_port  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.path.join(ROOT, "build/release/src/sluice")
-RUNS = int(os.environ.get("RUNS", "5"))
+RUNS = int(os.environ.get("RUNS", "7"))
 DURATION = int(os.environ.get("DURATION", "3"))
 PROXY_CPU, LOAD_CPU = "0", "1"
 tmp = tempfile.mkdtemp(prefix="sluice-bench-tls-")
@@ -154,14 +154,18 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
         s_time(port, "-reuse", duration=1)
         keepalive(port, duration=1)
     for run in range(RUNS):
-        # Each run starts with another proxy, so that warm-up and drift do not favour one.
-        for name in names[run % len(names):] + names[:run % len(names)]:
+        # Each load runs on every proxy back to back, so the ratios of a round compare measurements
+        # seconds apart; each round starts with another proxy, so that order favours none.
+        order = names[run % len(names):] + names[:run % len(names)]
+        for name in order:
             port, proc = ports[name]
             rate, per_cpu = s_time(port, "-new", proc)
             results.setdefault((name, metrics[0]), []).append(rate)
             results.setdefault((name, metrics[3]), []).append(per_cpu)
-            results.setdefault((name, metrics[1]), []).append(s_time(port, "-reuse")[0])
-            results.setdefault((name, metrics[2]), []).append(keepalive(port))
+        for name in order:
+            results.setdefault((name, metrics[1]), []).append(s_time(ports[name][0], "-reuse")[0])
+        for name in order:
+            results.setdefault((name, metrics[2]), []).append(keepalive(ports[name][0]))
     common.stop_all(procs)
     method = (f"openssl s_time -new / -reuse -www / for {DURATION}s, wrk -c50 keep-alive over TLS, median of "
               f"{RUNS} after 1 s of each unmeasured; ECDSA P-256, TLS 1.3; proxy on CPU {PROXY_CPU} (1 worker), nginx backend and clients "
