@@ -157,16 +157,12 @@ bool H2Stream::submit_tunnel(const http::ResponseHead& resp) {
 
 bool H2Stream::submit(int status_code, const std::vector<http::Header>& headers,
                       const http::Framing* hop_by_hop, std::string_view content_length, Body kind) {
-  // Scratch reused by every stream of the thread: nghttp2 copies what it is given.
+  // Scratch reused by every stream of the thread: nghttp2 copies what it is given, and lowercases
+  // the names as it copies them (HTTP/1.1 backends send "Content-Type").
   thread_local std::vector<nghttp2_nv> nv;
-  thread_local std::string names;
   char status[4] = {static_cast<char>('0' + status_code / 100 % 10),
                     static_cast<char>('0' + status_code / 10 % 10),
                     static_cast<char>('0' + status_code % 10), 0};
-  size_t total = 0;
-  for (const auto& h : headers) total += h.name.size();
-  names.clear();
-  names.reserve(total);  // no reallocation below: nv points into it
   nv.clear();
   nv.push_back(make_nv(":status", std::string_view(status, 3)));
   for (const auto& h : headers) {
@@ -175,11 +171,7 @@ bool H2Stream::submit(int status_code, const std::vector<http::Header>& headers,
       continue;
     }
     if (connection_specific(h.id)) continue;
-    const size_t at = names.size();
-    names.resize(at + h.name.size());  // within the reserve: nv's pointers stay valid
-    char* lower = names.data() + at;
-    for (size_t i = 0; i < h.name.size(); ++i) lower[i] = http::ascii_lower(h.name[i]);
-    nv.push_back(make_nv(std::string_view(lower, h.name.size()), h.value));
+    nv.push_back(make_nv(h.name, h.value));
   }
   if (!content_length.empty()) nv.push_back(make_nv("content-length", content_length));
   body = kind;

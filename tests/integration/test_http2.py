@@ -44,6 +44,9 @@ def test_h2c_and_http1_share_a_port():
     assert out.endswith(b"200 2") and b"x-test: yes" in out and b"X-Forwarded-Proto: http" in out, out
     rc, out, err = curl(f"http://127.0.0.1:{s.port}/")
     assert rc == 0 and out.endswith(b"200 1.1"), out
+    # HTTP/2 header names are lowercase: the backend's "X-Backend" reaches an h2 client lowered
+    rc, out, err = curl("--http2-prior-knowledge", "-D", "-", f"http://127.0.0.1:{s.port}/")
+    assert rc == 0 and b"\r\nx-backend: b1\r\n" in out and b"X-Backend" not in out, out
     # streams are not counted as connections: once the clients left, nothing is open
     wait_for(lambda: s.metric('sluice_downstream_connections_active{listener="web"}') == 0,
              what="connections closed")
