@@ -626,8 +626,8 @@ void Worker::stop() {
 void Worker::join() {
   if (thread_.joinable()) {
     thread_.join();
-  } else if (started_) {
-    access_log_.flush();
+  } else if (started_ && !own_thread_) {
+    access_log_.flush();  // the loop ran on the caller's thread, which flushes it
   }
 }
 
