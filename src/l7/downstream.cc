@@ -8,7 +8,7 @@
 
 namespace sluice::l7 {
 namespace {
-constexpr size_t kJoinBelow = 16 * 1024;  // one TLS record's worth
+constexpr size_t kJoinBelow = 16 * 1024;  // TLS: one record's worth
 // A small head and body go out as one buffer: send() instead of sendmsg(), whose msghdr and
 // iovec import cost the kernel more than copying a few KiB (perf, h2load and wrk).
 constexpr size_t kJoinPlainBelow = 4 * 1024;
@@ -65,17 +65,22 @@ asio::awaitable<std::pair<std::error_code, size_t>> Downstream::read_some(char* 
   return plain_io::read_some(socket_, data, size);
 }
 
+void Downstream::join_small(std::string_view* a, std::string_view* b) {
+  if (b->empty() || a->size() + b->size() > (ssl_ ? kJoinBelow : kJoinPlainBelow)) return;
+  scratch_.assign(*a);
+  scratch_.append(*b);
+  *a = scratch_;
+  *b = {};
+}
+
 bool Downstream::write_now(std::string_view* a, std::string_view* b, std::error_code* ec) {
   if (stream_) {
     const bool done = stream_->write_now(*a, *b, ec);
     *a = *b = {};  // taken whole; what is left is the wait for the client's window
     return done;
   }
+  join_small(a, b);
   if (!ssl_) return plain_io::write_now(socket_, a, b, ec);
-  if (!b->empty() && a->size() + b->size() <= kJoinBelow) {  // one record, not two
-    *a = join(*a, *b);
-    *b = {};
-  }
   return tls_io::write_now(ssl_, a, b, &broken_, ec);
 }
 
@@ -83,14 +88,9 @@ asio::awaitable<std::error_code> Downstream::write(std::string_view a, std::stri
   // Nothing to write after a write_now that took it all: what is left is the wait for room in
   // the client's window.
   if (stream_) return a.empty() && b.empty() ? stream_->wait_for_room() : stream_->write(a, b);
-  if (!ssl_) {
-    if (!b.empty() && a.size() + b.size() <= kJoinPlainBelow)
-      return plain_io::write(socket_, join(a, b), {});
-    return plain_io::write(socket_, a, b);
-  }
+  join_small(&a, &b);
+  if (!ssl_) return plain_io::write(socket_, a, b);
   if (b.empty()) return tls_io::write(socket_, ssl_, a, &broken_);
-  if (a.size() + b.size() <= kJoinBelow)  // one record, not two
-    return tls_io::write(socket_, ssl_, join(a, b), &broken_);
   return tls_io::write(socket_, ssl_, a, b, &broken_);
 }
 

@@ -70,12 +70,9 @@ class Downstream {
   std::string client_subject_;
   std::shared_ptr<H2Stream> stream_;
   bool stream_tls_ = false;
-  // a then b in scratch_, for small writes that go as one TLS record or one send().
-  std::string_view join(std::string_view a, std::string_view b) {
-    scratch_.assign(a);
-    scratch_.append(b);
-    return scratch_;
-  }
+  // A small a and b become one buffer in scratch_ (b empty): one TLS record instead of two, or
+  // one send() instead of a sendmsg().
+  void join_small(std::string_view* a, std::string_view* b);
   std::string scratch_;
 };
 
