@@ -4,11 +4,11 @@ same HTTP/1.1 nginx backend.
 
 Method: proxy on CPU 0 with one worker/thread; backend and h2load on CPU 1. h2load -c 10 -m 10
 (10 connections x 10 concurrent streams) for DURATION seconds (default 3), median of RUNS
-(default 7) rounds, each round starting with another proxy, after one unmeasured second of each
-load on every proxy. Besides requests per second it
-reports requests per CPU-second of the proxy (user + system time from /proc, all threads): what a
-request costs the proxy, which moves much less with the machine's noise than throughput does. Appends to bench/RESULTS.md
-unless --no-record."""
+(default 7) rounds, after one unmeasured second of each load on every proxy. In a round each load
+runs on every proxy back to back, and each round starts with another proxy. Besides requests per
+second it reports requests per CPU-second of the proxy (user + system time from /proc, all
+threads): what a request costs the proxy, which moves much less with the machine's noise than
+throughput does. Appends to bench/RESULTS.md unless --no-record."""
 import os
 import re
 import subprocess

@@ -4,17 +4,18 @@ Method: the proxy on CPU 0 with one worker/thread, the nginx backend and the loa
 proxy gets the same ECDSA P-256 certificate, TLS 1.2+ with its defaults (TLS 1.3, AES-128-GCM is
 what the clients negotiate), tickets on. Every proxy first serves one unmeasured second of each
 load (the first connections of a process pay for lazy initialisation and a cold upstream pool,
-which made whichever proxy ran first look up to 25% slower). Measured, median of RUNS (default 7),
-each 3 s:
+which made whichever proxy ran first look up to 25% slower). Measured, median of RUNS (default 7)
+rounds of 3 s per load; in a round each load runs on every proxy back to back:
 - full handshakes/s: `openssl s_time -new` (one full handshake and one GET per connection);
 - resumed handshakes/s: `openssl s_time -reuse` (session resumption, one GET per connection);
 - keep-alive requests/s over TLS: wrk -c50 (handshakes once, then the record layer);
 - full handshakes per CPU-second of the proxy (user + system time from /proc during the
   s_time -new run).
 Handshake rates divide by the wall time measured around s_time, not by its own whole-second
-count (see s_time()). s_time is one client process on one core, and a client's half of a handshake costs more than
-the server's, so handshake rates measure the client and the latency of each proxy more than the
-proxy's capacity; handshakes per CPU-second say what each one costs the proxy. Appends to bench/RESULTS.md unless --no-record."""
+count (see s_time()). s_time is one client process on one core, and a client's half of a
+handshake costs more than the server's, so handshake rates measure the client and the latency of
+each proxy more than the proxy's capacity; handshakes per CPU-second say what each one costs the
+proxy. Appends to bench/RESULTS.md unless --no-record."""
 import os
 import re
 import subprocess
