@@ -103,6 +103,8 @@ struct ListenerTls {
   std::string ciphers = kDefaultCiphers;  // TLS 1.2
   std::string ciphersuites;               // TLS 1.3; empty: OpenSSL's (all AEAD)
   bool session_tickets = true;
+  // TLS 1.3 tickets after a full handshake (a resumed one gets at most one): docs/configuration.md
+  uint32_t tickets_per_handshake = 1;
   std::string ticket_keys_file;  // 80-byte keys (nginx format), first encrypts; else random
   Millis ticket_key_rotation = std::chrono::hours(12);  // for random keys
   uint32_t session_cache_size = 20480;                  // server-side cache; 0 = off

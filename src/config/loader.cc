@@ -316,10 +316,11 @@ Match read_match(Reader& r, const YAML::Node& node, bool tls) {
 ListenerTls read_listener_tls(Reader& r, const YAML::Node& node) {
   ListenerTls t;
   t.mark = r.mark(node);
-  if (!r.expect_map(node, "tls",
-                    {"certificates", "alpn", "min_version", "ciphers", "ciphersuites",
-                     "session_tickets", "ticket_keys_file", "ticket_key_rotation", "session_cache",
-                     "session_timeout", "client_ca", "client_auth", "client_cert_header"})) {
+  if (!r.expect_map(
+          node, "tls",
+          {"certificates", "alpn", "min_version", "ciphers", "ciphersuites", "session_tickets",
+           "tickets_per_handshake", "ticket_keys_file", "ticket_key_rotation", "session_cache",
+           "session_timeout", "client_ca", "client_auth", "client_cert_header"})) {
     return t;
   }
   auto certs = node["certificates"];
@@ -393,6 +394,10 @@ ListenerTls read_listener_tls(Reader& r, const YAML::Node& node) {
   }
   if (node["session_tickets"]) {
     if (auto b = r.boolean(node["session_tickets"], "session_tickets")) t.session_tickets = *b;
+  }
+  if (node["tickets_per_handshake"]) {
+    if (auto v = r.uint(node["tickets_per_handshake"], "tickets_per_handshake", 1, 10))
+      t.tickets_per_handshake = static_cast<uint32_t>(*v);
   }
   if (node["ticket_keys_file"]) {
     if (auto p = r.path(node["ticket_keys_file"], "ticket_keys_file")) t.ticket_keys_file = *p;

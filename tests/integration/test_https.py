@@ -160,6 +160,40 @@ def test_resumption_with_tickets_and_with_the_session_cache():
         s.stop()
 
 
+def test_tickets_per_handshake():
+    b = Backend("b1")
+    for extra, expect in [("", 1), ("      tickets_per_handshake: 3\n", 3)]:
+        s = https_sluice(b, tls_extra=extra)
+        sess = tmp_path(f"sess-count-{s.port}")
+        # -ign_eof: read until the server closes, so every ticket has arrived
+        out = s_client(s.port, "-tls1_3", "-ign_eof", "-sess_out", sess, input=b"GET / HTTP/1.0\r\n\r\n")
+        assert out.count("Post-Handshake New Session Ticket arrived") == expect, out
+        # a resumed handshake gets none, whatever the setting: the ticket's key is current, so
+        # the client keeps using it (OpenSSL sends at most one after a resumption)
+        again = s_client(s.port, "-tls1_3", "-ign_eof", "-sess_in", sess, "-sess_out", sess + ".2",
+                         input=b"GET / HTTP/1.0\r\n\r\n")
+        assert "Reused, " in again, again
+        assert "Post-Handshake New Session Ticket arrived" not in again, again
+        s.stop()
+    path = tmp_path("bad-tickets.yaml")
+    with open(path, "w") as f:
+        f.write(f"""listeners:
+  - name: web
+    protocol: https
+    listen: 127.0.0.1:8443
+    tls:
+      certificates:
+        - {{ cert: {ca()[1]}, key: {ca()[0]} }}
+      tickets_per_handshake: 0
+    routes: [{{ cluster: c }}]
+clusters:
+  - {{ name: c, endpoints: [127.0.0.1:9] }}
+""")
+    out = subprocess.run([SLUICE, "check", "-c", path], capture_output=True, text=True)
+    assert out.returncode == 2, out
+    assert re.search(r"bad-tickets.yaml:8:30: .*tickets_per_handshake", out.stdout + out.stderr), out
+
+
 def test_shared_ticket_keys_resume_across_instances():
     b = Backend("b1")
     keys = tmp_path("ticket.keys")
