@@ -2,7 +2,8 @@
 
 Method: the proxy on CPU 0 with one worker/thread, the nginx backend and the load on CPU 1. Every
 proxy gets the same ECDSA P-256 certificate, TLS 1.2+ with its defaults (TLS 1.3, AES-128-GCM is
-what the clients negotiate), tickets on. Every proxy first serves one unmeasured second of each
+what the clients negotiate), tickets on, each with its default count after a full handshake (sluice
+1, HAProxy and nginx OpenSSL's 2). Every proxy first serves one unmeasured second of each
 load (the first connections of a process pay for lazy initialisation and a cold upstream pool,
 which made whichever proxy ran first look up to 25% slower). Measured, median of RUNS (default 7)
 rounds of 3 s per load; in a round each load runs on every proxy back to back:
@@ -169,7 +170,8 @@ http {{ access_log off; client_body_temp_path {prefix}/b; proxy_temp_path {prefi
             results.setdefault((name, metrics[2]), []).append(keepalive(ports[name][0]))
     common.stop_all(procs)
     method = (f"openssl s_time -new / -reuse -www / for {DURATION}s, wrk -c50 keep-alive over TLS, median of "
-              f"{RUNS} after 1 s of each unmeasured; ECDSA P-256, TLS 1.3; proxy on CPU {PROXY_CPU} (1 worker), nginx backend and clients "
+              f"{RUNS} after 1 s of each unmeasured; ECDSA P-256, TLS 1.3, tickets per full handshake: each proxy's default "
+              f"(sluice 1, HAProxy and nginx 2); proxy on CPU {PROXY_CPU} (1 worker), nginx backend and clients "
               f"on CPU {LOAD_CPU}.")
     common.report(ROOT, "tls", method, list(ports), metrics, results, record)
 
