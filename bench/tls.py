@@ -2,11 +2,12 @@
 
 Method: the proxy on CPU 0 with one worker/thread, the nginx backend and the load on CPU 1. Every
 proxy gets the same ECDSA P-256 certificate, TLS 1.2+ with its defaults (the clients negotiate TLS
-1.3, TLS_AES_256_GCM_SHA384 and X25519 with each: OpenSSL's order, which all three keep), tickets on, each with its default count after a full handshake (sluice
-1, HAProxy and nginx OpenSSL's 2). Every proxy first serves one unmeasured second of each
-load (the first connections of a process pay for lazy initialisation and a cold upstream pool,
-which made whichever proxy ran first look up to 25% slower). Measured, median of RUNS (default 7)
-rounds of 3 s per load; in a round each load runs on every proxy back to back:
+1.3, TLS_AES_256_GCM_SHA384 and X25519 with each: OpenSSL's order, which all three keep), tickets
+on, each with its default count after a full handshake (sluice 1, HAProxy and nginx OpenSSL's 2).
+Every proxy first serves one unmeasured second of each load (the first connections of a process pay
+for lazy initialisation and a cold upstream pool, which made whichever proxy ran first look up to
+25% slower). Measured, median of RUNS (default 7) rounds of 3 s per load; in a round each load runs
+on every proxy back to back:
 - full handshakes/s: `openssl s_time -new` (one full handshake and one GET per connection);
 - resumed handshakes/s: `openssl s_time -reuse` (session resumption, one GET per connection);
 - keep-alive requests/s over TLS: wrk -c50 (handshakes once, then the record layer);
