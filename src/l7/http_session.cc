@@ -153,15 +153,11 @@ void append_header(std::string* out, std::string_view name, std::string_view val
 void HttpSession::spawn(Worker& worker, asio::ip::tcp::socket socket,
                         const asio::ip::tcp::endpoint& peer, std::string listener_name,
                         core::ClientSlot slot) {
-  auto* session = new HttpSession(worker, std::move(socket), peer, std::move(listener_name));
+  std::unique_ptr<HttpSession> session(
+      new HttpSession(worker, std::move(socket), peer, std::move(listener_name)));
   session->client_slot_ = std::move(slot);
-  asio::co_spawn(
-      worker.io(),
-      [session]() -> asio::awaitable<void> {
-        std::unique_ptr<HttpSession> owner(session);
-        co_await owner->run();
-      },
-      asio::detached);
+  HttpSession* s = session.get();
+  asio::co_spawn(worker.io(), s->run(std::move(session)), asio::detached);
 }
 
 HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket,
@@ -217,14 +213,9 @@ void HttpSession::init() {
 
 void HttpSession::spawn_stream(Worker& worker, std::shared_ptr<H2Stream> stream,
                                const HttpSession& parent) {
-  auto* session = new HttpSession(worker, std::move(stream), parent);
-  asio::co_spawn(
-      worker.io(),
-      [session]() -> asio::awaitable<void> {
-        std::unique_ptr<HttpSession> owner(session);
-        co_await owner->run();
-      },
-      asio::detached);
+  std::unique_ptr<HttpSession> session(new HttpSession(worker, std::move(stream), parent));
+  HttpSession* s = session.get();
+  asio::co_spawn(worker.io(), s->run(std::move(session)), asio::detached);
 }
 
 HttpSession::~HttpSession() {
@@ -485,7 +476,7 @@ asio::awaitable<void> HttpSession::send_grpc_status(int status, bool close,
   co_await write_client(out_);
 }
 
-asio::awaitable<void> HttpSession::run() {
+asio::awaitable<void> HttpSession::run([[maybe_unused]] std::unique_ptr<HttpSession> self) {
   if (!view_ || listener_index_ < 0) co_return;
   const auto& tls = view_->snapshot->tls[listener_index_];
   if (tls && !down_.is_stream()) {

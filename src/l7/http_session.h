@@ -65,7 +65,10 @@ class HttpSession {
   HttpSession(Worker& worker, std::shared_ptr<H2Stream> stream, const HttpSession& parent);
   void init();
   asio::awaitable<void> serve_h2(std::string_view received);
-  asio::awaitable<void> run();
+  // `self` is this session: the coroutine's frame owns it, and deletes it when the coroutine
+  // ends or is destroyed unfinished (at shutdown). Spawned as it is, with no wrapper coroutine
+  // around it: one frame fewer per connection and per HTTP/2 stream.
+  asio::awaitable<void> run(std::unique_ptr<HttpSession> self);
   asio::awaitable<bool> handle_request(size_t head_len);
   asio::awaitable<bool> redirect_to_https(const config::Listener& listener, size_t head_len);
   asio::awaitable<void> tunnel(std::chrono::milliseconds idle);
