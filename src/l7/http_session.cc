@@ -282,13 +282,20 @@ void HttpSession::on_abort() {
   up_.close();
 }
 
-asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_view b) {
+bool HttpSession::write_client_now(std::string_view* a, std::string_view* b, bool* ok) {
   // An HTTP/2 stream's write is a copy into its connection's queue: done at once unless the
   // client's window is full. A socket's write goes through Asio even when it could go now: the
   // posted completion is what gives the peer time to answer before our next read, which Asio
   // tries before it waits (without it, 2 failed recv() per HTTP/1.1 request under wrk -c 50).
-  std::error_code now_ec;
-  if (down_.is_stream() && down_.write_now(&a, &b, &now_ec)) co_return !now_ec;
+  std::error_code ec;
+  if (!down_.is_stream() || !down_.write_now(a, b, &ec)) return false;
+  *ok = !ec;
+  return true;
+}
+
+asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_view b) {
+  bool ok = false;
+  if (write_client_now(&a, &b, &ok)) co_return ok;
   arm(Deadline::kClientWrite,
       view_->snapshot->config->listeners[listener_index_].timeouts.request_body_idle);
   auto ec = co_await down_.write(a, b);
@@ -1330,13 +1337,15 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
     up_in_.consume(prefix.size());
     release_upstream();  // reusable only if the upstream sent nothing after the response
   }
-  if (!co_await write_client(head_handed_over ? std::string_view() : std::string_view(out_),
-                             prefix)) {
-    co_return Outcome::kAborted;
-  }
+  std::string_view head = head_handed_over ? std::string_view() : std::string_view(out_);
+  std::string_view rest = prefix;
+  bool written = false;
+  if (!write_client_now(&head, &rest, &written)) written = co_await write_client(head, rest);
+  if (!written) co_return Outcome::kAborted;
   if (!complete) up_in_.consume(prefix.size());
   bytes_sent_ += prefix.size();
-  if (!co_await relay_response_body(chunk_to_client)) co_return Outcome::kAborted;
+  // A complete response has no more body to relay: no coroutine is started for it.
+  if (!complete && !co_await relay_response_body(chunk_to_client)) co_return Outcome::kAborted;
   release_upstream();
   co_return Outcome::kDone;
 }
@@ -1370,7 +1379,10 @@ asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
       if (up_in_.empty() && !co_await read_more(false)) co_return false;
       auto chunk = up_in_.data().substr(
           0, static_cast<size_t>(std::min<uint64_t>(up_in_.size(), remaining)));
-      if (!co_await write_client(chunk)) co_return false;
+      std::string_view a = chunk, b;
+      bool written = false;
+      if (!write_client_now(&a, &b, &written)) written = co_await write_client(a, b);
+      if (!written) co_return false;
       up_in_.consume(chunk.size());
       remaining -= chunk.size();
       bytes_sent_ += chunk.size();

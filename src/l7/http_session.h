@@ -84,6 +84,10 @@ class HttpSession {
                                          const ClusterRuntime& cluster);
   void close_upstream();  // closes the upstream socket and gives back its breaker share
   asio::awaitable<bool> write_client(std::string_view a, std::string_view b = {});
+  // write_client's part that needs no coroutine: true when done (`*ok`: without error), false
+  // when the rest, a and b as advanced, needs write_client. Hot callers try it first, which
+  // saves a coroutine frame per HTTP/2 response.
+  bool write_client_now(std::string_view* a, std::string_view* b, bool* ok);
   asio::awaitable<bool> write_upstream(std::string_view a, std::string_view b = {});
   asio::awaitable<void> send_local(int status, bool close, std::string_view detail = {});
   asio::awaitable<void> send_grpc_status(int status, bool close, std::string_view detail);
