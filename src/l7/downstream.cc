@@ -59,7 +59,8 @@ asio::awaitable<bool> Downstream::handshake(std::shared_ptr<const tls::ServerCon
   co_return true;
 }
 
-asio::awaitable<std::pair<std::error_code, size_t>> Downstream::read_some(char* data, size_t size) {
+asio::awaitable<std::tuple<std::error_code, size_t>> Downstream::read_some(char* data,
+                                                                           size_t size) {
   if (stream_) return stream_->read(data, size);
   if (ssl_) return tls_io::read_some(socket_, ssl_, data, size, &broken_);
   return plain_io::read_some(socket_, data, size);

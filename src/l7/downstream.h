@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 #include "http/message.h"
@@ -44,7 +45,7 @@ class Downstream {
   // The server side of the TLS handshake. On failure, false and a short reason in *why.
   asio::awaitable<bool> handshake(std::shared_ptr<const tls::ServerContext> context,
                                   const char** why);
-  asio::awaitable<std::pair<std::error_code, size_t>> read_some(char* data, size_t size);
+  asio::awaitable<std::tuple<std::error_code, size_t>> read_some(char* data, size_t size);
   // Writes a then b, whole.
   asio::awaitable<std::error_code> write(std::string_view a, std::string_view b = {});
   // Writes what can go now without waiting: true when done (or failed: `*ec`), false when the

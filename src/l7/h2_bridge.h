@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 namespace sluice::l7::h2_bridge {
@@ -64,7 +65,7 @@ class End {
   virtual ~End() = default;
 
   // Reads what `in` holds; at its end, EOF; on a reset stream, connection_reset.
-  asio::awaitable<std::pair<std::error_code, size_t>> read(char* data, size_t size);
+  asio::awaitable<std::tuple<std::error_code, size_t>> read(char* data, size_t size);
   // Back-pressure for writes: waits while more than kMaxBuffered bytes of `out` wait.
   asio::awaitable<std::error_code> wait_for_room();
   bool has_room() const { return out.size() - out_read <= kMaxBuffered; }

@@ -18,10 +18,10 @@ namespace {
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 }
 
-asio::awaitable<std::pair<std::error_code, size_t>> read_some(asio::ip::tcp::socket& socket,
-                                                              char* data, size_t size) {
-  auto [ec, n] = co_await socket.async_read_some(asio::buffer(data, size), kNoThrow);
-  co_return std::pair{ec, n};
+asio::awaitable<std::tuple<std::error_code, size_t>> read_some(asio::ip::tcp::socket& socket,
+                                                               char* data, size_t size) {
+  // Asio's own awaitable, as it is: no coroutine frame of ours per read.
+  return socket.async_read_some(asio::buffer(data, size), kNoThrow);
 }
 
 asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, std::string_view a,

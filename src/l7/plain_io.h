@@ -6,12 +6,13 @@
 
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 namespace sluice::l7::plain_io {
 
-asio::awaitable<std::pair<std::error_code, size_t>> read_some(asio::ip::tcp::socket& socket,
-                                                              char* data, size_t size);
+asio::awaitable<std::tuple<std::error_code, size_t>> read_some(asio::ip::tcp::socket& socket,
+                                                               char* data, size_t size);
 // Writes a then b, whole, in one gathered write where the socket takes it.
 asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, std::string_view a,
                                        std::string_view b);

@@ -258,15 +258,15 @@ asio::awaitable<std::error_code> handshake(asio::ip::tcp::socket& socket, SSL* s
   }
 }
 
-asio::awaitable<std::pair<std::error_code, size_t>> read_some(asio::ip::tcp::socket& socket,
-                                                              SSL* ssl, char* data, size_t size,
-                                                              bool* broken) {
+asio::awaitable<std::tuple<std::error_code, size_t>> read_some(asio::ip::tcp::socket& socket,
+                                                               SSL* ssl, char* data, size_t size,
+                                                               bool* broken) {
   while (true) {
     size_t n = 0;
     clear_errors();
     int rc = SSL_read_ex(ssl, data, size, &n);
-    if (rc == 1) co_return std::pair{std::error_code(), n};
-    if (auto ec = co_await wait_for(socket, ssl, rc, broken)) co_return std::pair{ec, size_t{0}};
+    if (rc == 1) co_return std::tuple{std::error_code(), n};
+    if (auto ec = co_await wait_for(socket, ssl, rc, broken)) co_return std::tuple{ec, size_t{0}};
   }
 }
 

@@ -18,15 +18,16 @@
 
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 namespace sluice::l7::tls_io {
 
 // `*broken` is set on a fatal TLS error, after which no close_notify may be sent.
 asio::awaitable<std::error_code> handshake(asio::ip::tcp::socket& socket, SSL* ssl, bool* broken);
-asio::awaitable<std::pair<std::error_code, size_t>> read_some(asio::ip::tcp::socket& socket,
-                                                              SSL* ssl, char* data, size_t size,
-                                                              bool* broken);
+asio::awaitable<std::tuple<std::error_code, size_t>> read_some(asio::ip::tcp::socket& socket,
+                                                               SSL* ssl, char* data, size_t size,
+                                                               bool* broken);
 asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl,
                                        std::string_view data, bool* broken);
 // Writes a then b, whole (two records).

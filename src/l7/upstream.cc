@@ -45,7 +45,7 @@ void Upstream::adopt_ssl(SSL* ssl) {
   broken_ = false;
 }
 
-asio::awaitable<std::pair<std::error_code, size_t>> Upstream::read_some(char* data, size_t size) {
+asio::awaitable<std::tuple<std::error_code, size_t>> Upstream::read_some(char* data, size_t size) {
   if (stream_) return stream_->read(data, size);
   if (ssl_) return tls_io::read_some(socket_, ssl_, data, size, &broken_);
   return plain_io::read_some(socket_, data, size);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 #include "l7/h2_client.h"
@@ -35,7 +36,7 @@ class Upstream {
   std::string_view alpn() const;
   void adopt_ssl(SSL* ssl);
 
-  asio::awaitable<std::pair<std::error_code, size_t>> read_some(char* data, size_t size);
+  asio::awaitable<std::tuple<std::error_code, size_t>> read_some(char* data, size_t size);
   asio::awaitable<std::error_code> write(std::string_view a, std::string_view b = {});
   void cancel();
   void shutdown_send();
