@@ -85,10 +85,11 @@ bool Downstream::write_now(std::string_view* a, std::string_view* b, std::error_
   return tls_io::write_now(ssl_, a, b, &broken_, ec);
 }
 
-asio::awaitable<std::error_code> Downstream::write(std::string_view a, std::string_view b) {
+asio::awaitable<std::tuple<std::error_code, size_t>> Downstream::write(std::string_view a,
+                                                                       std::string_view b) {
   // Nothing to write after a write_now that took it all: what is left is the wait for room in
   // the client's window.
-  if (stream_) return a.empty() && b.empty() ? stream_->wait_for_room() : stream_->write(a, b);
+  if (stream_) return stream_->write(a, b);
   join_small(&a, &b);
   if (!ssl_) return plain_io::write(socket_, a, b);
   if (b.empty()) return tls_io::write(socket_, ssl_, a, &broken_);

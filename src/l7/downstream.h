@@ -47,7 +47,8 @@ class Downstream {
                                   const char** why);
   asio::awaitable<std::tuple<std::error_code, size_t>> read_some(char* data, size_t size);
   // Writes a then b, whole.
-  asio::awaitable<std::error_code> write(std::string_view a, std::string_view b = {});
+  asio::awaitable<std::tuple<std::error_code, size_t>> write(std::string_view a,
+                                                             std::string_view b = {});
   // Writes what can go now without waiting: true when done (or failed: `*ec`), false when the
   // rest, a and b as advanced, needs write() (plain_io::write_now).
   bool write_now(std::string_view* a, std::string_view* b, std::error_code* ec);

@@ -55,13 +55,16 @@ ssize_t read_request_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length
 
 void H2UpStream::reopen_window(size_t n) { client->consumed(*this, n); }
 
-asio::awaitable<std::error_code> H2UpStream::write(std::string_view a, std::string_view b) {
-  if (closed || !client) co_return asio::error::connection_reset;
+asio::awaitable<std::tuple<std::error_code, size_t>> H2UpStream::write(std::string_view a,
+                                                                       std::string_view b) {
+  const std::tuple<std::error_code, size_t> reset{asio::error::connection_reset, 0};
+  if (closed || !client) co_return reset;
   raw.append(a);
   raw.append(b);
-  if (!process_request()) co_return asio::error::connection_reset;
+  if (!process_request()) co_return reset;
   if (id >= 0) client->resume(*this);
-  co_return co_await wait_for_room();
+  auto ec = co_await wait_for_room();
+  co_return std::tuple{ec, ec ? size_t{0} : a.size() + b.size()};
 }
 
 bool H2UpStream::process_request() {
@@ -289,7 +292,7 @@ asio::awaitable<void> H2Client::write_loop() {
     if (!pending_.empty()) {
       std::error_code ec;
       if (ssl_) {
-        ec = co_await tls_io::write(socket_, ssl_, pending_, &broken_);
+        ec = std::get<0>(co_await tls_io::write(socket_, ssl_, pending_, &broken_));
       } else {
         auto [wec, n] = co_await asio::async_write(socket_, asio::buffer(pending_), kNoThrow);
         ec = wec;

@@ -34,7 +34,8 @@ struct H2UpStream : h2_bridge::End, std::enable_shared_from_this<H2UpStream> {
   ~H2UpStream() override { finish(); }
 
   // read() and cancel() come from End.
-  asio::awaitable<std::error_code> write(std::string_view a, std::string_view b);
+  asio::awaitable<std::tuple<std::error_code, size_t>> write(std::string_view a,
+                                                             std::string_view b);
   void finish();  // the session is done: reset the stream if it is still open
 
   std::shared_ptr<H2Client> client;

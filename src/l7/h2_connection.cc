@@ -84,10 +84,13 @@ ssize_t read_body(nghttp2_session* session, int32_t, uint8_t* buf, size_t length
 
 void H2Stream::reopen_window(size_t n) { connection->consumed(*this, n); }
 
-asio::awaitable<std::error_code> H2Stream::write(std::string_view a, std::string_view b) {
+asio::awaitable<std::tuple<std::error_code, size_t>> H2Stream::write(std::string_view a,
+                                                                     std::string_view b) {
+  const size_t size = a.size() + b.size();
   std::error_code ec;
-  if (write_now(a, b, &ec)) co_return ec;
-  co_return co_await wait_for_room();  // the client's window holds too much of this response
+  if (size > 0 && write_now(a, b, &ec)) co_return std::tuple{ec, ec ? size_t{0} : size};
+  ec = co_await wait_for_room();  // the client's window holds too much of this response
+  co_return std::tuple{ec, ec ? size_t{0} : size};
 }
 
 bool H2Stream::write_now(std::string_view a, std::string_view b, std::error_code* ec) {
@@ -457,7 +460,7 @@ asio::awaitable<void> H2Connection::write_loop() {
     if (!pending_.empty()) {
       std::string_view a = pending_, b;
       std::error_code ec;
-      if (!down_.write_now(&a, &b, &ec)) ec = co_await down_.write(a, b);
+      if (!down_.write_now(&a, &b, &ec)) ec = std::get<0>(co_await down_.write(a, b));
       pending_.clear();
       if (ec) {
         done_ = true;

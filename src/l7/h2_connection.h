@@ -44,7 +44,9 @@ struct H2Stream : h2_bridge::End {
   explicit H2Stream(const asio::any_io_executor& ex) : End(ex) {}
 
   // For the HttpSession (Downstream in stream mode); read() and cancel() come from End.
-  asio::awaitable<std::error_code> write(std::string_view a, std::string_view b);
+  // With a and b empty, only waits for room (after a write_now that took them).
+  asio::awaitable<std::tuple<std::error_code, size_t>> write(std::string_view a,
+                                                             std::string_view b);
   // The same without waiting: false when the client's window holds too much of the response
   // (a and b are taken whole either way; wait_for_room() then waits).
   bool write_now(std::string_view a, std::string_view b, std::error_code* ec);

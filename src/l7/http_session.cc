@@ -298,14 +298,14 @@ asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_
   if (write_client_now(&a, &b, &ok)) co_return ok;
   arm(Deadline::kClientWrite,
       view_->snapshot->config->listeners[listener_index_].timeouts.request_body_idle);
-  auto ec = co_await down_.write(a, b);
+  auto ec = std::get<0>(co_await down_.write(a, b));
   disarm();
   co_return !ec;
 }
 
 asio::awaitable<bool> HttpSession::write_upstream(std::string_view a, std::string_view b) {
   arm(Deadline::kResponse, cluster_config_->timeouts.response);
-  auto ec = co_await up_.write(a, b);
+  auto ec = std::get<0>(co_await up_.write(a, b));
   disarm();
   co_return !ec;
 }
@@ -362,7 +362,7 @@ asio::awaitable<void> HttpSession::tunnel(std::chrono::milliseconds idle) {
   // Bytes that came after either head belong to the new protocol.
   if (!in_.empty()) {
     bytes_received_ += in_.size();
-    auto ec = co_await up_.write(in_.data());
+    auto ec = std::get<0>(co_await up_.write(in_.data()));
     in_.consume(in_.size());
     if (ec) co_return;
   }
@@ -391,7 +391,7 @@ asio::awaitable<void> HttpSession::tunnel(std::chrono::milliseconds idle) {
       }
       in_.commit(n);
       deadline_ = core::coarse_now() + idle;
-      auto wec = co_await up_.write(in_.data());
+      auto wec = std::get<0>(co_await up_.write(in_.data()));
       in_.consume(in_.size());
       if (wec) co_return fail();
       bytes_received_ += n;
@@ -410,7 +410,7 @@ asio::awaitable<void> HttpSession::tunnel(std::chrono::milliseconds idle) {
       }
       up_in_.commit(n);
       deadline_ = core::coarse_now() + idle;
-      auto wec = co_await down_.write(up_in_.data());
+      auto wec = std::get<0>(co_await down_.write(up_in_.data()));
       up_in_.consume(up_in_.size());
       if (wec) co_return fail();
       bytes_sent_ += n;

@@ -24,18 +24,18 @@ asio::awaitable<std::tuple<std::error_code, size_t>> read_some(asio::ip::tcp::so
   return socket.async_read_some(asio::buffer(data, size), kNoThrow);
 }
 
-asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, std::string_view a,
-                                       std::string_view b) {
+asio::awaitable<std::tuple<std::error_code, size_t>> write(asio::ip::tcp::socket& socket,
+                                                           std::string_view a, std::string_view b) {
+  // Asio's own awaitables, as they are: no coroutine frame of ours per write. They take their
+  // arguments by value (the buffer array too) when awaited.
   if (b.empty()) {
     // One buffer: Asio then calls send(), not sendmsg(), and the kernel copies in no msghdr or
     // iovec (see write_now).
-    auto [ec, n] = co_await asio::async_write(socket, asio::buffer(a.data(), a.size()), kNoThrow);
-    co_return ec;
+    return asio::async_write(socket, asio::buffer(a.data(), a.size()), kNoThrow);
   }
   std::array<asio::const_buffer, 2> bufs{asio::buffer(a.data(), a.size()),
                                          asio::buffer(b.data(), b.size())};
-  auto [ec, n] = co_await asio::async_write(socket, bufs, kNoThrow);
-  co_return ec;
+  return asio::async_write(socket, bufs, kNoThrow);
 }
 
 bool write_now(asio::ip::tcp::socket& socket, std::string_view* a, std::string_view* b,

@@ -14,8 +14,8 @@ namespace sluice::l7::plain_io {
 asio::awaitable<std::tuple<std::error_code, size_t>> read_some(asio::ip::tcp::socket& socket,
                                                                char* data, size_t size);
 // Writes a then b, whole, in one gathered write where the socket takes it.
-asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, std::string_view a,
-                                       std::string_view b);
+asio::awaitable<std::tuple<std::error_code, size_t>> write(asio::ip::tcp::socket& socket,
+                                                           std::string_view a, std::string_view b);
 // Writes what the socket takes of a then b now, without waiting. true: nothing is left to wait
 // for (all written, or the socket failed and `*ec` says how); false: the socket is full, and a
 // and b have been advanced past what it took. Most writes of a request or response fit at

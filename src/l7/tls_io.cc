@@ -270,8 +270,9 @@ asio::awaitable<std::tuple<std::error_code, size_t>> read_some(asio::ip::tcp::so
   }
 }
 
-asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl,
-                                       std::string_view data, bool* broken) {
+asio::awaitable<std::tuple<std::error_code, size_t>> write(asio::ip::tcp::socket& socket, SSL* ssl,
+                                                           std::string_view data, bool* broken) {
+  const size_t size = data.size();
   while (!data.empty()) {
     size_t n = 0;
     clear_errors();
@@ -280,12 +281,12 @@ asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl,
       data.remove_prefix(n);
       continue;
     }
-    if (auto ec = co_await wait_for(socket, ssl, rc, broken)) co_return ec;
+    if (auto ec = co_await wait_for(socket, ssl, rc, broken)) co_return std::tuple{ec, size_t{0}};
   }
   // Usually the socket takes it all at once, and no coroutine frame is needed to wait.
   std::error_code ec;
-  if (try_flush(ssl, broken, &ec)) co_return ec;
-  co_return co_await flush_when_writable(socket, ssl, broken);
+  if (!try_flush(ssl, broken, &ec)) ec = co_await flush_when_writable(socket, ssl, broken);
+  co_return std::tuple{ec, ec ? size_t{0} : size};
 }
 
 bool write_now(SSL* ssl, std::string_view* a, std::string_view* b, bool* broken,
@@ -303,10 +304,13 @@ bool write_now(SSL* ssl, std::string_view* a, std::string_view* b, bool* broken,
   return try_flush(ssl, broken, ec);
 }
 
-asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl, std::string_view a,
-                                       std::string_view b, bool* broken) {
-  if (auto ec = co_await write(socket, ssl, a, broken)) co_return ec;
-  co_return co_await write(socket, ssl, b, broken);
+asio::awaitable<std::tuple<std::error_code, size_t>> write(asio::ip::tcp::socket& socket, SSL* ssl,
+                                                           std::string_view a, std::string_view b,
+                                                           bool* broken) {
+  auto [ec, n] = co_await write(socket, ssl, a, broken);
+  if (ec) co_return std::tuple{ec, size_t{0}};
+  auto [ec_b, n_b] = co_await write(socket, ssl, b, broken);
+  co_return std::tuple{ec_b, n + n_b};
 }
 
 bool attach(SSL* ssl, int fd) {

@@ -28,11 +28,13 @@ asio::awaitable<std::error_code> handshake(asio::ip::tcp::socket& socket, SSL* s
 asio::awaitable<std::tuple<std::error_code, size_t>> read_some(asio::ip::tcp::socket& socket,
                                                                SSL* ssl, char* data, size_t size,
                                                                bool* broken);
-asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl,
-                                       std::string_view data, bool* broken);
+// Writes are whole: the size is that of the data unless there is an error.
+asio::awaitable<std::tuple<std::error_code, size_t>> write(asio::ip::tcp::socket& socket, SSL* ssl,
+                                                           std::string_view data, bool* broken);
 // Writes a then b, whole (two records).
-asio::awaitable<std::error_code> write(asio::ip::tcp::socket& socket, SSL* ssl, std::string_view a,
-                                       std::string_view b, bool* broken);
+asio::awaitable<std::tuple<std::error_code, size_t>> write(asio::ip::tcp::socket& socket, SSL* ssl,
+                                                           std::string_view a, std::string_view b,
+                                                           bool* broken);
 // Encrypts a then b and sends them if the socket takes them now, without waiting (see
 // plain_io::write_now). true: done (all sent, or failed: `*ec`); false: the rest, a and b as
 // advanced (maybe empty, with records held), needs write().

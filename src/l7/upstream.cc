@@ -51,7 +51,8 @@ asio::awaitable<std::tuple<std::error_code, size_t>> Upstream::read_some(char* d
   return plain_io::read_some(socket_, data, size);
 }
 
-asio::awaitable<std::error_code> Upstream::write(std::string_view a, std::string_view b) {
+asio::awaitable<std::tuple<std::error_code, size_t>> Upstream::write(std::string_view a,
+                                                                     std::string_view b) {
   if (stream_) return stream_->write(a, b);
   if (!ssl_) return plain_io::write(socket_, a, b);
   if (b.empty()) return tls_io::write(socket_, ssl_, a, &broken_);

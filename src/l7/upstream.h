@@ -37,7 +37,8 @@ class Upstream {
   void adopt_ssl(SSL* ssl);
 
   asio::awaitable<std::tuple<std::error_code, size_t>> read_some(char* data, size_t size);
-  asio::awaitable<std::error_code> write(std::string_view a, std::string_view b = {});
+  asio::awaitable<std::tuple<std::error_code, size_t>> write(std::string_view a,
+                                                             std::string_view b = {});
   void cancel();
   void shutdown_send();
   void close();  // a stream not finished is reset; a socket is closed
