@@ -1072,7 +1072,11 @@ asio::awaitable<HttpSession::Outcome> HttpSession::exchange(
   auto closed = [&] {
     return (reused || up_.refused()) && !*body_started ? Outcome::kStale : Outcome::kReset;
   };
-  if (!co_await write_upstream(out_, prefix)) {
+  // write_upstream() written out: one coroutine frame fewer per request.
+  arm(Deadline::kResponse, cluster_config_->timeouts.response);
+  const auto head_ec = std::get<0>(co_await up_.write(out_, prefix));
+  disarm();
+  if (head_ec) {
     if (upstream_too_slow(take_fired())) {
       local_status_ = 504;
       co_return Outcome::kLocalResponse;
