@@ -75,6 +75,25 @@ def s_client(port, *args, input=b"", servername="a.test"):
     return out.stdout.decode(errors="replace") + out.stderr.decode(errors="replace")
 
 
+def check_tls_config(name, cert, key, tls_extra=""):
+    """`sluice check` of a one-listener https config: (exit code, output)."""
+    path = tmp_path(name)
+    with open(path, "w") as f:
+        f.write(f"""listeners:
+  - name: web
+    protocol: https
+    listen: 127.0.0.1:8443
+    tls:
+      certificates:
+        - {{ cert: {cert}, key: {key} }}
+{tls_extra}    routes: [{{ cluster: c }}]
+clusters:
+  - {{ name: c, endpoints: [127.0.0.1:9] }}
+""")
+    out = subprocess.run([SLUICE, "check", "-c", path], capture_output=True, text=True)
+    return out.returncode, out.stdout + out.stderr
+
+
 def curl(port, name, path="/", *extra):
     out = subprocess.run(["curl", "-sS", "--cacert", ca()[1], "--resolve", f"{name}:{port}:127.0.0.1",
                           "-o", "-", "-w", "\\n%{http_code} %{http_version}", *extra,
@@ -175,23 +194,9 @@ def test_tickets_per_handshake():
         assert "Reused, " in again, again
         assert "Post-Handshake New Session Ticket arrived" not in again, again
         s.stop()
-    path = tmp_path("bad-tickets.yaml")
-    with open(path, "w") as f:
-        f.write(f"""listeners:
-  - name: web
-    protocol: https
-    listen: 127.0.0.1:8443
-    tls:
-      certificates:
-        - {{ cert: {ca()[1]}, key: {ca()[0]} }}
-      tickets_per_handshake: 0
-    routes: [{{ cluster: c }}]
-clusters:
-  - {{ name: c, endpoints: [127.0.0.1:9] }}
-""")
-    out = subprocess.run([SLUICE, "check", "-c", path], capture_output=True, text=True)
-    assert out.returncode == 2, out
-    assert re.search(r"bad-tickets.yaml:8:30: .*tickets_per_handshake", out.stdout + out.stderr), out
+    rc, out = check_tls_config("bad-tickets.yaml", ca()[1], ca()[0], "      tickets_per_handshake: 0\n")
+    assert rc == 2, out
+    assert re.search(r"bad-tickets.yaml:8:30: .*tickets_per_handshake", out), out
 
 
 def test_shared_ticket_keys_resume_across_instances():
@@ -291,22 +296,9 @@ def test_bad_certificate_files_are_config_errors_naming_the_file():
     for cert, key, expect in [(a[1], other[0], f"key '{other[0]}' does not match certificate '{a[1]}'"),
                               (junk, a[0], f"certificate '{junk}'"),
                               (tmp_path("missing.pem"), a[0], "missing.pem")]:
-        path = tmp_path("bad-tls.yaml")
-        with open(path, "w") as f:
-            f.write(f"""listeners:
-  - name: web
-    protocol: https
-    listen: 127.0.0.1:8443
-    tls:
-      certificates:
-        - {{ cert: {cert}, key: {key} }}
-    routes: [{{ cluster: c }}]
-clusters:
-  - {{ name: c, endpoints: [127.0.0.1:9] }}
-""")
-        out = subprocess.run([SLUICE, "check", "-c", path], capture_output=True, text=True)
-        assert out.returncode == 2, out
-        assert re.search(rf"bad-tls.yaml:7:\d+: .*{re.escape(expect)}", out.stdout + out.stderr), out
+        rc, out = check_tls_config("bad-tls.yaml", cert, key)
+        assert rc == 2, out
+        assert re.search(rf"bad-tls.yaml:7:\d+: .*{re.escape(expect)}", out), out
 
 
 def test_ocsp_response_is_stapled():
