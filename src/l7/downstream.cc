@@ -87,8 +87,8 @@ bool Downstream::write_now(std::string_view* a, std::string_view* b, std::error_
 
 asio::awaitable<std::tuple<std::error_code, size_t>> Downstream::write(std::string_view a,
                                                                        std::string_view b) {
-  // Nothing to write after a write_now that took it all: what is left is the wait for room in
-  // the client's window.
+  // After a write_now that took it all, a and b are empty, and a stream only waits for room in
+  // the client's window (H2Stream::write).
   if (stream_) return stream_->write(a, b);
   join_small(&a, &b);
   if (!ssl_) return plain_io::write(socket_, a, b);

@@ -156,8 +156,7 @@ void HttpSession::spawn(Worker& worker, asio::ip::tcp::socket socket,
   std::unique_ptr<HttpSession> session(
       new HttpSession(worker, std::move(socket), peer, std::move(listener_name)));
   session->client_slot_ = std::move(slot);
-  HttpSession* s = session.get();
-  asio::co_spawn(worker.io(), s->run(std::move(session)), asio::detached);
+  start(std::move(session));
 }
 
 HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket,
@@ -213,9 +212,12 @@ void HttpSession::init() {
 
 void HttpSession::spawn_stream(Worker& worker, std::shared_ptr<H2Stream> stream,
                                const HttpSession& parent) {
-  std::unique_ptr<HttpSession> session(new HttpSession(worker, std::move(stream), parent));
+  start(std::unique_ptr<HttpSession>(new HttpSession(worker, std::move(stream), parent)));
+}
+
+void HttpSession::start(std::unique_ptr<HttpSession> session) {
   HttpSession* s = session.get();
-  asio::co_spawn(worker.io(), s->run(std::move(session)), asio::detached);
+  asio::co_spawn(s->worker_.io(), s->run(std::move(session)), asio::detached);
 }
 
 HttpSession::~HttpSession() {
@@ -293,9 +295,10 @@ bool HttpSession::write_client_now(std::string_view* a, std::string_view* b, boo
   return true;
 }
 
-asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_view b) {
+asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_view b,
+                                                bool tried_now) {
   bool ok = false;
-  if (write_client_now(&a, &b, &ok)) co_return ok;
+  if (!tried_now && write_client_now(&a, &b, &ok)) co_return ok;
   arm(Deadline::kClientWrite,
       view_->snapshot->config->listeners[listener_index_].timeouts.request_body_idle);
   auto ec = std::get<0>(co_await down_.write(a, b));
@@ -1344,7 +1347,7 @@ asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
   std::string_view head = head_handed_over ? std::string_view() : std::string_view(out_);
   std::string_view rest = prefix;
   bool written = false;
-  if (!write_client_now(&head, &rest, &written)) written = co_await write_client(head, rest);
+  if (!write_client_now(&head, &rest, &written)) written = co_await write_client(head, rest, true);
   if (!written) co_return Outcome::kAborted;
   if (!complete) up_in_.consume(prefix.size());
   bytes_sent_ += prefix.size();
@@ -1385,7 +1388,7 @@ asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
           0, static_cast<size_t>(std::min<uint64_t>(up_in_.size(), remaining)));
       std::string_view a = chunk, b;
       bool written = false;
-      if (!write_client_now(&a, &b, &written)) written = co_await write_client(a, b);
+      if (!write_client_now(&a, &b, &written)) written = co_await write_client(a, b, true);
       if (!written) co_return false;
       up_in_.consume(chunk.size());
       remaining -= chunk.size();

@@ -35,6 +35,8 @@ class HttpSession {
   // An HTTP/2 stream of `parent`'s connection, served as one more HTTP/1.1 request.
   static void spawn_stream(Worker& worker, std::shared_ptr<H2Stream> stream,
                            const HttpSession& parent);
+  // Runs `session` on its worker's loop; the coroutine owns it (see run()).
+  static void start(std::unique_ptr<HttpSession> session);
   ~HttpSession();
 
   // Called by the worker, on its thread.
@@ -83,10 +85,13 @@ class HttpSession {
   asio::awaitable<ConnectResult> connect(const core::SocketAddress& address,
                                          const ClusterRuntime& cluster);
   void close_upstream();  // closes the upstream socket and gives back its breaker share
-  asio::awaitable<bool> write_client(std::string_view a, std::string_view b = {});
+  // `tried_now`: the caller has run write_client_now, which took what it could; an HTTP/2
+  // stream is then only waited on, not written again.
+  asio::awaitable<bool> write_client(std::string_view a, std::string_view b = {},
+                                     bool tried_now = false);
   // write_client's part that needs no coroutine: true when done (`*ok`: without error), false
-  // when the rest, a and b as advanced, needs write_client. Hot callers try it first, which
-  // saves a coroutine frame per HTTP/2 response.
+  // when the rest, a and b as advanced, needs write_client(a, b, true). Hot callers try it first,
+  // which saves a coroutine frame per HTTP/2 response.
   bool write_client_now(std::string_view* a, std::string_view* b, bool* ok);
   asio::awaitable<bool> write_upstream(std::string_view a, std::string_view b = {});
   asio::awaitable<void> send_local(int status, bool close, std::string_view detail = {});
