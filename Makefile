@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build pgo debug asan run test unit integration bench format format-check tidy fuzz clean
+.PHONY: deps build pgo debug asan run test unit integration bench conformance format format-check tidy fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -44,6 +44,13 @@ bench: build
 	@bench/tls.sh
 	@bench/h2.sh
 	@bench/packet.sh
+
+# Conformance suites built from fetched public sources (never part of `make test`, never
+# committed): h2spec over h2c and TLS, HAProxy beside sluice. Results go to docs/conformance.md.
+conformance: build
+	@H2SPEC_BIN=$$(tests/conformance/build_h2spec.sh) && \
+	  SLUICE_BIN=build/release/src/sluice DEMO_BACKEND_BIN=build/release/tools/demo_backend \
+	  H2SPEC_BIN=$$PWD/$$H2SPEC_BIN /usr/bin/python3 tests/conformance/h2spec.py
 
 fuzz: deps
 	@cmake --preset fuzz >/dev/null

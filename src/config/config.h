@@ -129,6 +129,11 @@ struct Listener {
   ListenerTimeouts timeouts;
   bool add_forwarded = false;      // RFC 7239 `Forwarded` in addition to X-Forwarded-*
   std::optional<ListenerTls> tls;  // https
+  // http, https: which HTTP versions the listener speaks. kAuto: HTTP/2 when ALPN picks h2 or a
+  // cleartext connection starts with the h2 preface, else HTTP/1.1. kHttp1: HTTP/1.1 only.
+  // kHttp2: HTTP/2 only (HAProxy's `proto h2`): any other first bytes are a connection error.
+  enum class Codec : uint8_t { kAuto, kHttp1, kHttp2 };
+  Codec codec = Codec::kAuto;
   // http: answer every request with 308 to the same URL on https (on this port, or 443).
   bool redirect_https = false;
   uint16_t redirect_https_port = 443;

@@ -448,7 +448,7 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
   l.mark = r.mark(node);
   if (!r.expect_map(node, "listener",
                     {"name", "protocol", "listen", "routes", "limits", "timeouts", "forwarded",
-                     "tls", "cluster", "session", "proxy_protocol", "redirect_https"})) {
+                     "tls", "cluster", "session", "proxy_protocol", "redirect_https", "codec"})) {
     return l;
   }
   if (node["name"]) {
@@ -475,6 +475,31 @@ Listener read_listener(Reader& r, const YAML::Node& node, size_t index) {
     }
   } else if (l.protocol == "https") {
     r.error(node, "https listener '" + l.name + "' needs 'tls' with certificates");
+  }
+  if (auto c = node["codec"]) {
+    if (l.protocol != "http" && l.protocol != "https") {
+      r.error(c, "codec applies to http and https listeners");
+    } else if (auto s = r.string(c, "codec")) {
+      if (*s == "auto") {
+        l.codec = Listener::Codec::kAuto;
+      } else if (*s == "http1") {
+        l.codec = Listener::Codec::kHttp1;
+      } else if (*s == "http2") {
+        l.codec = Listener::Codec::kHttp2;
+      } else {
+        r.error(c, "codec '" + *s + "' is not one of auto, http1, http2");
+      }
+    }
+  }
+  if (l.tls && l.codec != Listener::Codec::kAuto) {
+    // The codec decides what ALPN offers; a list given by hand must agree with it.
+    const std::string only = l.codec == Listener::Codec::kHttp2 ? "h2" : "http/1.1";
+    if (!node["tls"]["alpn"]) {
+      l.tls->alpn = {only};
+    } else if (l.tls->alpn != std::vector<std::string>{only}) {
+      r.error(node["tls"]["alpn"], "with codec " + node["codec"].Scalar() + ", alpn must be [" +
+                                       only + "] (or left out)");
+    }
   }
   if (auto rh = node["redirect_https"]) {
     if (l.protocol != "http") {

@@ -379,6 +379,13 @@ void H2Connection::start_streams() {
   starting_.clear();
 }
 
+void H2Connection::terminate(uint32_t error_code) {
+  if (goaway_sent_) return;
+  nghttp2_session_terminate_session(session_, error_code);
+  goaway_sent_ = true;
+  closed_on_error_ = true;
+}
+
 bool H2Connection::glitch() {
   // A leaky bucket: a long-lived connection may ping now and then, a flood fills it at once.
   const auto now = std::chrono::steady_clock::now();
@@ -388,11 +395,7 @@ bool H2Connection::glitch() {
     glitches_ = glitches_ > leak ? glitches_ - leak : 0;
     glitch_time_ = now;
   }
-  if (++glitches_ > kMaxGlitches && !goaway_sent_) {
-    nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
-    goaway_sent_ = true;
-    closed_on_error_ = true;
-  }
+  if (++glitches_ > kMaxGlitches) terminate(NGHTTP2_ENHANCE_YOUR_CALM);
   return closed_on_error_;
 }
 
@@ -720,16 +723,14 @@ int H2Connection::on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, v
   auto* self = static_cast<H2Connection*>(user);
   // CONTINUATION flood (CVE-2024-27316 and kin): a header block split into more frames than any
   // real client needs. Counted here, whatever nghttp2's own limit does across reads.
+  // Either error is not a callback failure: that would leave nghttp2 unable to send the GOAWAY.
+  // The reader stops after this buffer instead.
   if (hd->type == NGHTTP2_HEADERS) {
     self->continuations_ = 0;
+    if ((hd->stream_id & 1) && !self->stream_ids_.on_headers(hd->stream_id))
+      self->terminate(NGHTTP2_PROTOCOL_ERROR);  // RFC 9113 5.1.1: a lower id never opened
   } else if (hd->type == NGHTTP2_CONTINUATION && ++self->continuations_ > kMaxContinuations) {
-    if (!self->goaway_sent_) {
-      nghttp2_session_terminate_session(self->session_, NGHTTP2_ENHANCE_YOUR_CALM);
-      self->goaway_sent_ = true;
-      self->closed_on_error_ = true;
-    }
-    // Not a callback failure: that would leave nghttp2 unable to send the GOAWAY. The reader
-    // stops after this buffer instead.
+    self->terminate(NGHTTP2_ENHANCE_YOUR_CALM);
   }
   return 0;
 }

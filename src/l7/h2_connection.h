@@ -29,6 +29,7 @@
 #include "http/chunked_decoder.h"
 #include "http/message.h"
 #include "http/response_parser.h"
+#include "http/stream_id_window.h"
 #include "l7/h2_bridge.h"
 
 namespace sluice::l7 {
@@ -156,6 +157,8 @@ class H2Connection {
   // A frame that is legal but useless (empty DATA, PING...): true when too many ended the
   // connection (GOAWAY queued; the callback then stops the parse).
   bool glitch();
+  // A connection error: GOAWAY with `error_code` (once), then the connection closes.
+  void terminate(uint32_t error_code);
 
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame*, void*);
   static int on_header(nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t,
@@ -186,6 +189,7 @@ class H2Connection {
   bool closed_on_error_ = false;
   uint32_t glitches_ = 0;
   uint32_t continuations_ = 0;
+  http::StreamIdWindow stream_ids_;
   std::chrono::steady_clock::time_point glitch_time_ = std::chrono::steady_clock::now();
   asio::any_io_executor ex_;
 };

@@ -489,6 +489,7 @@ asio::awaitable<void> HttpSession::send_grpc_status(int status, bool close,
 asio::awaitable<void> HttpSession::run([[maybe_unused]] std::unique_ptr<HttpSession> self) {
   if (!view_ || listener_index_ < 0) co_return;
   const auto& tls = view_->snapshot->tls[listener_index_];
+  const auto codec = view_->snapshot->config->listeners[listener_index_].codec;
   if (tls && !down_.is_stream()) {
     // The handshake has the time a request head has (slow handshakes are slowloris too).
     arm(Deadline::kRequestHead,
@@ -503,10 +504,15 @@ asio::awaitable<void> HttpSession::run([[maybe_unused]] std::unique_ptr<HttpSess
     }
     stats->tls_handshakes.add();
     if (down_.resumed()) stats->tls_resumed.add();
-    if (down_.alpn() == "h2") {
+    if (down_.alpn() == "h2" || codec == config::Listener::Codec::kHttp2) {
       co_await serve_h2({});
       co_return;
     }
+  } else if (codec == config::Listener::Codec::kHttp2 && !down_.is_stream()) {
+    // HTTP/2 only: nghttp2 checks the preface, and anything else is a connection error
+    // (GOAWAY PROTOCOL_ERROR, RFC 9113 3.4).
+    co_await serve_h2({});
+    co_return;
   }
   bool first = true;
   while (true) {
@@ -532,7 +538,8 @@ asio::awaitable<void> HttpSession::run([[maybe_unused]] std::unique_ptr<HttpSess
       pr = parser_.accept_fields(&req_);  // consumed is 0: nothing of in_ was the head
     }
     while (!h2_head) {
-      if (first && !down_.is_stream() && !in_.empty() && could_be_h2_preface(in_.data())) {
+      if (first && !down_.is_stream() && !in_.empty() && codec != config::Listener::Codec::kHttp1 &&
+          could_be_h2_preface(in_.data())) {
         if (in_.size() >= kH2Preface.size()) {  // h2c with prior knowledge
           disarm();
           co_await serve_h2(in_.data());

@@ -516,5 +516,57 @@ def test_empty_data_flood_is_cut():
     assert while_attacked(s, attack) == 11
 
 
+def test_lower_stream_id_never_opened_is_a_connection_error():
+    # RFC 9113 5.1.1 (h2spec http2/5.1.1/2): HEADERS on 5, then on 3, which was never opened
+    b = Backend("b1")
+    s = plain_sluice([b])
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    enc = hpack.Encoder()
+    block = [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "h")]
+    frames = PREFACE + hf.SettingsFrame(0).serialize()
+    frames += hf.HeadersFrame(5, data=enc.encode(block), flags=["END_HEADERS", "END_STREAM"]).serialize()
+    frames += hf.HeadersFrame(3, data=enc.encode(block), flags=["END_HEADERS", "END_STREAM"]).serialize()
+    sock.sendall(frames)
+    raw = read_all(sock)
+    sock.close()
+    assert goaway_code(raw) == 1, raw  # PROTOCOL_ERROR
+    # trailers on a stream opened earlier are not that error: a gRPC-style call still completes
+    sock, conn = h2_connect(s.port)
+    conn.send_headers(1, [(":method", "POST"), (":path", "/echo"), (":scheme", "http"), (":authority", "h")])
+    conn.send_headers(3, block, end_stream=True)
+    conn.send_data(1, b"body")
+    conn.send_headers(1, [("x-trailer", "t")], end_stream=True)
+    sock.sendall(conn.data_to_send())
+    events = pump(sock, conn, lambda evs: sum(isinstance(e, h2.events.StreamEnded) for e in evs) >= 2)
+    sock.close()
+    ended = sorted(e.stream_id for e in events if isinstance(e, h2.events.StreamEnded))
+    assert ended == [1, 3], events
+    assert not any(isinstance(e, h2.events.ConnectionTerminated) for e in events), events
+
+
+def test_codec_http2_listener_refuses_anything_but_the_preface():
+    b = Backend("b1")
+    s = plain_sluice([b], extra="    codec: http2\n")
+    rc, out, err = curl("--http2-prior-knowledge", f"http://127.0.0.1:{s.port}/")
+    assert rc == 0 and out.endswith(b"200 2"), (out, err)
+    # h2spec http2/3.5/2: an invalid preface is a connection error (GOAWAY PROTOCOL_ERROR)
+    raw_reply = raw(s.port, b"INVALID CONNECTION PREFACE\r\n\r\n")
+    assert goaway_code(raw_reply) == 1, raw_reply
+    # an HTTP/1.1 request is no exception: it gets the same GOAWAY, not an HTTP/1.1 answer
+    raw_reply = raw(s.port, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert goaway_code(raw_reply) == 1 and b"HTTP/1.1" not in raw_reply, raw_reply
+
+
+def test_codec_http1_listener_takes_no_h2c():
+    b = Backend("b1")
+    s = plain_sluice([b], extra="    codec: http1\n")
+    rc, out, err = curl(f"http://127.0.0.1:{s.port}/")
+    assert rc == 0 and out.endswith(b"200 1.1"), (out, err)
+    # the h2 preface is read as an HTTP/1.1 request line, and refused as one
+    raw_reply = raw(s.port, PREFACE)
+    assert raw_reply.startswith(b"HTTP/1.1 "), raw_reply
+    assert goaway_code(raw_reply) is None
+
+
 if __name__ == "__main__":
     run_tests(globals())

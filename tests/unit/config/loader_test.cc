@@ -286,3 +286,33 @@ clusters:
 
 }  // namespace
 }  // namespace sluice::config
+
+namespace sluice::config {
+namespace {
+
+TEST(ConfigLoader, ListenerCodec) {
+  const std::string head = "listeners:\n  - name: a\n    listen: 127.0.0.1:1\n";
+  const std::string tail =
+      "    routes: [{ cluster: c }]\nclusters:\n  - name: c\n"
+      "    endpoints: [127.0.0.1:2]\n";
+  auto r = load_config_text(head + tail, "t.yaml");
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
+  EXPECT_EQ(r.config->listeners[0].codec, Listener::Codec::kAuto);
+  r = load_config_text(head + "    codec: http2\n" + tail, "t.yaml");
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
+  EXPECT_EQ(r.config->listeners[0].codec, Listener::Codec::kHttp2);
+  r = load_config_text(head + "    codec: http1\n" + tail, "t.yaml");
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
+  EXPECT_EQ(r.config->listeners[0].codec, Listener::Codec::kHttp1);
+  auto errors = errors_of(head + "    codec: h3\n" + tail);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0], "t.yaml:4:12: codec 'h3' is not one of auto, http1, http2");
+  errors = errors_of(
+      "listeners:\n  - name: a\n    protocol: tcp\n    listen: 127.0.0.1:1\n    cluster: c\n"
+      "    codec: http2\nclusters:\n  - name: c\n    endpoints: [127.0.0.1:2]\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0], "t.yaml:6:12: codec applies to http and https listeners");
+}
+
+}  // namespace
+}  // namespace sluice::config
