@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "http/path_normalizer.h"
 #include "http/status.h"
+#include "l7/grpc_status.h"
 #include "l7/request_key.h"
 
 namespace sluice::l7 {
@@ -83,65 +84,6 @@ constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 bool could_be_h2_preface(std::string_view in) {
   return kH2Preface.substr(0, std::min(in.size(), kH2Preface.size())) ==
          in.substr(0, std::min(in.size(), kH2Preface.size()));
-}
-
-// What a gRPC client is told when sluice itself fails its call: the gRPC status for the HTTP
-// status sluice would have answered (gRPC's "HTTP to gRPC status code mapping", with timeouts as
-// DEADLINE_EXCEEDED and size limits as RESOURCE_EXHAUSTED).
-int grpc_status_for(int http_status) {
-  switch (http_status) {
-    case 400:
-      return 13;  // INTERNAL
-    case 401:
-      return 16;  // UNAUTHENTICATED
-    case 403:
-      return 7;  // PERMISSION_DENIED
-    case 404:
-      return 12;  // UNIMPLEMENTED
-    case 408:
-    case 504:
-      return 4;  // DEADLINE_EXCEEDED
-    case 413:
-    case 431:
-      return 8;  // RESOURCE_EXHAUSTED
-    case 429:
-    case 502:
-    case 503:
-      return 14;  // UNAVAILABLE
-    default:
-      return 2;  // UNKNOWN
-  }
-}
-
-// grpc-timeout: 1 to 8 digits and a unit (H M S m u n); nullopt when malformed.
-std::optional<std::chrono::microseconds> parse_grpc_timeout(std::string_view v) {
-  if (v.size() < 2 || v.size() > 9) return std::nullopt;
-  uint64_t n = 0;
-  for (char c : v.substr(0, v.size() - 1)) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + static_cast<uint64_t>(c - '0');
-  }
-  switch (v.back()) {
-    case 'H':
-      return std::chrono::hours(n);
-    case 'M':
-      return std::chrono::minutes(n);
-    case 'S':
-      return std::chrono::seconds(n);
-    case 'm':
-      return std::chrono::milliseconds(n);
-    case 'u':
-      return std::chrono::microseconds(n);
-    case 'n':
-      return std::chrono::microseconds(std::max<uint64_t>(1, n / 1000));
-    default:
-      return std::nullopt;
-  }
-}
-
-bool is_idempotent(std::string_view method) {
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
-         method == "PUT" || method == "DELETE";
 }
 
 void append_header(std::string* out, std::string_view name, std::string_view value) {
@@ -469,14 +411,7 @@ asio::awaitable<void> HttpSession::send_grpc_status(int status, bool close,
   const int code = grpc_status_for(status);
   out_.assign("HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\ngrpc-status: ");
   out_.append(std::to_string(code)).append("\r\ngrpc-message: ");
-  std::string_view text = detail.empty() ? http::reason_phrase(status) : detail;
-  for (unsigned char c : text) {  // percent-encoded, as the gRPC spec asks
-    if (c >= 0x20 && c <= 0x7e && c != '%') {
-      out_.push_back(static_cast<char>(c));
-    } else {
-      out_.append(fmt::format("%{:02X}", c));
-    }
-  }
+  append_grpc_message(&out_, detail.empty() ? http::reason_phrase(status) : detail);
   out_.append("\r\nContent-Length: 0\r\n");
   if (close) out_.append("Connection: close\r\n");
   out_.append("\r\n");
@@ -863,29 +798,9 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       continue;
     }
     if (outcome == Outcome::kStale) outcome = Outcome::kReset;
-    switch (outcome) {  // what this try says about the endpoint (client-side failures say nothing)
-      case Outcome::kDone:
-      case Outcome::kUpgraded:
-        note_try(cluster, index, status_ >= 500);
-        break;
-      case Outcome::kReset:
-      case Outcome::kRetryStatus:
-        note_try(cluster, index, true);
-        break;
-      case Outcome::kLocalResponse:
-        if (local_status_ == 502 || local_status_ == 504) note_try(cluster, index, true);
-        break;
-      default:
-        break;
-    }
-    bool retry_on = false;
-    if (outcome == Outcome::kReset) retry_on = resendable && policy.on_reset;
-    if (outcome == Outcome::kRetryStatus) retry_on = true;
-    if (outcome == Outcome::kLocalResponse && local_status_ == 504 && resendable) {
-      retry_on = std::find(policy.on_status.begin(), policy.on_status.end(), 504) !=
-                 policy.on_status.end();
-    }
-    if (retry_on && may_retry()) {
+    if (auto verdict = try_verdict(outcome, status_, local_status_); verdict != TryVerdict::kNone)
+      note_try(cluster, index, verdict == TryVerdict::kFailed);
+    if (wants_retry(outcome, local_status_, resendable, policy) && may_retry()) {
       exclude(index);
       --retries_left;
       close_upstream();
@@ -901,45 +816,29 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
       status = status_;
       break;
     case Outcome::kOverloaded:
-      cluster.shared->overloaded.fetch_add(1, std::memory_order_relaxed);
-      overloaded_ = true;
-      status = 503;
-      close_upstream();
-      if (!request_body_done_) client_keep_alive_ = false;
-      co_await send_local(status, !client_keep_alive_, "circuit breaker open");
-      break;
     case Outcome::kConnectFailed:
     case Outcome::kNoEndpoint:
     case Outcome::kStale:
     case Outcome::kReset:
     case Outcome::kRetryStatus:
-      if (outcome == Outcome::kStale || outcome == Outcome::kReset) {
-        cluster.stats->bad_gateway.add();
-        status = 502;
-        local_detail_ = "upstream closed the connection before answering";
-      } else if (outcome == Outcome::kRetryStatus) {
-        // Unreachable in practice (a retry status is relayed when no retry is left), but an
-        // answer must still go out.
-        status = status_ ? status_ : 502;
-      } else {
+    case Outcome::kLocalResponse: {
+      const auto answer =
+          local_answer(outcome, status_, local_status_, local_detail_, excluded_count > 0);
+      status = answer.status;
+      if (outcome == Outcome::kOverloaded) {
+        cluster.shared->overloaded.fetch_add(1, std::memory_order_relaxed);
+        overloaded_ = true;
+      } else if (outcome == Outcome::kConnectFailed || outcome == Outcome::kNoEndpoint) {
         cluster.stats->unavailable.add();
-        status = 503;  // no endpoint could be reached (HAProxy and Envoy answer the same)
-        local_detail_ = outcome == Outcome::kNoEndpoint && excluded_count == 0
-                            ? "no healthy endpoint"
-                            : "no endpoint could be reached";
+      } else if (outcome != Outcome::kRetryStatus) {
+        if (status == 502) cluster.stats->bad_gateway.add();
+        if (status == 504) cluster.stats->timeouts.add();
       }
       close_upstream();
-      if (!request_body_done_) client_keep_alive_ = false;
-      co_await send_local(status, !client_keep_alive_, local_detail_);
-      break;
-    case Outcome::kLocalResponse:
-      status = local_status_;
-      if (status == 502) cluster.stats->bad_gateway.add();
-      if (status == 504) cluster.stats->timeouts.add();
-      close_upstream();
       if (!request_body_done_ || status == 0) client_keep_alive_ = false;
-      if (status != 0) co_await send_local(status, !client_keep_alive_, local_detail_);
+      if (status != 0) co_await send_local(status, !client_keep_alive_, answer.detail);
       break;
+    }
     case Outcome::kAborted:
       status = status_ ? status_ : 502;
       client_keep_alive_ = false;
@@ -1067,9 +966,9 @@ asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::Soc
   co_return ConnectResult::kConnected;
 }
 
-asio::awaitable<HttpSession::Outcome> HttpSession::exchange(
-    const ClusterRuntime& cluster, bool reused, bool* body_started,
-    const std::vector<int>* retry_statuses) {
+asio::awaitable<Outcome> HttpSession::exchange(const ClusterRuntime& cluster, bool reused,
+                                               bool* body_started,
+                                               const std::vector<int>* retry_statuses) {
   (void)cluster;
   std::string_view prefix;
   if (req_framing_.body == http::BodyKind::kContentLength) {
@@ -1232,8 +1131,7 @@ void HttpSession::build_client_head(const http::ResponseHead& resp, bool chunk_t
   out_.append("\r\n");
 }
 
-asio::awaitable<HttpSession::Outcome> HttpSession::relay_response(
-    const std::vector<int>* retry_statuses) {
+asio::awaitable<Outcome> HttpSession::relay_response(const std::vector<int>* retry_statuses) {
   up_in_.clear();
   const auto response_timeout = response_timeout_for(*cluster_config_);
   while (true) {

@@ -19,6 +19,7 @@
 #include "http/response_parser.h"
 #include "l7/downstream.h"
 #include "l7/h2_connection.h"
+#include "l7/outcome.h"
 #include "l7/upstream.h"
 #include "l7/worker.h"
 
@@ -48,20 +49,6 @@ class HttpSession {
   HttpSession* prev_ = nullptr;
 
  private:
-  // How an exchange with the upstream ended.
-  enum class Outcome : uint8_t {
-    kDone,           // response relayed
-    kStale,          // pooled connection was dead before any response byte: resend is safe
-    kReset,          // upstream closed or reset before any response byte
-    kRetryStatus,    // upstream answered a status the retry policy retries; nothing was relayed
-    kConnectFailed,  // no connection could be made to the last endpoint tried
-    kNoEndpoint,     // the balancer had no (healthy, untried) endpoint
-    kOverloaded,     // the cluster's circuit breaker refused a new connection
-    kLocalResponse,  // sluice must answer with `local_status_`
-    kAborted,        // a side broke after response bytes went out: close the client
-    kUpgraded,       // the upstream switched protocols (101, WebSocket): tunnel the bytes
-  };
-
   HttpSession(Worker& worker, asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
               std::string listener_name);
   HttpSession(Worker& worker, std::shared_ptr<H2Stream> stream, const HttpSession& parent);
