@@ -92,7 +92,8 @@ ChunkedDecoder::Step ChunkedDecoder::step(std::string_view in) {
             (trailers_.size() >= 4 && trailers_.compare(trailers_.size() - 4, 4, "\r\n\r\n") == 0);
         if (end) {
           trailers_.resize(trailers_.size() - 2);  // drop the empty line
-          std::vector<Header> fields;
+          auto& fields = trailer_fields_;
+          fields.clear();
           auto r = parse_field_lines(trailers_, 100, &fields);
           if (r.is_error()) return fail("invalid trailer field");
           for (const auto& f : fields) {

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "http/message.h"
 
 namespace sluice::http {
 
@@ -28,6 +31,8 @@ class ChunkedDecoder {
 
   // Raw trailer field lines (each ending in CRLF), valid once done.
   const std::string& trailers() const { return trailers_; }
+  // The same fields parsed (views into trailers()), valid once done.
+  const std::vector<Header>& trailer_fields() const { return trailer_fields_; }
   void reset() { *this = ChunkedDecoder(max_trailer_bytes_); }
 
  private:
@@ -38,6 +43,7 @@ class ChunkedDecoder {
   uint64_t remaining_ext_ = 0;
   uint32_t max_trailer_bytes_;
   std::string trailers_;
+  std::vector<Header> trailer_fields_;
 };
 
 // Appends "<hex size>\r\n" to `out` (buffer of at least 20 bytes); returns bytes written.

@@ -38,13 +38,23 @@ bool hop_by_hop(std::string_view lower) {
          lower == "transfer-encoding" || lower == "upgrade" || lower == "host" || lower == "te";
 }
 
-ssize_t read_request_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
-                          nghttp2_data_source* source, void*) {
+ssize_t read_request_body(nghttp2_session* session, int32_t, uint8_t* buf, size_t length,
+                          uint32_t* flags, nghttp2_data_source* source, void*) {
   auto* s = static_cast<H2UpStream*>(source->ptr);
   bool at_end = false;
   ssize_t n =
       h2_bridge::provide(s->out, s->out_read, s->out_eof, &s->deferred, buf, length, &at_end);
-  if (at_end) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (at_end) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    // The request's trailers (a chunked body's trailer section) end the stream instead.
+    if (!s->trailers.empty()) {
+      std::vector<nghttp2_nv> nv;
+      nv.reserve(s->trailers.size());
+      for (const auto& [name, value] : s->trailers) nv.push_back(make_nv(name, value));
+      if (nghttp2_submit_trailer(session, s->id, nv.data(), nv.size()) == 0)
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+  }
   if (n > 0) s->notify();  // a session waiting for room may write again
   return n;
 }
@@ -115,7 +125,14 @@ bool H2UpStream::process_request() {
         if (step.error) return false;
         out.append(step.data);
         rest.remove_prefix(step.consumed);
-        if (step.done) out_eof = true;  // request trailers are dropped (rare, and gRPC has none)
+        if (step.done) {
+          out_eof = true;
+          for (const auto& f : chunked.trailer_fields()) {
+            std::string name(f.name);
+            std::transform(name.begin(), name.end(), name.begin(), http::ascii_lower);
+            if (!hop_by_hop(name)) trailers.emplace_back(std::move(name), f.value);
+          }
+        }
         if (step.consumed == 0) break;
       }
       raw.erase(0, raw.size() - rest.size());

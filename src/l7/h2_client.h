@@ -18,6 +18,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "http/chunked_decoder.h"
 #include "http/message.h"
@@ -50,6 +52,7 @@ struct H2UpStream : h2_bridge::End, std::enable_shared_from_this<H2UpStream> {
   http::BodyKind body = http::BodyKind::kNone;
   uint64_t remaining = 0;
   http::ChunkedDecoder chunked;
+  std::vector<std::pair<std::string, std::string>> trailers;  // sent after the last DATA
 
   // Response (to the session, HTTP/1.1).
   int status = 0;

@@ -649,6 +649,12 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
     }
   }
   client_keep_alive_ = req_framing_.keep_alive && !worker_.draining();
+  // RFC 9110 6.5.1: trailers go to an HTTP/1.1 client only when it said `TE: trailers`; every
+  // HTTP/2 message may carry them.
+  client_takes_trailers_ = down_.is_stream();
+  for (const auto& h : req_.headers) {
+    if (h.id == http::HeaderId::kTe && list_has(h.value, "trailers")) client_takes_trailers_ = true;
+  }
 
   auto finish_local = [&](int status, bool close) -> asio::awaitable<bool> {
     // A body we did not read would be parsed as the next request: close instead.
@@ -1340,7 +1346,9 @@ asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
     if (step.done) {
       up_in_.consume(step.consumed);
       if (chunk_to_client) {
-        pending.append("0\r\n").append(chunked_.trailers()).append("\r\n");
+        pending.append("0\r\n");
+        if (client_takes_trailers_) pending.append(chunked_.trailers());
+        pending.append("\r\n");
         co_return co_await write_client(pending);
       }
       co_return true;

@@ -129,6 +129,7 @@ class HttpSession {
   bool upgrade_ = false;
   bool grpc_ = false;  // content-type application/grpc: sluice's own errors are gRPC statuses  // a
                        // WebSocket handshake: the upstream may answer 101
+  bool client_takes_trailers_ = false;  // HTTP/2, or HTTP/1.1 with `TE: trailers`
   bool request_body_done_ = true;
   int local_status_ = 0;
   std::string_view local_detail_;
