@@ -136,4 +136,16 @@ size_t write_chunk_size(uint64_t size, char* out) {
   return len;
 }
 
+const char* chunked_prefix_error(std::string_view bytes) {
+  ChunkedDecoder decoder;
+  // Bounded by the input: each step consumes at least one byte, or stops.
+  while (!bytes.empty()) {
+    auto step = decoder.step(bytes);
+    if (step.error) return step.reason;
+    if (step.done || step.consumed == 0) return nullptr;
+    bytes.remove_prefix(step.consumed);
+  }
+  return nullptr;
+}
+
 }  // namespace sluice::http

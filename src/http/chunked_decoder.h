@@ -46,6 +46,11 @@ class ChunkedDecoder {
   std::vector<Header> trailer_fields_;
 };
 
+// The reason the chunked body starting at `bytes` is malformed, found before the bytes run out;
+// null when they are well-formed so far. A proxy asks this of what it already holds before it
+// sends anything upstream, so that a body known to be bad never reaches a backend at all.
+const char* chunked_prefix_error(std::string_view bytes);
+
 // Appends "<hex size>\r\n" to `out` (buffer of at least 20 bytes); returns bytes written.
 size_t write_chunk_size(uint64_t size, char* out);
 

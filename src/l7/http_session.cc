@@ -656,11 +656,12 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
     if (h.id == http::HeaderId::kTe && list_has(h.value, "trailers")) client_takes_trailers_ = true;
   }
 
-  auto finish_local = [&](int status, bool close) -> asio::awaitable<bool> {
+  auto finish_local = [&](int status, bool close,
+                          std::string_view detail = {}) -> asio::awaitable<bool> {
     // A body we did not read would be parsed as the next request: close instead.
     if (!request_body_done_) close = true;
     in_.consume(head_len);
-    co_await send_local(status, close || !client_keep_alive_);
+    co_await send_local(status, close || !client_keep_alive_, detail);
     log_request(status);
     co_return !close && client_keep_alive_;
   };
@@ -668,6 +669,14 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   if (max_body_ != 0 && req_framing_.body == http::BodyKind::kContentLength &&
       req_framing_.content_length > max_body_) {
     co_return co_await finish_local(413, true);
+  }
+  // A chunked body whose bytes at hand are already malformed never reaches a backend: nothing
+  // of the request is sent, and the connection closes (its framing can no longer be trusted).
+  if (req_framing_.body == http::BodyKind::kChunked) {
+    if (const char* bad = http::chunked_prefix_error(in_.data().substr(head_len))) {
+      view_->listener_stats[listener_index_]->body_errors_before_upstream.add();
+      co_return co_await finish_local(400, true, bad);
+    }
   }
   if (listener.redirect_https) co_return co_await redirect_to_https(listener, head_len);
   RouteInput input{req_.method,   host_,      path_, req_.query,
@@ -1073,6 +1082,9 @@ asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
     if (in_.empty() && !co_await read_more()) co_return false;
     auto step = chunked_.step(in_.data());
     if (step.error) {
+      // Part of the request went upstream already: the caller closes that connection (never
+      // pooled, the backend may be waiting for the rest of a body that will not come).
+      view_->listener_stats[listener_index_]->body_errors_after_upstream.add();
       local_status_ = 400;
       local_detail_ = step.reason;
       *outcome = Outcome::kLocalResponse;

@@ -82,6 +82,10 @@ struct ListenerStats {
   Counter tls_resumed;             // https: of those, resumed (ticket or session cache)
   Counter tls_handshake_failures;  // https: failed or timed out
   Counter parse_errors;
+  // Malformed request bodies (chunked framing): found before anything of the request went
+  // upstream (the backend saw nothing), or after (that upstream connection was closed).
+  Counter body_errors_before_upstream;
+  Counter body_errors_after_upstream;
   std::array<Counter, 600> local_responses;  // answered by sluice itself, by status
   LatencyHistogram latency;
   std::array<Counter, static_cast<size_t>(TimeoutKind::kCount)> timeouts;

@@ -1,7 +1,9 @@
 """Every error status sluice produces, with its counter: malformed requests (400, 413, 414, 431,
 501, 505), request smuggling attempts, timeouts (408, 504), broken (502) and unreachable (503)
 upstreams."""
+import socket
 import subprocess
+import threading
 
 from harness import *
 
@@ -147,6 +149,91 @@ def test_error_bodies_are_short_and_typed():
     head, body = out.split(b"\r\n\r\n", 1)
     assert b"Content-Type: text/plain" in head and b"Connection: close" in head
     assert body == b"400 Bad Request: missing Host header\n", body
+
+
+class Recorder:
+    """A backend that records every byte it receives, per connection, and answers nothing."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.received = []  # one bytearray per connection
+        self.closed = []    # per connection: the peer closed it
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                i = len(self.received)
+                self.received.append(bytearray())
+                self.closed.append(False)
+            threading.Thread(target=self._read, args=(conn, i), daemon=True).start()
+
+    def _read(self, conn, i):
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    with self.lock:
+                        self.closed[i] = True
+                    return
+                with self.lock:
+                    self.received[i] += data
+
+    def total(self):
+        with self.lock:
+            return sum(len(r) for r in self.received)
+
+
+def test_bad_chunked_body_with_the_head_never_reaches_the_backend():
+    rec = Recorder()
+    s = proxy([rec])
+    bad_bodies = [
+        b"zz\r\n",                                 # not a chunk size
+        b"5\r\nhelloXX\r\n",                       # a chunk longer than declared
+        b"5\rhello\r\n",                           # a broken size line
+        b"fffffffffffffffffff\r\n",                # a size that overflows
+        b"3\r\nabc\r\n2\r\nok\r\n-1\r\n",            # good chunks, then a bad one
+    ]
+    for body in bad_bodies:
+        out = raw(s.port, b"POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+        assert statuses(out) == [400], (body, out)
+        assert b"Connection: close" in out, out
+    assert rec.total() == 0, rec.received
+    assert s.metric('sluice_http_request_body_errors_total{listener="web",stage="before_upstream"}') == len(bad_bodies)
+
+
+def test_bad_chunk_after_bytes_went_upstream_closes_that_connection():
+    rec = Recorder()
+    s = proxy([rec])
+    with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+        c.sendall(b"POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+        wait_for(lambda: b"hello" in b"".join(rec.received), what="the first chunk upstream")
+        c.sendall(b"zz\r\n")
+        c.settimeout(10)
+        out = b""
+        for _ in range(100):  # bounded: until sluice closes
+            data = c.recv(65536)
+            if not data:
+                break
+            out += data
+    assert statuses(out) == [400], out
+    wait_for(lambda: rec.closed == [True], what="the upstream connection closed")
+    assert b"zz" not in b"".join(rec.received)
+    assert s.metric('sluice_http_request_body_errors_total{listener="web",stage="after_upstream"}') == 1
+    # that connection was never pooled: the next request opens a new one
+    raw(s.port, b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", timeout=0.5)
+    wait_for(lambda: len(rec.received) == 2, what="a second upstream connection")
 
 
 if __name__ == "__main__":

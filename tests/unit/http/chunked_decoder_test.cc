@@ -70,3 +70,22 @@ TEST(ChunkedDecoder, ChunkSizeLine) {
 
 }  // namespace
 }  // namespace sluice::http
+
+namespace sluice::http {
+namespace {
+
+// What a proxy holds of a body before it sends anything upstream: malformed already, or not yet.
+TEST(ChunkedPrefixError, FindsErrorsInWhatIsAtHand) {
+  EXPECT_EQ(chunked_prefix_error(""), nullptr);
+  EXPECT_EQ(chunked_prefix_error("5\r\nhel"), nullptr);  // fine so far
+  EXPECT_EQ(chunked_prefix_error("5\r\nhello\r\n0\r\n\r\n"), nullptr);
+  EXPECT_EQ(chunked_prefix_error("5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\n"), nullptr);  // next
+  EXPECT_STREQ(chunked_prefix_error("zz\r\n"), "invalid chunk size");
+  EXPECT_NE(chunked_prefix_error("5\r\nhelloXX\r\n"), nullptr);  // longer than declared
+  EXPECT_NE(chunked_prefix_error("5\rhello\r\n"), nullptr);      // broken size line
+  EXPECT_STREQ(chunked_prefix_error("fffffffffffffffffff\r\n"), "chunk size too large");
+  EXPECT_NE(chunked_prefix_error("3\r\nabc\r\n2\r\nok\r\n-1\r\n"), nullptr);  // after good ones
+}
+
+}  // namespace
+}  // namespace sluice::http
