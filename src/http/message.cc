@@ -72,17 +72,7 @@ HeaderId classify_header(std::string_view n) {
 }
 
 bool is_hop_by_hop(const Header& header, const Framing& framing) {
-  switch (header.id) {
-    case HeaderId::kConnection:
-    case HeaderId::kKeepAlive:
-    case HeaderId::kProxyConnection:
-    case HeaderId::kTransferEncoding:
-    case HeaderId::kTe:
-    case HeaderId::kUpgrade:
-      return true;
-    default:
-      break;
-  }
+  if (is_connection_specific(header.id)) return true;
   for (auto t : framing.connection_tokens) {
     if (iequals(header.name, t)) return true;
   }

@@ -1,41 +1,16 @@
 #pragma once
-// The HTTP message heads shared by every codec. Names and values are views into the
-// connection's receive buffer: parsing allocates nothing, and the views stay valid until the
-// connection compacts its buffer (after the head has been forwarded).
+// The HTTP messages. RequestHead and ResponseHead are what the HTTP/1 parsers make of a head
+// (names and values are views into the connection's receive buffer: parsing allocates nothing,
+// and the views stay valid until the connection compacts its buffer); Request and Response are
+// the version-neutral messages that the proxy forwards, which every codec reads and writes.
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
+#include "http/header.h"
+#include "http/header_list.h"
+
 namespace sluice::http {
-
-// Header names the codecs and the proxy act on, recognised once while parsing so that later
-// stages switch on an id instead of comparing strings again.
-enum class HeaderId : uint8_t {
-  kOther,
-  kHost,
-  kContentLength,
-  kTransferEncoding,
-  kConnection,
-  kKeepAlive,
-  kProxyConnection,
-  kTe,
-  kUpgrade,
-  kExpect,
-  kXForwardedFor,
-  kXForwardedProto,
-  kXForwardedHost,
-  kForwarded,
-  kCookie,
-};
-
-struct Header {
-  std::string_view name;   // as received; compare with iequals
-  std::string_view value;  // OWS trimmed
-  HeaderId id = HeaderId::kOther;
-};
-
-// `name` must be a token (RFC 9110 5.6.2), as parse_field_lines guarantees.
-HeaderId classify_header(std::string_view name);
 
 enum class BodyKind : uint8_t { kNone, kContentLength, kChunked, kUntilClose };
 
@@ -85,15 +60,45 @@ struct ResponseHead {
   }
 };
 
-inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+// ---- the version-neutral message (HTTP/1.1, HTTP/2, and later HTTP/3 alike) ----
 
-inline bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
+// What is known of a body before its bytes: none at all, a length, or bytes until the end of
+// the stream. How the bytes are framed on a wire (chunked, DATA frames) is the codec's affair.
+struct BodyLength {
+  enum class Kind : uint8_t { kNone, kKnown, kUntilEnd };
+  Kind kind = Kind::kNone;
+  uint64_t length = 0;  // kKnown
+
+  static BodyLength none() { return {}; }
+  static BodyLength known(uint64_t n) { return {Kind::kKnown, n}; }
+  static BodyLength until_end() { return {Kind::kUntilEnd, 0}; }
+  bool empty() const { return kind == Kind::kNone || (kind == Kind::kKnown && length == 0); }
+};
+
+// A body moves as chunks of bytes, each saying whether it is the last (trailers may follow).
+struct BodyChunk {
+  std::string_view data;
+  bool end_stream = false;
+};
+
+// A request head as the proxy forwards it: pseudo-header facts apart, fields in `headers`
+// without any that concern one connection only.
+struct Request {
+  std::string_view method;
+  std::string_view scheme;     // http | https
+  std::string_view authority;  // host[:port]
+  std::string_view path;       // origin-form path, without the query
+  std::string_view query;      // without '?', empty if none
+  std::string_view protocol;   // extended CONNECT's :protocol (RFC 8441), empty otherwise
+  HeaderList headers;
+  BodyLength body;
+};
+
+struct Response {
+  int status = 0;
+  HeaderList headers;
+  BodyLength body;
+};
 
 // True for headers that only concern one connection (RFC 9110 7.6.1) plus those named in
 // Connection; a proxy must not forward them.

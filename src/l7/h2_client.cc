@@ -33,9 +33,11 @@ nghttp2_nv make_nv(std::string_view name, std::string_view value) {
           NGHTTP2_NV_FLAG_NONE};
 }
 
-bool hop_by_hop(std::string_view lower) {
-  return lower == "connection" || lower == "keep-alive" || lower == "proxy-connection" ||
-         lower == "transfer-encoding" || lower == "upgrade" || lower == "host" || lower == "te";
+// Fields an HTTP/2 request must not carry: those of one connection, and Host (the authority
+// goes as :authority).
+bool not_for_h2(std::string_view name) {
+  const auto id = http::classify_header(name);
+  return http::is_connection_specific(id) || id == http::HeaderId::kHost;
 }
 
 ssize_t read_request_body(nghttp2_session* session, int32_t, uint8_t* buf, size_t length,
@@ -94,7 +96,7 @@ bool H2UpStream::process_request() {
     for (const auto& h : head.headers) {
       std::string name(h.name);
       std::transform(name.begin(), name.end(), name.begin(), http::ascii_lower);
-      if (hop_by_hop(name)) continue;
+      if (not_for_h2(name)) continue;
       if (name == "content-type" && h.value.rfind("application/grpc", 0) == 0) grpc = true;
       names.push_back(std::move(name));
       nv.push_back(make_nv(names.back(), h.value));
@@ -130,7 +132,7 @@ bool H2UpStream::process_request() {
           for (const auto& f : chunked.trailer_fields()) {
             std::string name(f.name);
             std::transform(name.begin(), name.end(), name.begin(), http::ascii_lower);
-            if (!hop_by_hop(name)) trailers.emplace_back(std::move(name), f.value);
+            if (!not_for_h2(name)) trailers.emplace_back(std::move(name), f.value);
           }
         }
         if (step.consumed == 0) break;

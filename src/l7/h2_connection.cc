@@ -39,14 +39,6 @@ nghttp2_nv make_nv(std::string_view name, std::string_view value) {
           NGHTTP2_NV_FLAG_NONE};
 }
 
-// Response header fields that are about the HTTP/1.1 connection, not the message: never in h2.
-bool connection_specific(http::HeaderId id) {
-  using http::HeaderId;
-  return id == HeaderId::kConnection || id == HeaderId::kKeepAlive ||
-         id == HeaderId::kProxyConnection || id == HeaderId::kTransferEncoding ||
-         id == HeaderId::kUpgrade || id == HeaderId::kTe;
-}
-
 // 16 random bytes in base64 (RFC 6455 4.1). A nonce for the backend's handshake, not a secret.
 std::string make_websocket_key() {
   unsigned char nonce[16] = {};
@@ -173,7 +165,7 @@ bool H2Stream::submit(int status_code, const std::vector<http::Header>& headers,
         (http::is_hop_by_hop(h, *hop_by_hop) || h.id == http::HeaderId::kContentLength)) {
       continue;
     }
-    if (connection_specific(h.id)) continue;
+    if (http::is_connection_specific(h.id)) continue;
     nv.push_back(make_nv(h.name, h.value));
   }
   if (!content_length.empty()) nv.push_back(make_nv("content-length", content_length));
@@ -306,7 +298,7 @@ void H2Stream::take_trailers(std::string_view lines) {
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
       value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (connection_specific(http::classify_header(name))) continue;
+    if (http::is_connection_specific(http::classify_header(name))) continue;
     trailers.emplace_back(std::move(name), std::string(value));
   }
 }
