@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "http/chunked_decoder.h"
 #include "http/status.h"
 #include "l7/h2_bridge.h"
 #include "l7/tls_io.h"
@@ -70,81 +71,63 @@ void H2UpStream::reopen_window(size_t n) { client->consumed(*this, n); }
 asio::awaitable<std::tuple<std::error_code, size_t>> H2UpStream::write(std::string_view a,
                                                                        std::string_view b) {
   const std::tuple<std::error_code, size_t> reset{asio::error::connection_reset, 0};
-  if (closed || !client) co_return reset;
-  raw.append(a);
-  raw.append(b);
-  if (!process_request()) co_return reset;
-  if (id >= 0) client->resume(*this);
+  if (closed || !client || id < 0) co_return reset;
+  // Body bytes, DATA as they are: a known length ends the stream when it is all there, an
+  // unknown one at end_body().
+  out.append(a);
+  out.append(b);
+  if (known_length) {
+    const uint64_t n = a.size() + b.size();
+    remaining = n < remaining ? remaining - n : 0;
+    if (remaining == 0) out_eof = true;
+  }
+  client->resume(*this);
   auto ec = co_await wait_for_room();
   co_return std::tuple{ec, ec ? size_t{0} : a.size() + b.size()};
 }
 
-bool H2UpStream::process_request() {
-  if (!head_sent) {
-    auto pr = parser.parse(raw, &head);
-    if (pr.state == http::ParseResult::State::kIncomplete) return true;
-    if (pr.is_error()) return false;
-    std::vector<std::string> names;
-    names.reserve(head.headers.size() + 1);
-    std::vector<nghttp2_nv> nv;
-    nv.reserve(head.headers.size() + 6);
-    nv.push_back(make_nv(":method", head.method));
-    nv.push_back(make_nv(":scheme", "http"));
-    nv.push_back(make_nv(":authority", head.host));
-    nv.push_back(make_nv(":path", head.target));
-    bool grpc = false;
-    for (const auto& h : head.headers) {
-      std::string name(h.name);
-      std::transform(name.begin(), name.end(), name.begin(), http::ascii_lower);
-      if (not_for_h2(name)) continue;
-      if (name == "content-type" && h.value.rfind("application/grpc", 0) == 0) grpc = true;
-      names.push_back(std::move(name));
-      nv.push_back(make_nv(names.back(), h.value));
+bool H2UpStream::submit_head(const http::Request& req) {
+  if (closed || !client) return false;
+  // HTTP/2 field names are lower case (RFC 9113 8.2.1): a name that is not gets a lowered copy.
+  names.clear();
+  names.reserve(req.headers.size());
+  std::vector<nghttp2_nv> nv;
+  nv.reserve(req.headers.size() + 5);
+  const std::string path = req.query.empty() ? std::string(req.path)
+                                             : std::string(req.path).append("?").append(req.query);
+  nv.push_back(make_nv(":method", req.method));
+  nv.push_back(make_nv(":scheme", req.scheme));
+  nv.push_back(make_nv(":authority", req.authority));
+  nv.push_back(make_nv(":path", path));
+  bool grpc = false;
+  for (const auto& h : req.headers) {
+    if (not_for_h2(h.name)) continue;
+    std::string_view name = h.name;
+    if (std::any_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+      std::string lower(name);
+      std::transform(lower.begin(), lower.end(), lower.begin(), http::ascii_lower);
+      names.push_back(std::move(lower));
+      name = names.back();
     }
-    // gRPC servers insist on it (it says the client understands trailers, which we carry).
-    if (grpc) nv.push_back(make_nv("te", "trailers"));
-    body = head.framing.body;
-    remaining = head.framing.content_length;
-    out_eof =
-        body == http::BodyKind::kNone || (body == http::BodyKind::kContentLength && remaining == 0);
-    if (!client->submit(*this, nv, !out_eof)) return false;
-    head_sent = true;
-    raw.erase(0, pr.consumed);
+    if (name == "content-type" && h.value.rfind("application/grpc", 0) == 0) grpc = true;
+    nv.push_back(make_nv(name, h.value));
   }
-  switch (body) {
-    case http::BodyKind::kContentLength: {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, raw.size()));
-      out.append(raw, 0, n);
-      remaining -= n;
-      raw.clear();
-      if (remaining == 0) out_eof = true;
-      break;
-    }
-    case http::BodyKind::kChunked: {
-      std::string_view rest = raw;
-      while (!rest.empty() && !out_eof) {
-        auto step = chunked.step(rest);
-        if (step.error) return false;
-        out.append(step.data);
-        rest.remove_prefix(step.consumed);
-        if (step.done) {
-          out_eof = true;
-          for (const auto& f : chunked.trailer_fields()) {
-            std::string name(f.name);
-            std::transform(name.begin(), name.end(), name.begin(), http::ascii_lower);
-            if (!not_for_h2(name)) trailers.emplace_back(std::move(name), f.value);
-          }
-        }
-        if (step.consumed == 0) break;
-      }
-      raw.erase(0, raw.size() - rest.size());
-      break;
-    }
-    default:
-      raw.clear();
-      break;
+  // gRPC servers insist on it (it says the client understands trailers, which we carry).
+  if (grpc) nv.push_back(make_nv("te", "trailers"));
+  known_length = req.body.kind != http::BodyLength::Kind::kUntilEnd;
+  remaining = req.body.kind == http::BodyLength::Kind::kKnown ? req.body.length : 0;
+  out_eof = req.body.empty();
+  return client->submit(*this, nv, !out_eof);
+}
+
+void H2UpStream::end_body(const std::vector<http::Header>& fields) {
+  for (const auto& f : fields) {
+    std::string name(f.name);
+    std::transform(name.begin(), name.end(), name.begin(), http::ascii_lower);
+    if (!not_for_h2(name)) trailers.emplace_back(std::move(name), f.value);
   }
-  return true;
+  out_eof = true;
+  if (client && id >= 0) client->resume(*this);
 }
 
 void H2UpStream::finish() {

@@ -21,9 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "http/chunked_decoder.h"
 #include "http/message.h"
-#include "http/request_parser.h"
 #include "l7/h2_bridge.h"
 
 namespace sluice::l7 {
@@ -44,14 +42,13 @@ struct H2UpStream : h2_bridge::End, std::enable_shared_from_this<H2UpStream> {
   int32_t id = -1;       // -1 until the request head was submitted
   bool refused = false;  // REFUSED_STREAM: the backend did nothing with it, resending is safe
 
-  // Request (from the session, HTTP/1.1).
-  http::RequestParser parser{http::RequestLimits{64 * 1024, 1024 * 1024, 1000}};
-  http::RequestHead head;
-  std::string raw;
-  bool head_sent = false;
-  http::BodyKind body = http::BodyKind::kNone;
+  // Request. The head is submitted whole; DATA follows from write() until end_body(), or until
+  // its known length is all there.
+  bool submit_head(const http::Request& req);  // false: the connection cannot take it
+  void end_body(const std::vector<http::Header>& trailers);
+  std::vector<std::string> names;  // lowered copies of field names, alive until HEADERS are sent
+  bool known_length = true;
   uint64_t remaining = 0;
-  http::ChunkedDecoder chunked;
   std::vector<std::pair<std::string, std::string>> trailers;  // sent after the last DATA
 
   // Response (to the session, HTTP/1.1).
@@ -64,9 +61,6 @@ struct H2UpStream : h2_bridge::End, std::enable_shared_from_this<H2UpStream> {
  protected:
   bool attached() const override { return client != nullptr; }
   void reopen_window(size_t n) override;
-
- private:
-  bool process_request();
 };
 
 class H2Client : public std::enable_shared_from_this<H2Client> {

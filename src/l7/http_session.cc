@@ -15,8 +15,10 @@
 
 #include "core/coarse_clock.h"
 #include "core/log.h"
+#include "http/http1_writer.h"
 #include "http/path_normalizer.h"
 #include "http/status.h"
+#include "l7/forwarded_headers.h"
 #include "l7/grpc_status.h"
 #include "l7/request_key.h"
 
@@ -139,6 +141,7 @@ HttpSession::HttpSession(Worker& worker, std::shared_ptr<H2Stream> stream,
 
 void HttpSession::init() {
   worker_.link(this);
+  up_req_.headers.set_arena(&arena_);
   // One allocation each up front instead of a doubling series on the first request.
   out_.reserve(2048);
   resp_.headers.reserve(32);
@@ -526,80 +529,54 @@ asio::awaitable<void> HttpSession::run([[maybe_unused]] std::unique_ptr<HttpSess
   if (!in_.empty()) down_.shutdown_send();
 }
 
-void HttpSession::build_upstream_head(const config::Listener& listener) {
-  using namespace std::string_view_literals;  // appends of known length, no strlen
-  out_.clear();
-  out_.append(method_).push_back(' ');
-  out_.append(log_target_).append(" HTTP/1.1\r\nHost: "sv);
+void HttpSession::build_upstream_request(const config::Listener& listener) {
+  arena_.reset();
+  auto& up = up_req_;
+  up.method = method_;
+  up.scheme = down_.is_tls() ? "https" : "http";
   // An HTTP/1.0 client may send no Host; the upstream request is 1.1 and needs one.
-  if (req_.host.empty()) {
-    out_.append(listener.listen.to_string()).append("\r\n"sv);
-  } else {
-    out_.append(req_.host).append("\r\n"sv);
+  if (req_.host.empty()) listen_text_ = listener.listen.to_string();
+  up.authority = req_.host.empty() ? std::string_view(listen_text_) : req_.host;
+  up.path = path_;
+  up.query = req_.query;
+  up.protocol = {};
+  switch (req_framing_.body) {
+    case http::BodyKind::kContentLength:
+      up.body = http::BodyLength::known(req_framing_.content_length);
+      break;
+    case http::BodyKind::kNone:
+      up.body = http::BodyLength::none();
+      break;
+    default:
+      up.body = http::BodyLength::until_end();
+      break;
   }
-  std::string_view xff_prev;
-  std::string xff_joined;
-  std::string_view fwd_prev;
+  // What the HTTP/1 codec alone knows of: the fields of this connection, the framing, Expect
+  // (sluice answers 100 itself) and an h2c upgrade's settings (never to a backend: smuggling).
+  auto& fields = up.headers.fields();
+  fields.clear();
+  fields.reserve(req_.headers.size() + 5);  // and the forwarded ones: one allocation at most
   for (const auto& h : req_.headers) {
-    const auto n = h.name;
-    if (http::is_hop_by_hop(h, req_.framing)) continue;
     using http::HeaderId;
-    if (h.id == HeaderId::kHost || h.id == HeaderId::kContentLength || h.id == HeaderId::kExpect ||
-        h.id == HeaderId::kXForwardedProto || h.id == HeaderId::kXForwardedHost) {
+    if (http::is_hop_by_hop(h, req_.framing) || h.id == HeaderId::kHost ||
+        h.id == HeaderId::kContentLength || h.id == HeaderId::kExpect) {
       continue;
     }
-    if (h.id == HeaderId::kXForwardedFor) {
-      if (xff_prev.empty()) {
-        xff_prev = h.value;
-      } else {
-        if (xff_joined.empty()) xff_joined.assign(xff_prev);
-        xff_joined.append(", "sv).append(h.value);
-        xff_prev = xff_joined;
-      }
+    if (h.id == HeaderId::kOther && h.name.size() == 14 && http::iequals(h.name, "http2-settings"))
       continue;
-    }
-    // Never let an h2c upgrade's settings reach a backend (h2c smuggling).
-    if (h.name.size() == 14 && http::iequals(h.name, "http2-settings")) continue;
-    // Only sluice says which client certificate was verified.
-    if (listener.tls && http::iequals(h.name, listener.tls->client_cert_header)) continue;
-    if (listener.add_forwarded && h.id == HeaderId::kForwarded) {
-      fwd_prev = h.value;
-      continue;
-    }
-    append_header(&out_, n, h.value);
+    fields.push_back(h);
   }
-  if (upgrade_) out_.append("Connection: upgrade\r\nUpgrade: websocket\r\n"sv);
-  out_.append("X-Forwarded-For: "sv);
-  if (!xff_prev.empty()) out_.append(xff_prev).append(", "sv);
-  const std::string_view proto = down_.is_tls() ? "https" : "http";
-  out_.append(client_ip_text_).append("\r\nX-Forwarded-Proto: "sv).append(proto).append("\r\n"sv);
-  if (listener.tls && !down_.client_subject().empty()) {
-    out_.append(listener.tls->client_cert_header)
-        .append(": "sv)
-        .append(down_.client_subject())
-        .append("\r\n"sv);
+  ForwardedFacts facts;
+  facts.client_ip = client_ip_text_;
+  facts.client_is_v4 = client_ip_.is_v4;
+  facts.proto = up.scheme;
+  facts.host = req_.host;
+  facts.add_forwarded = listener.add_forwarded;
+  if (listener.tls) {
+    facts.client_cert_header = listener.tls->client_cert_header;
+    facts.client_subject = down_.client_subject();
   }
-  if (!req_.host.empty()) out_.append("X-Forwarded-Host: "sv).append(req_.host).append("\r\n"sv);
-  if (listener.add_forwarded) {
-    out_.append("Forwarded: "sv);
-    if (!fwd_prev.empty()) out_.append(fwd_prev).append(", "sv);
-    if (client_ip_.is_v4) {
-      out_.append("for="sv).append(client_ip_text_);
-    } else {
-      out_.append("for=\"["sv).append(client_ip_text_).append("]\""sv);
-    }
-    out_.append(";proto="sv)
-        .append(proto)
-        .append(";host=\""sv)
-        .append(req_.host)
-        .append("\"\r\n"sv);
-  }
-  if (req_framing_.body == http::BodyKind::kContentLength) {
-    fmt::format_to(std::back_inserter(out_), "Content-Length: {}\r\n", req_framing_.content_length);
-  } else if (req_framing_.body == http::BodyKind::kChunked) {
-    out_.append("Transfer-Encoding: chunked\r\n"sv);
-  }
-  out_.append("\r\n"sv);
+  rewrite_forwarded(facts, &up.headers);
 }
 
 asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
@@ -710,8 +687,12 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
     }
     breaker.shared = cluster.shared.get();
   }
-  build_upstream_head(listener);
-  in_.consume(head_len);  // the head's views are dead from here on
+  build_upstream_request(listener);
+  // The upstream head's views point into in_ (and the HTTP/2 stream's storage): an HTTP/1.1
+  // backend gets it written out now, an h2 one has it submitted before in_ is read again.
+  out_.clear();
+  if (!cluster.config->upstream_h2) http::write_request_head(up_req_, &out_, upgrade_);
+  in_.consume(head_len);
 
   std::array<uint32_t, kMaxTries> excluded{};
   size_t excluded_count = 0;
@@ -996,6 +977,8 @@ asio::awaitable<Outcome> HttpSession::exchange(const ClusterRuntime& cluster, bo
   auto closed = [&] {
     return (reused || up_.refused()) && !*body_started ? Outcome::kStale : Outcome::kReset;
   };
+  // An HTTP/2 backend takes the head as it is; an HTTP/1.1 one gets out_, written at once.
+  if (up_.is_stream() && !up_.stream()->submit_head(up_req_)) co_return closed();
   // write_upstream() written out: one coroutine frame fewer per request.
   arm(Deadline::kResponse, cluster_config_->timeouts.response);
   const auto head_ec = std::get<0>(co_await up_.write(out_, prefix));
@@ -1097,15 +1080,23 @@ asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
         *outcome = Outcome::kLocalResponse;
         co_return false;
       }
-      size_t n = http::write_chunk_size(step.data.size(), size_line);
-      pending.append(size_line, n);
-      if (!co_await write_upstream(pending, step.data)) co_return upstream_failed();
-      pending.assign("\r\n");
+      if (up_.is_stream()) {  // DATA as it is
+        if (!co_await write_upstream(step.data)) co_return upstream_failed();
+      } else {
+        size_t n = http::write_chunk_size(step.data.size(), size_line);
+        pending.append(size_line, n);
+        if (!co_await write_upstream(pending, step.data)) co_return upstream_failed();
+        pending.assign("\r\n");
+      }
     }
     if (step.done) {
       in_.consume(step.consumed);
-      pending.append("0\r\n").append(chunked_.trailers()).append("\r\n");
-      if (!co_await write_upstream(pending)) co_return upstream_failed();
+      if (up_.is_stream()) {  // trailers are a HEADERS frame
+        up_.stream()->end_body(chunked_.trailer_fields());
+      } else {
+        pending.append("0\r\n").append(chunked_.trailers()).append("\r\n");
+        if (!co_await write_upstream(pending)) co_return upstream_failed();
+      }
       request_body_done_ = true;
       co_return true;
     }

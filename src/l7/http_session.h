@@ -83,7 +83,9 @@ class HttpSession {
   asio::awaitable<bool> write_upstream(std::string_view a, std::string_view b = {});
   asio::awaitable<void> send_local(int status, bool close, std::string_view detail = {});
   asio::awaitable<void> send_grpc_status(int status, bool close, std::string_view detail);
-  void build_upstream_head(const config::Listener& listener);
+  // The request as it goes upstream (up_req_): fields of this connection dropped, forwarded
+  // headers rewritten.
+  void build_upstream_request(const config::Listener& listener);
   void build_client_head(const http::ResponseHead& resp, bool chunk_to_client);
   void arm(Deadline kind, std::chrono::milliseconds timeout);
   void disarm() { deadline_kind_ = Deadline::kNone; }
@@ -115,6 +117,9 @@ class HttpSession {
   http::ResponseParser resp_parser_;
   http::RequestHead req_;
   http::ResponseHead resp_;
+  http::Arena arena_;        // values made up for the request in flight
+  http::Request up_req_;     // the request as it goes upstream
+  std::string listen_text_;  // the listener's address: Host for an HTTP/1.0 request without one
   http::ChunkedDecoder chunked_;
 
   // The request in flight, copied out of `in_` so they outlive the head's buffer.

@@ -23,6 +23,7 @@ class Upstream {
   Upstream& operator=(const Upstream&) = delete;
   asio::ip::tcp::socket& socket() { return socket_; }
   bool is_stream() const { return stream_ != nullptr; }
+  H2UpStream* stream() const { return stream_.get(); }  // null unless is_stream()
   bool is_open() const { return stream_ ? true : socket_.is_open(); }
   bool refused() const { return stream_ && stream_->refused; }  // an HTTP/2 REFUSED_STREAM
   void attach(std::shared_ptr<H2UpStream> stream) { stream_ = std::move(stream); }
