@@ -96,10 +96,6 @@ asio::awaitable<std::tuple<std::error_code, size_t>> Downstream::write(std::stri
   return tls_io::write(socket_, ssl_, a, b, &broken_);
 }
 
-bool Downstream::submit_head(const http::ResponseHead& resp, bool chunked) {
-  return stream_ && stream_->submit_head(resp, chunked);
-}
-
 bool Downstream::submit_tunnel(const http::ResponseHead& resp) {
   return stream_ && stream_->submit_tunnel(resp);
 }

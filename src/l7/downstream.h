@@ -37,8 +37,6 @@ class Downstream {
   bool is_tls() const { return ssl_ != nullptr || stream_tls_; }
   bool is_stream() const { return stream_ != nullptr; }
   H2Stream* stream() const { return stream_.get(); }  // null unless is_stream()
-  // Stream mode: hands the parsed response head over directly (see H2Stream::submit_head).
-  bool submit_head(const http::ResponseHead& resp, bool chunked);
   // Stream mode: the backend switched to WebSocket; see H2Stream::submit_tunnel.
   bool submit_tunnel(const http::ResponseHead& resp);
 

@@ -86,30 +86,22 @@ asio::awaitable<std::tuple<std::error_code, size_t>> H2Stream::write(std::string
 }
 
 bool H2Stream::write_now(std::string_view a, std::string_view b, std::error_code* ec) {
-  if (closed || !connection) {
+  // Body bytes only: the head went before as HEADERS (submit_response), and they are DATA as
+  // they are. A known length ends the stream once it is all there.
+  if (closed || !connection || !head_sent) {
     *ec = asio::error::connection_reset;
     return true;
   }
-  bool ok;
-  if (raw.empty() && !head_sent) {
-    // The usual first write: the whole head in `a`, maybe body bytes in `b`. Parsed where it
-    // lies; only what is left over is copied.
-    std::string_view rest = a;
-    ok = process_head(&rest);
-    if (ok) {
-      raw.append(rest);
-      raw.append(b);
-      ok = process_response();
+  for (auto part : {a, b}) {
+    if (known_length) {
+      part = part.substr(0, static_cast<size_t>(std::min<uint64_t>(part.size(), remaining)));
+      remaining -= part.size();
+    } else if (out_eof) {
+      part = {};
     }
-  } else {
-    raw.append(a);
-    raw.append(b);
-    ok = process_response();
+    out.append(part);
   }
-  if (!ok) {
-    *ec = asio::error::connection_reset;
-    return true;
-  }
+  if (known_length && remaining == 0) out_eof = true;
   connection->response_ready(*this);
   return has_room();
 }
@@ -145,13 +137,20 @@ bool H2Stream::submit_tunnel(const http::ResponseHead& resp) {
   for (const auto& h : resp.headers) {
     if (h.name.size() != 20 || !http::iequals(h.name, "sec-websocket-accept")) headers.push_back(h);
   }
-  if (!submit(200, headers, &resp.framing, {}, Body::kUntilClose)) return false;
+  headers.erase(std::remove_if(headers.begin(), headers.end(),
+                               [&](const http::Header& h) {
+                                 return http::is_hop_by_hop(h, resp.framing) ||
+                                        h.id == http::HeaderId::kContentLength;
+                               }),
+                headers.end());
+  tunnel = true;
+  if (!submit(200, headers, {}, /*has_body=*/true)) return false;
   connection->response_ready(*this);  // no write follows at once to send the HEADERS
   return true;
 }
 
 bool H2Stream::submit(int status_code, const std::vector<http::Header>& headers,
-                      const http::Framing* hop_by_hop, std::string_view content_length, Body kind) {
+                      std::string_view content_length, bool has_body) {
   // Scratch reused by every stream of the thread: nghttp2 copies what it is given, and lowercases
   // the names as it copies them (HTTP/1.1 backends send "Content-Type").
   thread_local std::vector<nghttp2_nv> nv;
@@ -161,152 +160,54 @@ bool H2Stream::submit(int status_code, const std::vector<http::Header>& headers,
   nv.clear();
   nv.push_back(make_nv(":status", std::string_view(status, 3)));
   for (const auto& h : headers) {
-    if (hop_by_hop &&
-        (http::is_hop_by_hop(h, *hop_by_hop) || h.id == http::HeaderId::kContentLength)) {
-      continue;
-    }
     if (http::is_connection_specific(h.id)) continue;
     nv.push_back(make_nv(h.name, h.value));
   }
   if (!content_length.empty()) nv.push_back(make_nv("content-length", content_length));
-  body = kind;
-  out_eof = kind == Body::kNone || (kind == Body::kLength && remaining == 0);
+  out_eof = !has_body;
   nghttp2_data_provider provider{};
   provider.source.ptr = this;
   provider.read_callback = read_body;
   if (nghttp2_submit_response(connection->session(), id, nv.data(), nv.size(),
-                              kind == Body::kNone ? nullptr : &provider) != 0) {
+                              has_body ? &provider : nullptr) != 0) {
     return false;
   }
   head_sent = true;
   return true;
 }
 
-bool H2Stream::submit_head(const http::ResponseHead& resp, bool chunked) {
-  if (closed || !connection) return false;
+bool H2Stream::submit_response(const http::Response& resp) {
+  if (closed || !connection || head_sent) return false;
+  // HEAD, 204 and 304 carry no body whatever their fields say (RFC 9110 6.4.1).
   const bool no_body = method == "HEAD" || resp.status == 204 || resp.status == 304;
   char length[24] = {};
   std::string_view content_length;
-  auto with_length = [&](uint64_t n) {
-    auto [end, ec] = std::to_chars(length, length + sizeof(length), n);
+  known_length = resp.body.kind == http::BodyLength::Kind::kKnown;
+  if (known_length) {
+    auto [end, ec] = std::to_chars(length, length + sizeof(length), resp.body.length);
     content_length = std::string_view(length, static_cast<size_t>(end - length));
-  };
-  Body kind = Body::kNone;
-  switch (resp.framing.body) {
-    case http::BodyKind::kNone:
-      if (resp.framing.has_content_length && resp.status != 204 && resp.status >= 200)
-        with_length(resp.framing.content_length);  // HEAD: the length of what GET would send
-      break;
-    case http::BodyKind::kContentLength:
-      with_length(resp.framing.content_length);
-      kind = no_body ? Body::kNone : Body::kLength;
-      remaining = resp.framing.content_length;
-      break;
-    default:
-      kind = no_body ? Body::kNone : chunked ? Body::kChunked : Body::kUntilClose;
-      break;
+    remaining = no_body ? 0 : resp.body.length;
   }
-  return submit(resp.status, resp.headers, &resp.framing, content_length, kind);
+  const bool has_body = !no_body && !resp.body.empty();
+  return submit(resp.status, resp.headers.fields(), content_length, has_body);
 }
 
-bool H2Stream::process_head(std::string_view* in) {
-  while (!head_sent) {
-    auto pr = parser.parse(*in, method, &head);
-    if (pr.state == http::ParseResult::State::kIncomplete) return true;
-    if (pr.is_error()) return false;  // our own HTTP/1.1 output: cannot happen
-    if (head.status < 200) {          // interim (100 Continue): h2 clients need none from us
-      in->remove_prefix(pr.consumed);
-      parser.reset();
-      continue;
-    }
-    const bool no_body = method == "HEAD" || head.status == 204 || head.status == 304;
-    Body kind = Body::kNone;
-    switch (no_body ? http::BodyKind::kNone : head.framing.body) {
-      case http::BodyKind::kNone:
-        break;
-      case http::BodyKind::kContentLength:
-        kind = Body::kLength;
-        remaining = head.framing.content_length;
-        break;
-      case http::BodyKind::kChunked:
-        kind = Body::kChunked;
-        break;
-      default:
-        kind = Body::kUntilClose;
-        break;
-    }
-    if (!submit(head.status, head.headers, nullptr, {}, kind)) return false;
-    in->remove_prefix(pr.consumed);
-  }
-  return true;
-}
-
-bool H2Stream::process_response() {
-  if (!head_sent) {
-    std::string_view in = raw;
-    if (!process_head(&in)) return false;
-    if (!head_sent) return true;  // incomplete: keep the bytes
-    raw.erase(0, raw.size() - in.size());
-  }
-  switch (body) {
-    case Body::kNone:
-      raw.clear();
-      break;
-    case Body::kLength: {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(remaining, raw.size()));
-      out.append(raw, 0, n);
-      remaining -= n;
-      raw.clear();
-      if (remaining == 0) out_eof = true;
-      break;
-    }
-    case Body::kChunked: {
-      std::string_view in = raw;
-      while (!in.empty() && !out_eof) {
-        auto step = chunked_decoder.step(in);
-        if (step.error) return false;
-        out.append(step.data);
-        in.remove_prefix(step.consumed);
-        if (step.done) {
-          out_eof = true;
-          take_trailers(chunked_decoder.trailers());
-        }
-        if (step.consumed == 0) break;
-      }
-      raw.erase(0, raw.size() - in.size());
-      break;
-    }
-    case Body::kUntilClose:
-      out.append(raw);
-      raw.clear();
-      break;
-  }
-  return true;
-}
-
-void H2Stream::take_trailers(std::string_view lines) {
-  // "name: value\r\n" lines, already validated by the chunked decoder.
-  while (!lines.empty()) {
-    auto eol = lines.find("\r\n");
-    auto line = lines.substr(0, eol);
-    lines.remove_prefix(eol == std::string_view::npos ? lines.size() : eol + 2);
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string name(line.substr(0, colon));
+void H2Stream::end_body(const std::vector<http::Header>& fields) {
+  if (closed || !connection) return;
+  for (const auto& f : fields) {
+    if (http::is_connection_specific(f.id) || http::iequals(f.name, "content-length")) continue;
+    std::string name(f.name);
     std::transform(name.begin(), name.end(), name.begin(), http::ascii_lower);
-    auto value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-      value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (http::is_connection_specific(http::classify_header(name))) continue;
-    trailers.emplace_back(std::move(name), std::string(value));
+    trailers.emplace_back(std::move(name), std::string(f.value));
   }
+  out_eof = true;
+  connection->response_ready(*this);
 }
 
 void H2Stream::finish() {
   if (finished) return;
   finished = true;
-  if (body == Body::kUntilClose && head_sent) out_eof = true;  // the close is the end
+  if (tunnel && head_sent) out_eof = true;  // a tunnel's close is its end
   if (connection) connection->stream_finished(*this);
 }
 

@@ -28,7 +28,6 @@
 
 #include "http/chunked_decoder.h"
 #include "http/message.h"
-#include "http/response_parser.h"
 #include "http/stream_id_window.h"
 #include "l7/h2_bridge.h"
 
@@ -76,14 +75,12 @@ struct H2Stream : h2_bridge::End {
 
   uint32_t empty_data_frames = 0;
 
-  // Response.
-  http::ResponseParser parser{64 * 1024, 200};
-  http::ResponseHead head;
-  std::string raw;  // HTTP/1.1 response bytes not parsed yet
+  // Response: the head as HEADERS (submit_response), the body as DATA from write()/write_now()
+  // until its known length is there or end_body() says it is over.
   bool head_sent = false;
-  enum class Body : uint8_t { kNone, kLength, kChunked, kUntilClose } body = Body::kNone;
+  bool known_length = false;
   uint64_t remaining = 0;
-  http::ChunkedDecoder chunked_decoder;
+  bool tunnel = false;  // a WebSocket tunnel: it ends cleanly when the session finishes
 
   bool finished = false;
   std::vector<std::pair<std::string, std::string>> trailers;  // sent after the last DATA
@@ -92,24 +89,20 @@ struct H2Stream : h2_bridge::End {
   bool attached() const override { return connection != nullptr; }
   void reopen_window(size_t n) override;
 
- private:
-  bool process_response();  // false: the response cannot be sent (stream reset)
-  // Parses the response head at the start of *in and submits it; *in keeps what follows.
-  bool process_head(std::string_view* in);
-
  public:
-  void finish_head();  // the header block is complete: build `head`
-  // The response head as the session parsed it from the backend, without an HTTP/1.1 round
-  // trip; `chunked`: the body that follows is written chunk-encoded.
-  bool submit_head(const http::ResponseHead& resp, bool chunked);
+  void finish_head();  // the header block is complete: build `request`
+  // The response head; false when the stream cannot take it (reset, or the connection gone).
+  bool submit_response(const http::Response& resp);
+  // The body is complete; `trailers` (fields of a chunked trailer section, or an h2 backend's
+  // trailers) go out as a last HEADERS frame.
+  void end_body(const std::vector<http::Header>& trailers);
   // The backend switched to WebSocket (101): the client's extended CONNECT gets its 200, and the
   // stream carries the tunnel's bytes as DATA both ways until either side ends it.
   bool submit_tunnel(const http::ResponseHead& resp);
 
  private:
-  bool submit(int status, const std::vector<http::Header>& headers, const http::Framing* hop_by_hop,
-              std::string_view content_length, Body kind);
-  void take_trailers(std::string_view lines);
+  bool submit(int status, const std::vector<http::Header>& headers, std::string_view content_length,
+              bool has_body);
 };
 
 class H2Connection {

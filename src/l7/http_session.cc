@@ -142,6 +142,7 @@ HttpSession::HttpSession(Worker& worker, std::shared_ptr<H2Stream> stream,
 void HttpSession::init() {
   worker_.link(this);
   up_req_.headers.set_arena(&arena_);
+  resp_out_.headers.set_arena(&arena_);
   // One allocation each up front instead of a doubling series on the first request.
   out_.reserve(2048);
   resp_.headers.reserve(32);
@@ -258,23 +259,39 @@ asio::awaitable<bool> HttpSession::write_upstream(std::string_view a, std::strin
   co_return !ec;
 }
 
+http::Persistence HttpSession::persistence(bool close) const {
+  if (close) return http::Persistence::kClose;
+  return req_version_minor_ == 0 ? http::Persistence::kKeepAlive : http::Persistence::kDefault;
+}
+
+asio::awaitable<bool> HttpSession::write_response(std::string_view body, bool close) {
+  // Written by the client's codec: HEADERS and DATA on an HTTP/2 stream, HTTP/1.1 bytes else.
+  if (down_.is_stream()) {
+    if (!down_.stream()->submit_response(resp_out_)) co_return false;
+    if (body.empty()) co_return true;
+    co_return co_await write_client(body);
+  }
+  out_.clear();
+  http::write_response_head(resp_out_, /*chunked=*/false, persistence(close), &out_);
+  co_return co_await write_client(out_, body);
+}
+
 asio::awaitable<void> HttpSession::send_local(int status, bool close, std::string_view detail) {
   status_ = status;
   if (grpc_) co_return co_await send_grpc_status(status, close, detail);
   auto reason = http::reason_phrase(status);
   std::string body = fmt::format("{} {}\n", status, reason);
   if (!detail.empty()) body = fmt::format("{} {}: {}\n", status, reason, detail);
-  out_.clear();
-  fmt::format_to(
-      std::back_inserter(out_),
-      "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}{}\r\n",
-      status, reason, body.size(), close ? "Connection: close\r\n" : "",
-      overloaded_ ? "x-sluice-overloaded: true\r\n" : "");
+  resp_out_.status = status;
+  resp_out_.headers.clear();
+  resp_out_.headers.add({"Content-Type", "text/plain; charset=utf-8", http::HeaderId::kOther});
+  if (overloaded_) resp_out_.headers.add({"x-sluice-overloaded", "true", http::HeaderId::kOther});
+  resp_out_.body = http::BodyLength::known(body.size());
   overloaded_ = false;
   if (method_ == "HEAD") body.clear();
   if (listener_index_ >= 0) view_->listener_stats[listener_index_]->local_responses[status].add();
   bytes_sent_ = body.size();
-  co_await write_client(out_, body);
+  co_await write_response(body, close);
 }
 
 asio::awaitable<bool> HttpSession::redirect_to_https(const config::Listener& listener,
@@ -287,20 +304,23 @@ asio::awaitable<bool> HttpSession::redirect_to_https(const config::Listener& lis
   }
   status_ = 308;
   const bool close = !request_body_done_ || !client_keep_alive_;
-  out_.assign("HTTP/1.1 308 Permanent Redirect\r\nLocation: https://");
-  if (host_.find(':') != std::string::npos) {
-    out_.append("[").append(host_).append("]");
-  } else {
-    out_.append(host_);
+  const bool bracket = host_.find(':') != std::string::npos;  // an IPv6 literal
+  std::string_view port;
+  std::string port_text;
+  if (listener.redirect_https_port != 443) {
+    port_text = ":" + std::to_string(listener.redirect_https_port);
+    port = port_text;
   }
-  if (listener.redirect_https_port != 443)
-    out_.append(":").append(std::to_string(listener.redirect_https_port));
-  out_.append(log_target_).append("\r\nContent-Length: 0\r\n");
-  if (close) out_.append("Connection: close\r\n");
-  out_.append("\r\n");
+  resp_out_.status = 308;
+  resp_out_.headers.clear();
+  resp_out_.headers.add({"Location",
+                         arena_.join(bracket ? "https://[" : "https://", host_,
+                                     arena_.join(bracket ? "]" : "", port), log_target_),
+                         http::HeaderId::kOther});
+  resp_out_.body = http::BodyLength::known(0);
   view_->listener_stats[listener_index_]->local_responses[308].add();
   bytes_sent_ = 0;
-  co_await write_client(out_);
+  co_await write_response({}, close);
   log_request(308);
   co_return !close;
 }
@@ -411,17 +431,19 @@ asio::awaitable<void> HttpSession::serve_h2(std::string_view received) {
 asio::awaitable<void> HttpSession::send_grpc_status(int status, bool close,
                                                     std::string_view detail) {
   // A trailers-only response: HTTP 200 whose header section carries the gRPC status.
-  const int code = grpc_status_for(status);
-  out_.assign("HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\ngrpc-status: ");
-  out_.append(std::to_string(code)).append("\r\ngrpc-message: ");
-  append_grpc_message(&out_, detail.empty() ? http::reason_phrase(status) : detail);
-  out_.append("\r\nContent-Length: 0\r\n");
-  if (close) out_.append("Connection: close\r\n");
-  out_.append("\r\n");
+  std::string message;
+  append_grpc_message(&message, detail.empty() ? http::reason_phrase(status) : detail);
+  resp_out_.status = 200;
+  resp_out_.headers.clear();
+  resp_out_.headers.add({"Content-Type", "application/grpc", http::HeaderId::kOther});
+  resp_out_.headers.add({"grpc-status", arena_.copy(std::to_string(grpc_status_for(status))),
+                         http::HeaderId::kOther});
+  resp_out_.headers.add({"grpc-message", arena_.copy(message), http::HeaderId::kOther});
+  resp_out_.body = http::BodyLength::known(0);
   overloaded_ = false;
   if (listener_index_ >= 0) view_->listener_stats[listener_index_]->local_responses[status].add();
   bytes_sent_ = 0;
-  co_await write_client(out_);
+  co_await write_response({}, close);
 }
 
 asio::awaitable<void> HttpSession::run([[maybe_unused]] std::unique_ptr<HttpSession> self) {
@@ -530,7 +552,6 @@ asio::awaitable<void> HttpSession::run([[maybe_unused]] std::unique_ptr<HttpSess
 }
 
 void HttpSession::build_upstream_request(const config::Listener& listener) {
-  arena_.reset();
   auto& up = up_req_;
   up.method = method_;
   up.scheme = down_.is_tls() ? "https" : "http";
@@ -581,6 +602,7 @@ void HttpSession::build_upstream_request(const config::Listener& listener) {
 
 asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   started_ = Clock::now();
+  arena_.reset();  // the values made up for the last request are dead
   refresh_view();
   idle_ = false;
   if (auto limit = view_->snapshot->config->listeners[listener_index_].timeouts.request;
@@ -1011,7 +1033,8 @@ asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
   bool sent_continue = false;
   // Reads more body bytes from the client; on failure sets *outcome.
   auto read_more = [&]() -> asio::awaitable<bool> {
-    if (req_framing_.expect_continue && !sent_continue && req_version_minor_ == 1) {
+    if (req_framing_.expect_continue && !sent_continue && req_version_minor_ == 1 &&
+        !down_.is_stream()) {
       sent_continue = true;
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       if (!co_await write_client(kContinue)) {
@@ -1108,36 +1131,32 @@ asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
   }
 }
 
-void HttpSession::build_client_head(const http::ResponseHead& resp, bool chunk_to_client) {
-  out_.clear();
-  fmt::format_to(std::back_inserter(out_), "HTTP/1.1 {} ", resp.status);
-  out_.append(resp.reason.empty() ? http::reason_phrase(resp.status) : resp.reason).append("\r\n");
+void HttpSession::make_client_response(const http::ResponseHead& resp) {
+  resp_out_.status = resp.status;
+  auto& fields = resp_out_.headers.fields();
+  fields.clear();
+  fields.reserve(resp.headers.size() + 1);  // one allocation, on a session's first response
   for (const auto& h : resp.headers) {
     if (http::is_hop_by_hop(h, resp.framing) || h.id == http::HeaderId::kContentLength) continue;
-    append_header(&out_, h.name, h.value);
+    fields.push_back(h);
   }
   switch (resp.framing.body) {
+    case http::BodyKind::kContentLength:
+      resp_out_.body = http::BodyLength::known(resp.framing.content_length);
+      break;
     case http::BodyKind::kNone:
+      resp_out_.body = http::BodyLength::none();
+      // A HEAD (or 304) answer states the length a GET would have had.
       if (resp.framing.has_content_length && resp.status != 204 && resp.status >= 200) {
-        fmt::format_to(std::back_inserter(out_), "Content-Length: {}\r\n",
-                       resp.framing.content_length);
+        fields.push_back({"Content-Length",
+                          arena_.copy(std::to_string(resp.framing.content_length)),
+                          http::HeaderId::kContentLength});
       }
       break;
-    case http::BodyKind::kContentLength:
-      fmt::format_to(std::back_inserter(out_), "Content-Length: {}\r\n",
-                     resp.framing.content_length);
-      break;
-    case http::BodyKind::kChunked:
-    case http::BodyKind::kUntilClose:
-      if (chunk_to_client) out_.append("Transfer-Encoding: chunked\r\n");
+    default:
+      resp_out_.body = http::BodyLength::until_end();
       break;
   }
-  if (!client_keep_alive_) {
-    out_.append("Connection: close\r\n");
-  } else if (req_version_minor_ == 0) {
-    out_.append("Connection: keep-alive\r\n");
-  }
-  out_.append("\r\n");
 }
 
 asio::awaitable<Outcome> HttpSession::relay_response(const std::vector<int>* retry_statuses) {
@@ -1217,14 +1236,20 @@ asio::awaitable<Outcome> HttpSession::relay_response(const std::vector<int>* ret
   const auto body = resp_.framing.body;
   const bool delimited_by_chunks =
       body == http::BodyKind::kChunked || body == http::BodyKind::kUntilClose;
-  const bool chunk_to_client = delimited_by_chunks && req_version_minor_ == 1;
-  if (delimited_by_chunks && !chunk_to_client)
-    client_keep_alive_ = false;  // HTTP/1.0: close ends it
+  // An HTTP/2 stream's DATA needs no framing; an HTTP/1.1 client gets chunks, an HTTP/1.0 one
+  // the close.
+  const bool chunk_to_client = delimited_by_chunks && req_version_minor_ == 1 && !down_.is_stream();
+  if (delimited_by_chunks && req_version_minor_ == 0) client_keep_alive_ = false;
   if (worker_.draining()) client_keep_alive_ = false;
   if (!request_body_done_) client_keep_alive_ = false;
-  // An HTTP/2 stream takes the parsed head as it is; others get HTTP/1.1 bytes.
-  const bool head_handed_over = down_.is_stream() && down_.submit_head(resp_, chunk_to_client);
-  if (!head_handed_over) build_client_head(resp_, chunk_to_client);
+  make_client_response(resp_);
+  const bool to_stream = down_.is_stream();
+  if (to_stream) {
+    if (!down_.stream()->submit_response(resp_out_)) co_return Outcome::kAborted;
+  } else {
+    out_.clear();
+    http::write_response_head(resp_out_, chunk_to_client, persistence(!client_keep_alive_), &out_);
+  }
   status_ = resp_.status;
   const bool upstream_keep_alive = resp_.framing.keep_alive;
 
@@ -1258,7 +1283,7 @@ asio::awaitable<Outcome> HttpSession::relay_response(const std::vector<int>* ret
     up_in_.consume(prefix.size());
     release_upstream();  // reusable only if the upstream sent nothing after the response
   }
-  std::string_view head = head_handed_over ? std::string_view() : std::string_view(out_);
+  std::string_view head = to_stream ? std::string_view() : std::string_view(out_);
   std::string_view rest = prefix;
   bool written = false;
   if (!write_client_now(&head, &rest, &written)) written = co_await write_client(head, rest, true);
@@ -1337,6 +1362,7 @@ asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
       pending.append("0\r\n\r\n");
       co_return co_await write_client(pending);
     }
+    if (down_.is_stream()) down_.stream()->end_body({});  // the close was the end
     co_return true;
   }
 
@@ -1354,6 +1380,7 @@ asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
         pending.append("\r\n");
         co_return co_await write_client(pending);
       }
+      if (down_.is_stream()) down_.stream()->end_body(chunked_.trailer_fields());
       co_return true;
     }
     if (step.consumed == 0) {

@@ -14,6 +14,7 @@
 #include "core/buffer.h"
 #include "core/client_limiter.h"
 #include "http/chunked_decoder.h"
+#include "http/http1_writer.h"
 #include "http/message.h"
 #include "http/request_parser.h"
 #include "http/response_parser.h"
@@ -86,7 +87,11 @@ class HttpSession {
   // The request as it goes upstream (up_req_): fields of this connection dropped, forwarded
   // headers rewritten.
   void build_upstream_request(const config::Listener& listener);
-  void build_client_head(const http::ResponseHead& resp, bool chunk_to_client);
+  // The response as it goes to the client (resp_out_), from the backend's head.
+  void make_client_response(const http::ResponseHead& resp);
+  // Writes resp_out_ and a body that is all at hand, through the client's codec.
+  asio::awaitable<bool> write_response(std::string_view body, bool close);
+  http::Persistence persistence(bool close) const;  // an HTTP/1.x head's Connection field
   void arm(Deadline kind, std::chrono::milliseconds timeout);
   void disarm() { deadline_kind_ = Deadline::kNone; }
   Deadline take_fired() {
@@ -119,6 +124,7 @@ class HttpSession {
   http::ResponseHead resp_;
   http::Arena arena_;        // values made up for the request in flight
   http::Request up_req_;     // the request as it goes upstream
+  http::Response resp_out_;  // the response as it goes to the client
   std::string listen_text_;  // the listener's address: Host for an HTTP/1.0 request without one
   http::ChunkedDecoder chunked_;
 
