@@ -106,6 +106,13 @@ bool H2Stream::write_now(std::string_view a, std::string_view b, std::error_code
   return has_room();
 }
 
+std::vector<http::Header> H2Stream::request_trailer_fields() const {
+  std::vector<http::Header> fields;
+  fields.reserve(request_trailers.size());
+  for (const auto& [name, value] : request_trailers) fields.push_back({name, value});
+  return fields;
+}
+
 void H2Stream::finish_head() {
   // Views into `store` only now: it grew while the fields came in.
   request.clear();
@@ -470,9 +477,11 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
     return 0;
   }
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
-    // Trailers: only a chunked body can carry them on to HTTP/1.1.
-    if (s.chunked && !n.empty() && n[0] != ':')
-      s.fields.append(n).append(": "sv).append(v).append("\r\n"sv);
+    // Trailers (nghttp2 has refused pseudo-headers and connection-specific fields in them);
+    // framing and routing fields mean nothing at the end of a message (RFC 9110 6.5.1).
+    const auto id = http::classify_header(n);
+    if (!s.started || id == http::HeaderId::kContentLength || id == http::HeaderId::kHost) return 0;
+    s.request_trailers.emplace_back(n, v);
     return 0;
   }
   if (n == ":method") {
@@ -561,10 +570,6 @@ int H2Connection::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
   }
   if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && end_stream &&
       !s.in_ended) {
-    if (s.chunked) {
-      s.in.append("0\r\n"sv).append(s.fields).append("\r\n"sv);  // last chunk, trailers
-      s.fields.clear();
-    }
     s.in_ended = true;
     s.notify();
   }
@@ -580,13 +585,7 @@ int H2Connection::on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, co
     return 0;
   }
   H2Stream& s = **found;
-  if (s.chunked) {
-    char size[24];
-    size_t k = http::write_chunk_size(len, size);
-    s.in.append(size, k).append(view(data, len)).append("\r\n"sv);
-  } else {
-    s.in.append(view(data, len));
-  }
+  s.in.append(view(data, len));  // the body as it is: DATA needs no framing of ours
   s.unconsumed += len;
   s.notify();
   return 0;

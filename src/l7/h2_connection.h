@@ -65,12 +65,14 @@ struct H2Stream : h2_bridge::End {
   std::string store;          // names and values of the fields, back to back
   std::vector<std::array<uint32_t, 4>> spans;  // per field: name offset, length, value ...
   std::string cookies;                         // crumbs joined with "; " (RFC 9113 8.2.3)
-  std::string fields;         // trailers, as "name: value\r\n" lines (a chunked body carries them)
-  http::RequestHead request;  // complete when the session starts
+  // The request's trailers (HTTP/2 names: lower case), valid once `in_ended`.
+  std::vector<std::pair<std::string, std::string>> request_trailers;
+  std::vector<http::Header> request_trailer_fields() const;  // views into request_trailers
+  http::RequestHead request;                                 // complete when the session starts
   size_t header_bytes = 0;
   bool too_large = false;
   bool has_content_length = false;
-  bool chunked = false;  // body re-encoded as chunked (no content-length)
+  bool chunked = false;  // a body without content-length: its length is unknown until the end
   bool started = false;  // the HttpSession was spawned
 
   uint32_t empty_data_frames = 0;

@@ -1031,8 +1031,9 @@ asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
   const auto& listener = view_->snapshot->config->listeners[listener_index_];
   uint64_t sent = bytes_received_;
   bool sent_continue = false;
-  // Reads more body bytes from the client; on failure sets *outcome.
-  auto read_more = [&]() -> asio::awaitable<bool> {
+  // Reads more body bytes from the client; on failure sets *outcome. `ended`: an HTTP/2 body
+  // of unknown length, whose end is the end of its stream (EOF), which then sets *ended.
+  auto read_more = [&](bool* ended = nullptr) -> asio::awaitable<bool> {
     if (req_framing_.expect_continue && !sent_continue && req_version_minor_ == 1 &&
         !down_.is_stream()) {
       sent_continue = true;
@@ -1046,6 +1047,10 @@ asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
     arm(Deadline::kBodyIdle, listener.timeouts.request_body_idle);
     auto [ec, n] = co_await down_.read_some(space.data(), space.size());
     disarm();
+    if (ec == asio::error::eof && ended) {
+      *ended = true;
+      co_return true;
+    }
     if (ec) {
       if (client_too_slow(take_fired())) {
         local_status_ = 408;
@@ -1080,10 +1085,52 @@ asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
     co_return true;
   }
 
-  // Chunked: decode strictly, re-encode canonically (no extensions reach the backend).
-  chunked_.reset();
+  // A body of unknown length: chunks for an HTTP/1.1 backend, DATA as it is for an h2 one.
   std::string pending;  // CRLF that ends the previous chunk, sent with the next write
   char size_line[24];
+  auto forward = [&](std::string_view data) -> asio::awaitable<bool> {
+    if (up_.is_stream()) co_return co_await write_upstream(data);
+    size_t n = http::write_chunk_size(data.size(), size_line);
+    pending.append(size_line, n);
+    const bool ok = co_await write_upstream(pending, data);
+    pending.assign("\r\n");
+    co_return ok;
+  };
+  // The end, with the trailers: a last chunk and trailer section, or a HEADERS frame.
+  auto finish = [&](const std::vector<http::Header>& trailers) -> asio::awaitable<bool> {
+    request_body_done_ = true;
+    if (up_.is_stream()) {
+      up_.stream()->end_body(trailers);
+      co_return true;
+    }
+    pending.append("0\r\n");
+    for (const auto& t : trailers)
+      pending.append(t.name).append(": ").append(t.value).append("\r\n");
+    pending.append("\r\n");
+    co_return co_await write_upstream(pending);
+  };
+
+  if (down_.is_stream()) {
+    // HTTP/2 DATA: the bytes are the body, the end of the stream its end.
+    while (true) {
+      bool ended = false;
+      if (in_.empty() && !co_await read_more(&ended)) co_return false;
+      if (ended) break;
+      bytes_received_ += in_.size();
+      if (max_body_ != 0 && bytes_received_ > max_body_) {
+        local_status_ = 413;
+        *outcome = Outcome::kLocalResponse;
+        co_return false;
+      }
+      if (!co_await forward(in_.data())) co_return upstream_failed();
+      in_.consume(in_.size());
+    }
+    if (!co_await finish(down_.stream()->request_trailer_fields())) co_return upstream_failed();
+    co_return true;
+  }
+
+  // Chunked: decode strictly, re-encode canonically (no extensions reach the backend).
+  chunked_.reset();
   while (true) {
     if (in_.empty() && !co_await read_more()) co_return false;
     auto step = chunked_.step(in_.data());
@@ -1103,24 +1150,11 @@ asio::awaitable<bool> HttpSession::send_request_body(Outcome* outcome) {
         *outcome = Outcome::kLocalResponse;
         co_return false;
       }
-      if (up_.is_stream()) {  // DATA as it is
-        if (!co_await write_upstream(step.data)) co_return upstream_failed();
-      } else {
-        size_t n = http::write_chunk_size(step.data.size(), size_line);
-        pending.append(size_line, n);
-        if (!co_await write_upstream(pending, step.data)) co_return upstream_failed();
-        pending.assign("\r\n");
-      }
+      if (!co_await forward(step.data)) co_return upstream_failed();
     }
     if (step.done) {
       in_.consume(step.consumed);
-      if (up_.is_stream()) {  // trailers are a HEADERS frame
-        up_.stream()->end_body(chunked_.trailer_fields());
-      } else {
-        pending.append("0\r\n").append(chunked_.trailers()).append("\r\n");
-        if (!co_await write_upstream(pending)) co_return upstream_failed();
-      }
-      request_body_done_ = true;
+      if (!co_await finish(chunked_.trailer_fields())) co_return upstream_failed();
       co_return true;
     }
     if (step.consumed == 0) {

@@ -109,6 +109,13 @@ def test_request_trailers_reach_an_h2_backend():
     r = report(body)
     assert status == 200 and r["body-length"] == "5", body
     assert r.get("trailer-x-sum") == "abc" and r.get("trailer-x-count") == "5", body
+    # to an HTTP/1.1 backend, the same HTTP/2 request arrives chunked with a trailer section
+    b = Backend("b1")
+    s1 = sluice_to(b.address)
+    status, _, body, _ = h2_request(s1.port, [(":method", "POST"), (":path", "/upload"), (":scheme", "http"),
+                                              (":authority", "h")],
+                                    body=b"hello", trailers=[("x-sum", "abc")])
+    assert status == 200 and b"bytes=5 " in body and b"x-sum: abc" in body, body
     # from an HTTP/1.1 client: the trailer section of a chunked body
     response = http1_chunks(s.port, b"POST /up HTTP/1.1\r\nHost: h\r\n", [b"hel", b"lo"],
                             b"X-Sum: abc\r\n")
