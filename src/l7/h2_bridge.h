@@ -87,8 +87,15 @@ class End {
   virtual bool attached() const = 0;         // the connection is still there
   virtual void reopen_window(size_t n) = 0;  // `n` DATA bytes were read
 
+ protected:
+  asio::awaitable<void> wait();  // until notify() or cancel()
+  bool take_cancelled() {
+    const bool c = cancelled_;
+    cancelled_ = false;
+    return c;
+  }
+
  private:
-  asio::awaitable<void> wait();
   asio::steady_timer wake_;
   bool waiting_ = false;
   bool cancelled_ = false;

@@ -130,6 +130,59 @@ void H2UpStream::end_body(const std::vector<http::Header>& fields) {
   if (client && id >= 0) client->resume(*this);
 }
 
+asio::awaitable<std::error_code> H2UpStream::wait_for_head() {
+  while (!head_received) {
+    if (take_cancelled()) co_return asio::error::operation_aborted;
+    if (closed || in_ended || !client) co_return asio::error::connection_reset;
+    co_await wait();
+  }
+  co_return std::error_code();
+}
+
+void H2UpStream::response_head(std::string_view method, http::ResponseHead* head) const {
+  head->clear();
+  head->status = status;
+  head->headers.reserve(spans.size());
+  const std::string_view all = store;
+  auto& framing = head->framing;
+  for (const auto& [name_at, name_len, value_at, value_len] : spans) {
+    const auto name = all.substr(name_at, name_len);
+    const auto value = all.substr(value_at, value_len);
+    const auto id = http::classify_header(name);
+    if (id == http::HeaderId::kContentLength) {
+      uint64_t n = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec == std::errc() && end == value.data() + value.size()) {  // nghttp2 checked it
+        framing.has_content_length = true;
+        framing.content_length = n;
+      }
+    }
+    head->headers.push_back({name, value, id});
+  }
+  // A body's framing is the stream's: a known length, none at all, or DATA until its end (the
+  // session reads that as a body of unknown length, like a chunked one).
+  if (head_ended_stream && !framing.has_content_length) {
+    framing.has_content_length = true;  // an HTTP/1.1 client must not wait for a close
+    framing.content_length = 0;
+  }
+  const bool no_body = method == "HEAD" || status == 204 || status == 304 || head_ended_stream;
+  if (no_body || (framing.has_content_length && framing.content_length == 0)) {
+    framing.body = http::BodyKind::kNone;
+  } else if (framing.has_content_length) {
+    framing.body = http::BodyKind::kContentLength;
+  } else {
+    framing.body = http::BodyKind::kChunked;
+  }
+}
+
+std::vector<http::Header> H2UpStream::response_trailer_fields() const {
+  std::vector<http::Header> fields;
+  fields.reserve(response_trailers.size());
+  for (const auto& [name, value] : response_trailers)
+    fields.push_back({name, value, http::classify_header(name)});
+  return fields;
+}
+
 void H2UpStream::finish() {
   if (finished) return;
   finished = true;
@@ -320,10 +373,15 @@ int H2Client::on_header(nghttp2_session* session, const nghttp2_frame* frame, co
   if (!s || frame->hd.type != NGHTTP2_HEADERS) return 0;
   auto n = view(name, namelen);
   auto v = view(value, valuelen);
-  if (n == ":status") {
+  if (s->head_received) {  // trailers
+    if (!n.empty() && n[0] != ':') s->response_trailers.emplace_back(n, v);
+  } else if (n == ":status") {
     std::from_chars(v.data(), v.data() + v.size(), s->status);
   } else if (!n.empty() && n[0] != ':') {
-    s->fields.append(n).append(": "sv).append(v).append("\r\n"sv);  // fields, or trailers
+    const auto at = static_cast<uint32_t>(s->store.size());
+    s->store.append(n).append(v);
+    s->spans.push_back({at, static_cast<uint32_t>(namelen), at + static_cast<uint32_t>(namelen),
+                        static_cast<uint32_t>(valuelen)});
   }
   return 0;
 }
@@ -348,38 +406,19 @@ int H2Client::on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame
   // nghttp2 files a final response after a 1xx under HCAT_HEADERS, like trailers.
   if (frame->hd.type == NGHTTP2_HEADERS && !s->head_received) {
     if (s->status < 200) {  // interim: the session answers 100 itself
-      s->fields.clear();
+      s->store.clear();
+      s->spans.clear();
       s->status = 0;
       return 0;
     }
     s->head_received = true;
-    auto& in = s->in;
-    in.append("HTTP/1.1 "sv).append(std::to_string(s->status)).append(" "sv);
-    in.append(http::reason_phrase(s->status)).append("\r\n"sv).append(s->fields);
-    s->fields.clear();
-    const bool has_length = in.find("\r\ncontent-length:") != std::string::npos;
-    if (end_stream) {
-      if (!has_length) in.append("content-length: 0\r\n"sv);
-      s->in_ended = true;
-    } else if (!has_length) {
-      s->response_chunked = true;  // also how trailers reach the session
-      in.append("transfer-encoding: chunked\r\n"sv);
-    }
-    in.append("\r\n"sv);
+    s->head_ended_stream = end_stream;
+    if (end_stream) s->in_ended = true;
     s->notify();
     return 0;
   }
-  if (frame->hd.type == NGHTTP2_HEADERS) {
-    // Trailers end the stream.
-    if (s->response_chunked) s->in.append("0\r\n"sv).append(s->fields).append("\r\n"sv);
-    s->fields.clear();
-    s->in_ended = true;
-    s->notify();
-    return 0;
-  }
-  if (frame->hd.type == NGHTTP2_DATA && end_stream) {
-    if (s->response_chunked) s->in.append("0\r\n\r\n"sv);
-    s->in_ended = true;
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && end_stream) {
+    s->in_ended = true;  // after the last DATA, or trailers
     s->notify();
   }
   return 0;
@@ -392,13 +431,7 @@ int H2Client::on_data_chunk(nghttp2_session* session, uint8_t, int32_t stream_id
     nghttp2_session_consume(session, stream_id, len);
     return 0;
   }
-  if (s->response_chunked) {
-    char size[24];
-    size_t k = http::write_chunk_size(len, size);
-    s->in.append(size, k).append(view(data, len)).append("\r\n"sv);
-  } else {
-    s->in.append(view(data, len));
-  }
+  s->in.append(view(data, len));  // the body as it is
   s->unconsumed += len;
   s->notify();
   return 0;

@@ -3,9 +3,10 @@
 // shared by every session of that worker (multiplexing), opened on demand and replaced when the
 // endpoint sends GOAWAY or the connection fails.
 //
-// As downstream (see h2_connection.h), a stream is bridged to the HTTP/1.1 pipeline: the session
-// writes its request as HTTP/1.1 bytes, which become HEADERS and DATA, and reads the response as
-// HTTP/1.1 bytes, chunked so that HTTP/2 trailers (gRPC's grpc-status) survive the trip.
+// A stream carries neutral messages both ways: the session submits its http::Request as
+// HEADERS and writes the body as DATA (trailers as a last HEADERS frame), and reads the
+// response head as fields (response_head), the body as DATA as it came, and the trailers
+// (gRPC's grpc-status) after the end of the stream. No HTTP/1.1 text is made or parsed here.
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
 #include <asio/awaitable.hpp>
@@ -13,6 +14,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -28,7 +30,7 @@ namespace sluice::l7 {
 
 class H2Client;
 
-// `in` holds the response as HTTP/1.1 bytes; `out` the request's DATA.
+// `in` holds the response's DATA; `out` the request's.
 struct H2UpStream : h2_bridge::End, std::enable_shared_from_this<H2UpStream> {
   explicit H2UpStream(const asio::any_io_executor& ex) : End(ex) {}
   ~H2UpStream() override { finish(); }
@@ -51,12 +53,21 @@ struct H2UpStream : h2_bridge::End, std::enable_shared_from_this<H2UpStream> {
   uint64_t remaining = 0;
   std::vector<std::pair<std::string, std::string>> trailers;  // sent after the last DATA
 
-  // Response (to the session, HTTP/1.1).
+  // Response: the head's fields are kept as they came (names and values back to back in
+  // `store`), `in` holds the body's DATA as it is, and trailers end the stream.
   int status = 0;
   bool head_received = false;
-  std::string fields;
-  bool response_chunked = false;
+  bool head_ended_stream = false;  // HEADERS with END_STREAM: no body at all (gRPC's
+                                   // trailers-only answers)
+  std::string store;
+  std::vector<std::array<uint32_t, 4>> spans;  // per field: name offset, length, value ...
+  std::vector<std::pair<std::string, std::string>> response_trailers;
   bool finished = false;
+  // Waits until the response head is here; an error if the stream ended first or was cancelled.
+  asio::awaitable<std::error_code> wait_for_head();
+  // The head as the session reads any backend's: `head` views this stream's storage.
+  void response_head(std::string_view method, http::ResponseHead* head) const;
+  std::vector<http::Header> response_trailer_fields() const;
 
  protected:
   bool attached() const override { return client != nullptr; }

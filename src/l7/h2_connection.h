@@ -2,9 +2,9 @@
 // Downstream HTTP/2 (nghttp2), over TLS with ALPN "h2" or in cleartext with prior knowledge.
 //
 // Each HTTP/2 stream enters the same pipeline as an HTTP/1.1 connection: an HttpSession takes the
-// stream's request head as split fields (checked by the same rules as an HTTP/1.1 head) and reads
-// the body as HTTP/1.1 body bytes through its Downstream; the response head it got from the
-// backend goes out as HEADERS without a round trip, the body as DATA. Routing, balancing,
+// stream's request head as split fields (checked by the same rules as an HTTP/1.1 head), reads
+// the body as DATA as it came (its end is the stream's), and hands the response over as a
+// neutral http::Response (HEADERS) and its body as DATA, trailers last. Routing, balancing,
 // retries, timeouts, limits, logs and metrics are then one code path for both versions.
 //
 // Flow control is real: request DATA is acknowledged (WINDOW_UPDATE) only when the session has
@@ -39,7 +39,7 @@ class Downstream;
 
 // One stream, shared by the connection (which fills the request and sends the response) and the
 // HttpSession serving it (through Downstream's stream mode). Everything runs on one worker thread.
-// `in` holds the request as HTTP/1.1 bytes; `out` the response's DATA.
+// `in` holds the request's DATA; `out` the response's.
 struct H2Stream : h2_bridge::End {
   explicit H2Stream(const asio::any_io_executor& ex) : End(ex) {}
 

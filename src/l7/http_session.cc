@@ -1196,7 +1196,21 @@ void HttpSession::make_client_response(const http::ResponseHead& resp) {
 asio::awaitable<Outcome> HttpSession::relay_response(const std::vector<int>* retry_statuses) {
   up_in_.clear();
   const auto response_timeout = response_timeout_for(*cluster_config_);
-  while (true) {
+  if (up_.is_stream()) {
+    // An h2 backend's head comes as fields: no bytes to parse.
+    arm(Deadline::kResponse, response_timeout);
+    const auto ec = co_await up_.stream()->wait_for_head();
+    disarm();
+    if (ec) {
+      if (upstream_too_slow(take_fired())) {
+        local_status_ = 504;
+        co_return Outcome::kLocalResponse;
+      }
+      co_return Outcome::kStale;  // closed before answering
+    }
+    up_.stream()->response_head(method_, &resp_);
+  }
+  while (!up_.is_stream()) {
     resp_parser_.reset();
     http::ParseResult pr;
     arm(Deadline::kResponse, response_timeout);
@@ -1400,6 +1414,36 @@ asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
     co_return true;
   }
 
+  // The end of a body of unknown length, with its trailers: a last chunk and trailer section
+  // for an HTTP/1.1 client (the trailers only if it said TE: trailers), HEADERS for an h2 one.
+  auto finish = [&](const std::vector<http::Header>& trailers) -> asio::awaitable<bool> {
+    if (down_.is_stream()) {
+      down_.stream()->end_body(trailers);
+      co_return true;
+    }
+    if (!chunk_to_client) co_return true;
+    pending.append("0\r\n");
+    if (client_takes_trailers_) {
+      for (const auto& t : trailers)
+        pending.append(t.name).append(": ").append(t.value).append("\r\n");
+    }
+    pending.append("\r\n");
+    co_return co_await write_client(pending);
+  };
+
+  if (up_.is_stream()) {  // DATA until the stream ends, then its trailers
+    while (true) {
+      if (up_in_.empty()) {
+        if (!co_await read_more(true)) co_return false;
+        if (eof) break;
+        continue;
+      }
+      if (!co_await emit(up_in_.data())) co_return false;
+      up_in_.clear();
+    }
+    co_return co_await finish(up_.stream()->response_trailer_fields());
+  }
+
   chunked_.reset();
   while (true) {
     if (up_in_.empty() && !co_await read_more(false)) co_return false;
@@ -1408,14 +1452,7 @@ asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
     if (!step.data.empty() && !co_await emit(step.data)) co_return false;
     if (step.done) {
       up_in_.consume(step.consumed);
-      if (chunk_to_client) {
-        pending.append("0\r\n");
-        if (client_takes_trailers_) pending.append(chunked_.trailers());
-        pending.append("\r\n");
-        co_return co_await write_client(pending);
-      }
-      if (down_.is_stream()) down_.stream()->end_body(chunked_.trailer_fields());
-      co_return true;
+      co_return co_await finish(chunked_.trailer_fields());
     }
     if (step.consumed == 0) {
       if (!co_await read_more(false)) co_return false;
