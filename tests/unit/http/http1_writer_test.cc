@@ -36,5 +36,30 @@ TEST(Http1Writer, RequestLineHostFieldsAndFramingFromTheBodyFacts) {
             "Upgrade: websocket\r\n\r\n");
 }
 
+TEST(Http1Writer, ResponseHeadFramingAndPersistence) {
+  Response resp;
+  resp.status = 200;
+  resp.headers.add("Content-Type", "text/plain");
+  resp.body = BodyLength::known(5);
+  std::string out = "kept|";  // appended to, never overwritten
+  write_response_head(resp, false, Persistence::kDefault, &out);
+  EXPECT_EQ(out, "kept|HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n");
+  resp.body = BodyLength::until_end();
+  out.clear();
+  write_response_head(resp, true, Persistence::kKeepAlive, &out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: keep-alive\r\n\r\n");
+  out.clear();  // an HTTP/1.0 client: no chunks, the close ends the body
+  write_response_head(resp, false, Persistence::kClose, &out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n");
+  resp.status = 404;
+  resp.headers.clear();
+  resp.body = BodyLength::known(18446744073709551615ULL);  // the bound holds 20 digits
+  out.clear();
+  write_response_head(resp, false, Persistence::kDefault, &out);
+  EXPECT_EQ(out, "HTTP/1.1 404 Not Found\r\nContent-Length: 18446744073709551615\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace sluice::http
