@@ -45,6 +45,9 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// True if the comma-separated field value has `token` (case-insensitive) as one element.
+bool list_has_token(std::string_view value, std::string_view token);
+
 // Fields that describe one connection, not the message (RFC 9110 7.6.1, RFC 9113 8.2.2): never
 // forwarded as they are, never sent in HTTP/2. The names a Connection header lists are too;
 // see is_hop_by_hop.
