@@ -383,24 +383,6 @@ asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
     co_return ok;
   };
 
-  if (body == http::BodyKind::kUntilClose) {
-    while (true) {
-      if (up_in_.empty()) {
-        if (!co_await read_more(true)) co_return false;
-        if (eof) break;
-        continue;
-      }
-      if (!co_await emit(up_in_.data())) co_return false;
-      up_in_.clear();
-    }
-    if (chunk_to_client) {
-      pending.append("0\r\n\r\n");
-      co_return co_await write_client(pending);
-    }
-    if (down_.is_stream()) down_.stream()->end_body({});  // the close was the end
-    co_return true;
-  }
-
   // The end of a body of unknown length, with its trailers: a last chunk and trailer section
   // for an HTTP/1.1 client (the trailers only if it said TE: trailers), HEADERS for an h2 one.
   auto finish = [&](const std::vector<http::Header>& trailers) -> asio::awaitable<bool> {
@@ -418,7 +400,9 @@ asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
     co_return co_await write_client(pending);
   };
 
-  if (up_.is_stream()) {  // DATA until the stream ends, then its trailers
+  // Until the end of the stream: an HTTP/1.1 backend's close, or an h2 one's last DATA (then
+  // its trailers).
+  if (body == http::BodyKind::kUntilClose || up_.is_stream()) {
     while (true) {
       if (up_in_.empty()) {
         if (!co_await read_more(true)) co_return false;
@@ -428,7 +412,10 @@ asio::awaitable<bool> HttpSession::relay_response_body(bool chunk_to_client) {
       if (!co_await emit(up_in_.data())) co_return false;
       up_in_.clear();
     }
-    co_return co_await finish(up_.stream()->response_trailer_fields());
+    // A named value: GCC 12 mishandles a temporary of `?:` across a co_await.
+    std::vector<http::Header> trailers;
+    if (up_.is_stream()) trailers = up_.stream()->response_trailer_fields();
+    co_return co_await finish(trailers);
   }
 
   chunked_.reset();
