@@ -10,11 +10,33 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 namespace sluice::l7::h2_bridge {
+
+inline nghttp2_nv make_nv(std::string_view name, std::string_view value) {
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
+
+// A data provider's last call: the end of the DATA, and the trailers (gRPC's grpc-status), if
+// any, as a last HEADERS frame that ends the stream instead.
+inline void end_data(nghttp2_session* session, int32_t id,
+                     const std::vector<std::pair<std::string, std::string>>& trailers,
+                     uint32_t* flags) {
+  *flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (trailers.empty()) return;
+  std::vector<nghttp2_nv> nv;
+  nv.reserve(trailers.size());
+  for (const auto& [name, value] : trailers) nv.push_back(make_nv(name, value));
+  if (nghttp2_submit_trailer(session, id, nv.data(), nv.size()) == 0)
+    *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+}
 
 // Copies up to `size` bytes out of the queue; returns how many.
 inline size_t drain(std::string& queue, size_t& read, void* out, size_t size) {

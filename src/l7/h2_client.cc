@@ -28,11 +28,7 @@ constexpr size_t kWriteBatch = 64 * 1024;
 
 std::string_view view(const uint8_t* p, size_t n) { return {reinterpret_cast<const char*>(p), n}; }
 
-nghttp2_nv make_nv(std::string_view name, std::string_view value) {
-  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
-}
+using h2_bridge::make_nv;
 
 // Fields an HTTP/2 request must not carry: those of one connection, and Host (the authority
 // goes as :authority).
@@ -47,17 +43,8 @@ ssize_t read_request_body(nghttp2_session* session, int32_t, uint8_t* buf, size_
   bool at_end = false;
   ssize_t n =
       h2_bridge::provide(s->out, s->out_read, s->out_eof, &s->deferred, buf, length, &at_end);
-  if (at_end) {
-    *flags |= NGHTTP2_DATA_FLAG_EOF;
-    // The request's trailers (a chunked body's trailer section) end the stream instead.
-    if (!s->trailers.empty()) {
-      std::vector<nghttp2_nv> nv;
-      nv.reserve(s->trailers.size());
-      for (const auto& [name, value] : s->trailers) nv.push_back(make_nv(name, value));
-      if (nghttp2_submit_trailer(session, s->id, nv.data(), nv.size()) == 0)
-        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-    }
-  }
+  // The request's trailers (a chunked body's trailer section) end the stream instead.
+  if (at_end) h2_bridge::end_data(session, s->id, s->trailers, flags);
   if (n > 0) s->notify();  // a session waiting for room may write again
   return n;
 }

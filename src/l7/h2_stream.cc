@@ -11,13 +11,8 @@
 
 namespace sluice::l7 {
 namespace {
-using namespace std::string_view_literals;  // appends of known length, no strlen
-
-nghttp2_nv make_nv(std::string_view name, std::string_view value) {
-  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
-}
+using namespace std::string_view_literals;
+using h2_bridge::make_nv;  // appends of known length, no strlen
 
 // 16 random bytes in base64 (RFC 6455 4.1). A nonce for the backend's handshake, not a secret.
 std::string make_websocket_key() {
@@ -28,24 +23,13 @@ std::string make_websocket_key() {
   return std::string(reinterpret_cast<const char*>(key), 24);
 }
 
-// At the end of the body: the trailers (gRPC's grpc-status) go out as a last HEADERS frame.
-void end_body(nghttp2_session* session, H2Stream* s, uint32_t* flags) {
-  *flags |= NGHTTP2_DATA_FLAG_EOF;
-  if (s->trailers.empty()) return;
-  std::vector<nghttp2_nv> nv;
-  nv.reserve(s->trailers.size());
-  for (const auto& [name, value] : s->trailers) nv.push_back(make_nv(name, value));
-  if (nghttp2_submit_trailer(session, s->id, nv.data(), nv.size()) == 0)
-    *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-}
-
 ssize_t read_body(nghttp2_session* session, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
                   nghttp2_data_source* source, void*) {
   auto* s = static_cast<H2Stream*>(source->ptr);
   bool at_end = false;
   ssize_t n =
       h2_bridge::provide(s->out, s->out_read, s->out_eof, &s->deferred, buf, length, &at_end);
-  if (at_end) end_body(session, s, flags);
+  if (at_end) h2_bridge::end_data(session, s->id, s->trailers, flags);
   if (n > 0) s->notify();  // a session waiting for room may write again
   return n;
 }
