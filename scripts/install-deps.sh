@@ -36,10 +36,29 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# A package's post-install may start a system service (nginx and haproxy do). Those the machine
+# did not have before are kept from starting, through Debian's policy-rc.d hook, for the length of
+# this install only; services the machine already had are never stopped, disabled or touched.
+# sluice's tests and benchmarks start their own nginx and haproxy on their own ports.
+new_services=()
+for unit in nginx haproxy; do
+  if [ ! -e "/lib/systemd/system/$unit.service" ] && [ ! -e "/etc/init.d/$unit" ]; then
+    new_services+=("$unit")
+  fi
+done
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ${#new_services[@]} -gt 0 ] && [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# written by sluice scripts/install-deps.sh for one apt-get run\ncase " %s " in *" $1 "*) exit 101;; esac\nexit 0\n' \
+    "${new_services[*]}" >"$policy"
+  chmod 755 "$policy"
+  own_policy=1
+  trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
+  echo "install-deps: newly installed services are not started: ${new_services[*]}"
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The nginx package starts a system service on port 80; sluice's tests and benchmarks start their
-# own nginx instances, so the system one is stopped to keep the machine quiet.
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx haproxy >/dev/null 2>&1 || true; fi
-pkill -x nginx 2>/dev/null || true
-pkill -x haproxy 2>/dev/null || true
+if [ "$own_policy" = 1 ]; then
+  rm -f "$policy"
+  own_policy=0
+fi
