@@ -1,6 +1,5 @@
 #include "l7/downstream.h"
 
-#include "l7/h2_connection.h"
 #include "l7/plain_io.h"
 #include "l7/tls_io.h"
 
@@ -14,15 +13,7 @@ constexpr size_t kJoinBelow = 16 * 1024;  // TLS: one record's worth
 constexpr size_t kJoinPlainBelow = 4 * 1024;
 }  // namespace
 
-Downstream::Downstream(std::shared_ptr<H2Stream> stream, const asio::any_io_executor& ex, bool tls,
-                       std::string client_subject)
-    : socket_(ex),
-      client_subject_(std::move(client_subject)),
-      stream_(std::move(stream)),
-      stream_tls_(tls) {}
-
 Downstream::~Downstream() {
-  if (stream_) stream_->finish();
   if (ssl_) {
     // close_notify, so the client knows the response was not cut
     if (socket_.is_open()) tls_io::shutdown(ssl_, broken_);
@@ -61,7 +52,6 @@ asio::awaitable<bool> Downstream::handshake(std::shared_ptr<const tls::ServerCon
 
 asio::awaitable<std::tuple<std::error_code, size_t>> Downstream::read_some(char* data,
                                                                            size_t size) {
-  if (stream_) return stream_->read(data, size);
   if (ssl_) return tls_io::read_some(socket_, ssl_, data, size, &broken_);
   return plain_io::read_some(socket_, data, size);
 }
@@ -75,11 +65,6 @@ void Downstream::join_small(std::string_view* a, std::string_view* b) {
 }
 
 bool Downstream::write_now(std::string_view* a, std::string_view* b, std::error_code* ec) {
-  if (stream_) {
-    const bool done = stream_->write_now(*a, *b, ec);
-    *a = *b = {};  // taken whole; what is left is the wait for the client's window
-    return done;
-  }
   join_small(a, b);
   if (!ssl_) return plain_io::write_now(socket_, a, b, ec);
   return tls_io::write_now(ssl_, a, b, &broken_, ec);
@@ -87,34 +72,24 @@ bool Downstream::write_now(std::string_view* a, std::string_view* b, std::error_
 
 asio::awaitable<std::tuple<std::error_code, size_t>> Downstream::write(std::string_view a,
                                                                        std::string_view b) {
-  // After a write_now that took it all, a and b are empty, and a stream only waits for room in
-  // the client's window (H2Stream::write).
-  if (stream_) return stream_->write(a, b);
   join_small(&a, &b);
   if (!ssl_) return plain_io::write(socket_, a, b);
   if (b.empty()) return tls_io::write(socket_, ssl_, a, &broken_);
   return tls_io::write(socket_, ssl_, a, b, &broken_);
 }
 
-bool Downstream::submit_tunnel(const http::ResponseHead& resp) {
-  return stream_ && stream_->submit_tunnel(resp);
-}
-
 void Downstream::cancel() {
-  if (stream_) return stream_->cancel();
   std::error_code ec;
   socket_.cancel(ec);
 }
 
 void Downstream::shutdown_send() {
-  if (stream_) return stream_->finish();
   if (ssl_) tls_io::shutdown(ssl_, broken_);  // sends close_notify; we do not wait for the peer's
   std::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
 }
 
 void Downstream::close() {
-  if (stream_) return stream_->finish();
   if (ssl_ && socket_.is_open()) tls_io::shutdown(ssl_, broken_);
   std::error_code ec;
   socket_.close(ec);

@@ -1,5 +1,6 @@
 #pragma once
-// The client side of an HTTP connection: a TCP socket, with TLS on top for https listeners.
+// The client's connection as bytes: a TCP socket, with TLS on top for https listeners. What the
+// bytes mean is the codecs' affair (http1_server_codec.h, h2_connection.h).
 // TLS runs OpenSSL directly on the non-blocking socket (SSL_read/SSL_write, waiting for
 // readiness when OpenSSL asks), as HAProxy and nginx do: no BIO pair, no extra copy.
 // At most one read and one write in flight (a tunnel does both at once; OpenSSL allows that on
@@ -15,30 +16,21 @@
 #include <tuple>
 #include <utility>
 
-#include "http/message.h"
 #include "tls/server_context.h"
 
 namespace sluice::l7 {
 
-struct H2Stream;
-
 class Downstream {
  public:
   explicit Downstream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
-  // An HTTP/2 stream seen as a connection (see h2_connection.h); `tls` and `client_subject` are
-  // the connection's.
-  Downstream(std::shared_ptr<H2Stream> stream, const asio::any_io_executor& ex, bool tls,
-             std::string client_subject);
+  // No connection of its own: the session of an HTTP/2 stream, whose bytes are its parent's.
+  explicit Downstream(const asio::any_io_executor& ex) : socket_(ex) {}
   ~Downstream();
   Downstream(const Downstream&) = delete;
   Downstream& operator=(const Downstream&) = delete;
 
   asio::ip::tcp::socket& socket() { return socket_; }
-  bool is_tls() const { return ssl_ != nullptr || stream_tls_; }
-  bool is_stream() const { return stream_ != nullptr; }
-  H2Stream* stream() const { return stream_.get(); }  // null unless is_stream()
-  // Stream mode: the backend switched to WebSocket; see H2Stream::submit_tunnel.
-  bool submit_tunnel(const http::ResponseHead& resp);
+  bool is_tls() const { return ssl_ != nullptr; }
 
   // The server side of the TLS handshake. On failure, false and a short reason in *why.
   asio::awaitable<bool> handshake(std::shared_ptr<const tls::ServerContext> context,
@@ -68,8 +60,6 @@ class Downstream {
   std::shared_ptr<const tls::ServerContext> context_;  // outlives ssl_'s callbacks
   bool broken_ = false;  // a fatal TLS error: no close_notify may follow
   std::string client_subject_;
-  std::shared_ptr<H2Stream> stream_;
-  bool stream_tls_ = false;
   // A small a and b become one buffer in scratch_ (b empty): one TLS record instead of two, or
   // one send() instead of a sendmsg().
   void join_small(std::string_view* a, std::string_view* b);

@@ -20,17 +20,20 @@ void End::cancel() {
   notify();
 }
 
+size_t End::read_now(char* data, size_t size) {
+  if (in_read == in.size()) return 0;
+  const size_t n = drain(in, in_read, data, size);
+  if (size_t c = credit(n, unconsumed); c > 0 && attached()) reopen_window(c);
+  return n;
+}
+
 asio::awaitable<std::tuple<std::error_code, size_t>> End::read(char* data, size_t size) {
   while (true) {
     if (cancelled_) {
       cancelled_ = false;
       co_return std::tuple{std::error_code(asio::error::operation_aborted), size_t{0}};
     }
-    if (in_read < in.size()) {
-      size_t n = drain(in, in_read, data, size);
-      if (size_t c = credit(n, unconsumed); c > 0 && attached()) reopen_window(c);
-      co_return std::tuple{std::error_code(), n};
-    }
+    if (size_t n = read_now(data, size); n > 0) co_return std::tuple{std::error_code(), n};
     if (in_ended) co_return std::tuple{std::error_code(asio::error::eof), size_t{0}};
     if (closed) co_return std::tuple{std::error_code(asio::error::connection_reset), size_t{0}};
     co_await wait();

@@ -88,6 +88,8 @@ class End {
 
   // Reads what `in` holds; at its end, EOF; on a reset stream, connection_reset.
   asio::awaitable<std::tuple<std::error_code, size_t>> read(char* data, size_t size);
+  // The same without waiting: the bytes `in` holds now (0 when there are none).
+  size_t read_now(char* data, size_t size);
   // Back-pressure for writes: waits while more than kMaxBuffered bytes of `out` wait.
   asio::awaitable<std::error_code> wait_for_room();
   bool has_room() const { return out.size() - out_read <= kMaxBuffered; }

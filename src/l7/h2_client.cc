@@ -117,13 +117,14 @@ void H2UpStream::end_body(const std::vector<http::Header>& fields) {
   if (client && id >= 0) client->resume(*this);
 }
 
-asio::awaitable<std::error_code> H2UpStream::wait_for_head() {
+asio::awaitable<std::tuple<std::error_code, size_t>> H2UpStream::wait_for_head() {
   while (!head_received) {
-    if (take_cancelled()) co_return asio::error::operation_aborted;
-    if (closed || in_ended || !client) co_return asio::error::connection_reset;
+    if (take_cancelled()) co_return std::tuple{asio::error::operation_aborted, size_t{0}};
+    if (closed || in_ended || !client)
+      co_return std::tuple{asio::error::connection_reset, size_t{0}};
     co_await wait();
   }
-  co_return std::error_code();
+  co_return std::tuple{std::error_code(), size_t{0}};
 }
 
 void H2UpStream::response_head(std::string_view method, http::ResponseHead* head) const {

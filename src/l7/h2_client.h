@@ -64,7 +64,8 @@ struct H2UpStream : h2_bridge::End, std::enable_shared_from_this<H2UpStream> {
   std::vector<std::pair<std::string, std::string>> response_trailers;
   bool finished = false;
   // Waits until the response head is here; an error if the stream ended first or was cancelled.
-  asio::awaitable<std::error_code> wait_for_head();
+  // (A read's result type, with no bytes: the codec hands it on as its receive().)
+  asio::awaitable<std::tuple<std::error_code, size_t>> wait_for_head();
   // The head as the session reads any backend's: `head` views this stream's storage.
   void response_head(std::string_view method, http::ResponseHead* head) const;
   std::vector<http::Header> response_trailer_fields() const;

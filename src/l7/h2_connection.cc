@@ -287,27 +287,33 @@ int H2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const 
     s.request_trailers.emplace_back(n, v);
     return 0;
   }
-  if (n == ":method") {
-    s.method.assign(v);
-  } else if (n == ":path") {
-    s.path.assign(v);
-  } else if (n == ":authority") {
-    s.authority.assign(v);
-  } else if (n == ":protocol") {
-    s.protocol.assign(v);  // nghttp2 allows it only on CONNECT
-  } else if (n == ":scheme") {
-    // the scheme is the listener's
-  } else if (n == "host") {
+  // A size check and an inlined memcmp each: string_view's == calls its three-way compare().
+  auto is = [n](std::string_view lit) {
+    return n.size() == lit.size() && std::memcmp(n.data(), lit.data(), lit.size()) == 0;
+  };
+  if (!n.empty() && n[0] == ':') {
+    if (is(":method")) {
+      s.method.assign(v);
+    } else if (is(":path")) {
+      s.path.assign(v);
+    } else if (is(":authority")) {
+      s.authority.assign(v);
+    } else if (is(":protocol")) {
+      s.protocol.assign(v);  // nghttp2 allows it only on CONNECT
+    }
+    return 0;  // :scheme is the listener's; nghttp2 refuses any other pseudo-header
+  }
+  if (is("host")) {
     if (s.authority.empty()) s.authority.assign(v);
-  } else if (n == "cookie") {
+  } else if (is("cookie")) {
     if (!s.cookies.empty()) s.cookies.append("; "sv);
     s.cookies.append(v);
-  } else if (n == "sec-websocket-key") {
+  } else if (is("sec-websocket-key")) {
     // not used in h2 (RFC 8441 5); sluice makes the one an upgrade to HTTP/1.1 needs
-  } else if (n == "te") {
+  } else if (is("te")) {
     // "trailers" is the only value h2 allows, and it means nothing to an HTTP/1.1 backend
   } else {
-    if (n == "content-length") s.has_content_length = true;
+    if (is("content-length")) s.has_content_length = true;
     const auto at = static_cast<uint32_t>(s.store.size());
     s.store.append(n).append(v);
     s.spans.push_back({at, static_cast<uint32_t>(namelen), at + static_cast<uint32_t>(namelen),

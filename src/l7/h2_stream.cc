@@ -1,8 +1,5 @@
 #include "l7/h2_stream.h"
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <charconv>
 
@@ -13,15 +10,6 @@ namespace sluice::l7 {
 namespace {
 using namespace std::string_view_literals;
 using h2_bridge::make_nv;  // appends of known length, no strlen
-
-// 16 random bytes in base64 (RFC 6455 4.1). A nonce for the backend's handshake, not a secret.
-std::string make_websocket_key() {
-  unsigned char nonce[16] = {};
-  RAND_bytes(nonce, sizeof(nonce));
-  unsigned char key[25];  // 24 characters and the NUL EVP_EncodeBlock writes
-  EVP_EncodeBlock(key, nonce, sizeof(nonce));
-  return std::string(reinterpret_cast<const char*>(key), 24);
-}
 
 ssize_t read_body(nghttp2_session* session, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
                   nghttp2_data_source* source, void*) {
@@ -87,16 +75,6 @@ void H2Stream::finish_head() {
   for (const auto& [name_at, name_len, value_at, value_len] : spans)
     request.headers.push_back({all.substr(name_at, name_len), all.substr(value_at, value_len)});
   if (!cookies.empty()) request.headers.push_back({"cookie", cookies});
-  // A body without content-length is passed on chunked (HTTP/1.1 has no other way).
-  if (chunked) request.headers.push_back({"transfer-encoding", "chunked"});
-  if (websocket) {
-    // RFC 8441 5: h2 has no Sec-WebSocket-Key/Accept; the HTTP/1.1 backend needs a key, any
-    // nonce, and its Accept goes no further than sluice.
-    websocket_key = make_websocket_key();
-    request.headers.push_back({"connection", "upgrade"});
-    request.headers.push_back({"upgrade", "websocket"});
-    request.headers.push_back({"sec-websocket-key", websocket_key});
-  }
 }
 
 bool H2Stream::submit_tunnel(const http::ResponseHead& resp) {

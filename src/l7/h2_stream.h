@@ -1,7 +1,7 @@
 #pragma once
 // One HTTP/2 stream of a client connection (h2_connection.h), shared by the connection, which
 // fills its request and sends its response, and the HttpSession serving it (through
-// Downstream's stream mode). Everything runs on one worker thread.
+// its H2ServerCodec). Everything runs on one worker thread.
 #include <nghttp2/nghttp2.h>
 #include <asio/awaitable.hpp>
 
@@ -22,12 +22,12 @@ namespace sluice::l7 {
 class H2Connection;
 
 // One stream, shared by the connection (which fills the request and sends the response) and the
-// HttpSession serving it (through Downstream's stream mode). Everything runs on one worker thread.
+// HttpSession serving it (through its H2ServerCodec). Everything runs on one worker thread.
 // `in` holds the request's DATA; `out` the response's.
 struct H2Stream : h2_bridge::End {
   explicit H2Stream(const asio::any_io_executor& ex) : End(ex) {}
 
-  // For the HttpSession (Downstream in stream mode); read() and cancel() come from End.
+  // For the HttpSession's H2ServerCodec; read() and cancel() come from End.
   // With a and b empty, only waits for room (after a write_now that took them).
   asio::awaitable<std::tuple<std::error_code, size_t>> write(std::string_view a,
                                                              std::string_view b);
@@ -39,14 +39,13 @@ struct H2Stream : h2_bridge::End {
   int32_t id = 0;
   H2Connection* connection = nullptr;  // null once the connection is gone
 
-  // Request. The head's views point into these; `in` holds the body as HTTP/1.1 body bytes.
+  // Request. The head's views point into these; `in` holds the body's DATA.
   std::string method;
   std::string authority;
   std::string path;
-  std::string protocol;       // extended CONNECT's :protocol (RFC 8441)
-  bool websocket = false;     // an extended CONNECT for websocket, sent on as an HTTP/1.1 upgrade
-  std::string websocket_key;  // the Sec-WebSocket-Key sluice makes up for that upgrade
-  std::string store;          // names and values of the fields, back to back
+  std::string protocol;    // extended CONNECT's :protocol (RFC 8441)
+  bool websocket = false;  // an extended CONNECT for websocket: a neutral WebSocket request
+  std::string store;       // names and values of the fields, back to back
   std::vector<std::array<uint32_t, 4>> spans;  // per field: name offset, length, value ...
   std::string cookies;                         // crumbs joined with "; " (RFC 9113 8.2.3)
   // The request's trailers (HTTP/2 names: lower case), valid once `in_ended`.
@@ -56,7 +55,7 @@ struct H2Stream : h2_bridge::End {
   size_t header_bytes = 0;
   bool too_large = false;
   bool has_content_length = false;
-  bool chunked = false;  // a body without content-length: its length is unknown until the end
+  bool chunked = false;  // DATA without content-length: a length known at the end of the stream
   bool started = false;  // the HttpSession was spawned
 
   uint32_t empty_data_frames = 0;

@@ -14,17 +14,6 @@
 // access log line. The request itself is http_session_exchange.cc.
 namespace sluice::l7 {
 using namespace session;
-namespace {
-
-constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-// The bytes so far agree with the HTTP/2 connection preface (RFC 9113 3.4).
-bool could_be_h2_preface(std::string_view in) {
-  return kH2Preface.substr(0, std::min(in.size(), kH2Preface.size())) ==
-         in.substr(0, std::min(in.size(), kH2Preface.size()));
-}
-
-}  // namespace
 
 void HttpSession::spawn(Worker& worker, asio::ip::tcp::socket socket,
                         const asio::ip::tcp::endpoint& peer, std::string listener_name,
@@ -38,13 +27,11 @@ void HttpSession::spawn(Worker& worker, asio::ip::tcp::socket socket,
 HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket,
                          const asio::ip::tcp::endpoint& peer, std::string listener_name)
     : worker_(worker),
-      down_(std::move(socket)),
+      conn_(std::in_place, std::move(socket)),
+      client_(&conn_->codec),
       up_(worker.io()),
-      listener_name_(std::move(listener_name)),
-      in_(kIoChunk, kIoChunk),
-      up_in_(kIoChunk, 64 * 1024 + 4096),
-      parser_({}),
-      resp_parser_(64 * 1024, 200) {
+      h1_backend_(up_),
+      listener_name_(std::move(listener_name)) {
   // TCP_NODELAY is inherited from the listening socket (see open_listener).
   // The peer address comes from accept(), saving a getpeername() per connection.
   client_ip_ = core::IpAddress::from_sockaddr(peer.data());
@@ -57,17 +44,19 @@ HttpSession::HttpSession(Worker& worker, asio::ip::tcp::socket socket,
 HttpSession::HttpSession(Worker& worker, std::shared_ptr<H2Stream> stream,
                          const HttpSession& parent)
     : worker_(worker),
-      down_(std::move(stream), worker.io().get_executor(), parent.down_.is_tls(),
-            parent.down_.client_subject()),
       up_(worker.io()),
+      h1_backend_(up_),
       listener_name_(parent.listener_name_),
       client_ip_(parent.client_ip_),
       client_ip_text_(parent.client_ip_text_),
-      client_text_(parent.client_text_),
-      in_(kIoChunk, kIoChunk),
-      up_in_(kIoChunk, 64 * 1024 + 4096),
-      parser_({}),
-      resp_parser_(64 * 1024, 200) {
+      client_text_(parent.client_text_) {
+  // The parent's view, when it is the latest: no listener lookup by name per stream.
+  if (parent.view_ == worker.view()) {
+    view_ = parent.view_;
+    listener_index_ = parent.listener_index_;
+  }
+  h2_client_.emplace(std::move(stream), parent.client_->is_tls(), parent.client_->client_subject());
+  client_ = &*h2_client_;
   init();
 }
 
@@ -76,16 +65,19 @@ void HttpSession::init() {
   up_req_.headers.set_arena(&arena_);
   resp_out_.headers.set_arena(&arena_);
   // One allocation each up front instead of a doubling series on the first request.
-  out_.reserve(2048);
   resp_.headers.reserve(32);
   // An HTTP/2 stream's session serves one request: its head comes whole from the stream (a
   // swap), and a path is copied once, into the string's own 15 bytes when it is short.
-  if (!down_.is_stream()) {
+  if (!client_->one_request()) {
     path_.reserve(128);
     log_target_.reserve(128);
     req_.headers.reserve(32);
   }
-  refresh_view();
+  if (view_ && listener_index_ >= 0) {
+    apply_limits();  // a stream's session, on its parent's view
+  } else {
+    refresh_view();
+  }
 }
 
 void HttpSession::spawn_stream(Worker& worker, std::shared_ptr<H2Stream> stream,
@@ -102,7 +94,7 @@ HttpSession::~HttpSession() {
   // The client's slot goes back before the gauge drops, so that a reader who sees no open
   // connections can rely on every per-client slot being free again.
   client_slot_ = core::ClientSlot();
-  if (view_ && listener_index_ >= 0 && !down_.is_stream())
+  if (view_ && listener_index_ >= 0 && !client_->one_request())
     view_->listener_stats[listener_index_]->active_connections.dec();
   worker_.unlink(this);
 }
@@ -113,17 +105,19 @@ void HttpSession::refresh_view() {
   int index = latest->snapshot->listener_index(listener_name_);
   if (index < 0 && view_) return;  // listener removed: finish on the config we started with
   // A stream of an HTTP/2 connection is not a connection: only its connection is counted.
-  if (view_ && listener_index_ >= 0 && !down_.is_stream())
+  if (view_ && listener_index_ >= 0 && !client_->one_request())
     view_->listener_stats[listener_index_]->active_connections.dec();
   view_ = latest;
   listener_index_ = index;
   if (index < 0) return;
-  if (!down_.is_stream()) view_->listener_stats[index]->active_connections.inc();
-  // A reload may change the limits: the next head is parsed with the new ones.
-  const auto& l = view_->snapshot->config->listeners[index];
-  parser_ = http::RequestParser(
-      {l.limits.max_request_line, l.limits.max_header_bytes, l.limits.max_headers});
-  in_.set_max_capacity(std::max<size_t>(kBodyBufferMax, l.limits.max_header_bytes + 4096));
+  if (!client_->one_request()) view_->listener_stats[index]->active_connections.inc();
+  apply_limits();  // a reload may change them: the next head is parsed with the new ones
+}
+
+void HttpSession::apply_limits() {
+  const auto& l = view_->snapshot->config->listeners[listener_index_];
+  client_->set_limits({l.limits.max_request_line, l.limits.max_header_bytes, l.limits.max_headers},
+                      std::max<size_t>(kBodyBufferMax, l.limits.max_header_bytes + 4096));
 }
 
 void HttpSession::arm(Deadline kind, std::chrono::milliseconds timeout) {
@@ -145,109 +139,58 @@ void HttpSession::on_tick(Clock::time_point now) {
   if (view_ && listener_index_ >= 0) {
     view_->listener_stats[listener_index_]->timeouts[static_cast<size_t>(fired_)].add();
   }
-  down_.cancel();
-  if (up_.is_open()) up_.cancel();
+  client_->cancel();
+  if (backend_->is_open()) backend_->cancel();
 }
 
 void HttpSession::on_drain() {
   if (!idle_) return;  // in-flight requests finish; the loop closes after them
   fired_ = Deadline::kDrain;
-  down_.cancel();
+  client_->cancel();
 }
 
 void HttpSession::on_abort() {
   aborting_ = true;
   fired_ = Deadline::kDrain;
-  down_.close();
-  up_.close();
+  client_->close();
+  h1_backend_.close();
+  h2_backend_.close();
 }
 
-bool HttpSession::write_client_now(std::string_view* a, std::string_view* b, bool* ok) {
-  // An HTTP/2 stream's write is a copy into its connection's queue: done at once unless the
-  // client's window is full. A socket's write goes through Asio even when it could go now: the
-  // posted completion is what gives the peer time to answer before our next read, which Asio
-  // tries before it waits (without it, 2 failed recv() per HTTP/1.1 request under wrk -c 50).
-  std::error_code ec;
-  if (!down_.is_stream() || !down_.write_now(a, b, &ec)) return false;
-  *ok = !ec;
-  return true;
-}
-
-asio::awaitable<bool> HttpSession::write_client(std::string_view a, std::string_view b,
-                                                bool tried_now) {
-  bool ok = false;
-  if (!tried_now && write_client_now(&a, &b, &ok)) co_return ok;
+asio::awaitable<IoResult> HttpSession::write_client(std::string_view data, bool tried_now) {
   arm(Deadline::kClientWrite,
       view_->snapshot->config->listeners[listener_index_].timeouts.request_body_idle);
-  auto ec = std::get<0>(co_await down_.write(a, b));
-  disarm();
-  co_return !ec;
-}
-
-asio::awaitable<bool> HttpSession::write_upstream(std::string_view a, std::string_view b) {
-  arm(Deadline::kResponse, cluster_config_->timeouts.response);
-  auto ec = std::get<0>(co_await up_.write(a, b));
-  disarm();
-  co_return !ec;
+  return client_->write(data, tried_now);
 }
 
 asio::awaitable<void> HttpSession::tunnel(std::chrono::milliseconds idle) {
   using namespace asio::experimental::awaitable_operators;
-  // Bytes that came after either head belong to the new protocol.
-  if (!in_.empty()) {
-    bytes_received_ += in_.size();
-    auto ec = std::get<0>(co_await up_.write(in_.data()));
-    in_.consume(in_.size());
-    if (ec) co_return;
-  }
-  if (!up_in_.empty()) {
-    bytes_sent_ += up_in_.size();
-    if (!co_await write_client(up_in_.data())) co_return;
-    up_in_.consume(up_in_.size());
-  }
   // One deadline for both directions, pushed on by every byte; the tick cancels both sides.
+  // Bytes that came after either head belong to the new protocol: the codecs hand them over
+  // first.
   arm(Deadline::kTunnelIdle, idle);
   auto fail = [this] {
-    down_.cancel();
-    up_.cancel();
+    client_->cancel();
+    backend_->cancel();
   };
   auto client_to_upstream = [&]() -> asio::awaitable<void> {
     while (true) {
-      auto space = in_.prepare(kIoChunk);
-      auto [ec, n] = co_await down_.read_some(space.data(), space.size());
-      if (ec) {
-        if (ec == asio::error::eof) {
-          up_.shutdown_send();
-        } else {
-          fail();
-        }
-        co_return;
-      }
-      in_.commit(n);
+      const auto piece = co_await client_->read_raw();
+      if (piece.kind == BodyRead::Kind::kEnd) co_return backend_->shutdown_send();
+      if (piece.kind != BodyRead::Kind::kData) co_return fail();
       deadline_ = core::coarse_now() + idle;
-      auto wec = std::get<0>(co_await up_.write(in_.data()));
-      in_.consume(in_.size());
-      if (wec) co_return fail();
-      bytes_received_ += n;
+      if (!co_await backend_->write_raw(piece.data)) co_return fail();
+      bytes_received_ += piece.data.size();
     }
   };
   auto upstream_to_client = [&]() -> asio::awaitable<void> {
     while (true) {
-      auto space = up_in_.prepare(kIoChunk);
-      auto [ec, n] = co_await up_.read_some(space.data(), space.size());
-      if (ec) {
-        if (ec == asio::error::eof)
-          down_.shutdown_send();
-        else
-          fail();
-        co_return;
-      }
-      up_in_.commit(n);
+      const auto piece = co_await backend_->read_raw();
+      if (piece.kind == BodyRead::Kind::kEnd) co_return client_->shutdown_send();
+      if (piece.kind != BodyRead::Kind::kData) co_return fail();
       deadline_ = core::coarse_now() + idle;
-      auto wec = std::get<0>(co_await down_.write(up_in_.data()));
-      up_in_.consume(up_in_.size());
-      if (wec) co_return fail();
-      bytes_sent_ += n;
+      if (!co_await client_->write_raw(piece.data)) co_return fail();
+      bytes_sent_ += piece.data.size();
     }
   };
   co_await (client_to_upstream() && upstream_to_client());
@@ -273,20 +216,20 @@ asio::awaitable<void> HttpSession::serve_h2(std::string_view received) {
     }
   };
   hooks.draining = [this] { return worker_.draining(); };
-  H2Connection h2(down_, worker_.io().get_executor(), limits, std::move(hooks));
+  H2Connection h2(conn_->down, worker_.io().get_executor(), limits, std::move(hooks));
   idle_ = true;
   arm(Deadline::kKeepalive, keepalive);
   co_await h2.run(received);
   disarm();
-  in_.consume(in_.size());
+  conn_->codec.drop_buffered();
   if (h2.closed_on_error()) {
     // Lingering close (as nginx does): closing with unread input would reset the connection
     // and could destroy the GOAWAY that says why. Read and drop for a bounded time first.
-    down_.shutdown_send();
+    conn_->down.shutdown_send();
     arm(Deadline::kDrain, std::chrono::seconds(1));
     std::array<char, 4096> sink;
     for (int i = 0; i < 256; ++i) {  // at most 1 MiB or the deadline, whichever comes first
-      auto [ec, n] = co_await down_.read_some(sink.data(), sink.size());
+      auto [ec, n] = co_await conn_->down.read_some(sink.data(), sink.size());
       if (ec) break;
     }
     disarm();
@@ -298,12 +241,13 @@ asio::awaitable<void> HttpSession::run([[maybe_unused]] std::unique_ptr<HttpSess
   if (!view_ || listener_index_ < 0) co_return;
   const auto& tls = view_->snapshot->tls[listener_index_];
   const auto codec = view_->snapshot->config->listeners[listener_index_].codec;
-  if (tls && !down_.is_stream()) {
+  const bool stream = client_->one_request();
+  if (tls && !stream) {
     // The handshake has the time a request head has (slow handshakes are slowloris too).
     arm(Deadline::kRequestHead,
         view_->snapshot->config->listeners[listener_index_].timeouts.request_header);
     const char* why = nullptr;
-    const bool ok = co_await down_.handshake(tls, &why);
+    const bool ok = co_await conn_->down.handshake(tls, &why);
     disarm();
     auto* stats = view_->listener_stats[listener_index_];
     if (!ok) {
@@ -311,92 +255,74 @@ asio::awaitable<void> HttpSession::run([[maybe_unused]] std::unique_ptr<HttpSess
       co_return;
     }
     stats->tls_handshakes.add();
-    if (down_.resumed()) stats->tls_resumed.add();
-    if (down_.alpn() == "h2" || codec == config::Listener::Codec::kHttp2) {
+    if (conn_->down.resumed()) stats->tls_resumed.add();
+    if (conn_->down.alpn() == "h2" || codec == config::Listener::Codec::kHttp2) {
       co_await serve_h2({});
       co_return;
     }
-  } else if (codec == config::Listener::Codec::kHttp2 && !down_.is_stream()) {
+  } else if (codec == config::Listener::Codec::kHttp2 && !stream) {
     // HTTP/2 only: nghttp2 checks the preface, and anything else is a connection error
     // (GOAWAY PROTOCOL_ERROR, RFC 9113 3.4).
     co_await serve_h2({});
     co_return;
   }
+  // h2c with prior knowledge: the first bytes of a cleartext connection may be HTTP/2's preface.
+  if (!stream) conn_->codec.detect_h2_preface(codec != config::Listener::Codec::kHttp1);
   bool first = true;
   while (true) {
-    if (worker_.draining() && in_.empty()) break;
+    if (worker_.draining() && !client_->has_buffered()) break;
     request_deadline_ = Clock::time_point::max();  // set again when the next request starts
     grpc_ = false;
     refresh_view();
     const auto& listener = view_->snapshot->config->listeners[listener_index_];
-    parser_.reset();
-    idle_ = in_.empty();
-    if (in_.empty()) {
+    idle_ = !client_->has_buffered();
+    if (idle_) {
       arm(first ? Deadline::kRequestHead : Deadline::kKeepalive,
           first ? listener.timeouts.request_header : listener.timeouts.keepalive_idle);
     } else {
       arm(Deadline::kRequestHead, listener.timeouts.request_header);
     }
-    http::ParseResult pr;
-    // HTTP/2: the head came split into fields, checked here as a parsed head would be; the
-    // reads below are for HTTP/1.1 heads (a stream carries one request, then ends).
-    const bool h2_head = first && down_.is_stream();
-    if (h2_head) {
-      std::swap(req_, down_.stream()->request);
-      pr = parser_.accept_fields(&req_);  // consumed is 0: nothing of in_ was the head
-    }
-    while (!h2_head) {
-      if (first && !down_.is_stream() && !in_.empty() && codec != config::Listener::Codec::kHttp1 &&
-          could_be_h2_preface(in_.data())) {
-        if (in_.size() >= kH2Preface.size()) {  // h2c with prior knowledge
-          disarm();
-          co_await serve_h2(in_.data());
-          co_return;
-        }
-      } else if (!in_.empty()) {
-        pr = parser_.parse(in_.data(), &req_);
-        if (pr.state != http::ParseResult::State::kIncomplete) break;
-      }
-      auto space = in_.prepare(1);
-      if (space.empty()) {
-        pr = http::ParseResult::error(431, "request header section too large");
-        break;
-      }
-      auto [ec, n] = co_await down_.read_some(space.data(), space.size());
+    HeadRead head;
+    while ((head = client_->parse_head(&req_)).kind == HeadRead::Kind::kMore) {
+      auto [ec, n] = co_await client_->receive();
       if (ec) {
         disarm();
         auto fired = take_fired();
-        if (fired == Deadline::kRequestHead && !in_.empty()) {
+        if (fired == Deadline::kRequestHead && client_->has_buffered()) {
           method_.clear();
           co_await send_local(408, true);
         }
         co_return;
       }
-      in_.commit(n);
+      client_->received(n);
       idle_ = false;
       if (deadline_kind_ == Deadline::kKeepalive)
         arm(Deadline::kRequestHead, listener.timeouts.request_header);
     }
     disarm();
-    if (pr.is_error()) {
+    if (head.kind == HeadRead::Kind::kH2Preface) {
+      co_await serve_h2(conn_->codec.buffered());
+      co_return;
+    }
+    if (head.kind == HeadRead::Kind::kBad) {
       view_->listener_stats[listener_index_]->parse_errors.add();
       method_.clear();
       started_ = Clock::now();
       log_target_ = "-";
       route_ = nullptr;
       upstream_key_ = nullptr;
-      co_await send_local(pr.status, true, pr.reason);
-      log_request(pr.status);
+      co_await send_local(head.status, true, head.reason);
+      log_request(head.status);
       co_return;
     }
-    bool keep = co_await handle_request(pr.consumed);
-    if (!keep || h2_head) break;  // a stream carries one request: no read to learn it ended
+    bool keep = co_await handle_request();
+    if (!keep || stream) break;  // a stream carries one request: no read to learn it ended
     first = false;
   }
   // Bytes the client sent that we will not read would turn close() into a reset, which can
   // destroy the response in the client's receive queue: send FIN first in that case. Otherwise
   // close() alone ends the connection cleanly, one syscall cheaper.
-  if (!in_.empty()) down_.shutdown_send();
+  if (client_->has_buffered()) client_->shutdown_send();
 }
 
 void HttpSession::note_try(const ClusterRuntime& cluster, int index, bool failed) {

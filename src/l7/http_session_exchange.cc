@@ -8,14 +8,12 @@
 #include <array>
 
 #include "core/coarse_clock.h"
-#include "http/http1_writer.h"
 #include "http/path_normalizer.h"
 #include "l7/forwarded_headers.h"
 #include "l7/grpc_status.h"
 #include "l7/http_session.h"
 #include "l7/http_session_internal.h"
 #include "l7/request_key.h"
-#include "l7/websocket_upgrade.h"
 
 namespace sluice::l7 {
 using namespace session;
@@ -23,13 +21,15 @@ using namespace session;
 void HttpSession::build_upstream_request(const config::Listener& listener) {
   auto& up = up_req_;
   up.method = method_;
-  up.scheme = down_.is_tls() ? "https" : "http";
+  up.scheme = client_->is_tls() ? "https" : "http";
   // An HTTP/1.0 client may send no Host; the upstream request is 1.1 and needs one.
   if (req_.host.empty()) listen_text_ = listener.listen.to_string();
   up.authority = req_.host.empty() ? std::string_view(listen_text_) : req_.host;
   up.path = path_;
   up.query = req_.query;
-  up.protocol = {};
+  // A WebSocket handshake, whichever way the client asked (an HTTP/1.1 Upgrade, an HTTP/2
+  // extended CONNECT): the backend's codec says it its own way.
+  up.protocol = upgrade_ ? std::string_view("websocket") : std::string_view();
   switch (req_framing_.body) {
     case http::BodyKind::kContentLength:
       up.body = http::BodyLength::known(req_framing_.content_length);
@@ -64,12 +64,12 @@ void HttpSession::build_upstream_request(const config::Listener& listener) {
   facts.add_forwarded = listener.add_forwarded;
   if (listener.tls) {
     facts.client_cert_header = listener.tls->client_cert_header;
-    facts.client_subject = down_.client_subject();
+    facts.client_subject = client_->client_subject();
   }
   rewrite_forwarded(facts, &up.headers);
 }
 
-asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
+asio::awaitable<bool> HttpSession::handle_request() {
   started_ = Clock::now();
   arena_.reset();  // the values made up for the last request are dead
   refresh_view();
@@ -84,7 +84,6 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
 
   method_.assign(req_.method);
   req_framing_ = req_.framing;
-  req_version_minor_ = req_.version_minor;
   max_body_ = listener.limits.max_body_size;
   bytes_sent_ = 0;
   bytes_received_ = 0;
@@ -103,7 +102,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   if (!req_.query.empty()) log_target_.append("?").append(req_.query);
   canonical_host(req_.host, &host_);
   request_body_done_ = req_framing_.body == http::BodyKind::kNone;
-  upgrade_ = req_framing_.has_upgrade && is_websocket_upgrade(req_);
+  upgrade_ = client_->websocket();
   grpc_ = false;
   if (const auto* ct = req_.find("content-type");
       ct && ct->value.rfind("application/grpc", 0) == 0) {
@@ -117,19 +116,12 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
     }
   }
   client_keep_alive_ = req_framing_.keep_alive && !worker_.draining();
-  // RFC 9110 6.5.1: trailers go to an HTTP/1.1 client only when it said `TE: trailers`; every
-  // HTTP/2 message may carry them.
-  client_takes_trailers_ = down_.is_stream();
-  for (const auto& h : req_.headers) {
-    if (h.id == http::HeaderId::kTe && http::list_has_token(h.value, "trailers"))
-      client_takes_trailers_ = true;
-  }
 
   auto finish_local = [&](int status, bool close,
                           std::string_view detail = {}) -> asio::awaitable<bool> {
     // A body we did not read would be parsed as the next request: close instead.
     if (!request_body_done_) close = true;
-    in_.consume(head_len);
+    client_->release_head();
     co_await send_local(status, close || !client_keep_alive_, detail);
     log_request(status);
     co_return !close && client_keep_alive_;
@@ -141,15 +133,13 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
   }
   // A chunked body whose bytes at hand are already malformed never reaches a backend: nothing
   // of the request is sent, and the connection closes (its framing can no longer be trusted).
-  if (req_framing_.body == http::BodyKind::kChunked) {
-    if (const char* bad = http::chunked_prefix_error(in_.data().substr(head_len))) {
-      view_->listener_stats[listener_index_]->body_errors_before_upstream.add();
-      co_return co_await finish_local(400, true, bad);
-    }
+  if (const char* bad = client_->early_body_error()) {
+    view_->listener_stats[listener_index_]->body_errors_before_upstream.add();
+    co_return co_await finish_local(400, true, bad);
   }
-  if (listener.redirect_https) co_return co_await redirect_to_https(listener, head_len);
+  if (listener.redirect_https) co_return co_await redirect_to_https(listener);
   RouteInput input{req_.method,   host_,      path_, req_.query,
-                   &req_.headers, client_ip_, {},    down_.client_subject()};
+                   &req_.headers, client_ip_, {},    client_->client_subject()};
   const CompiledRoute* route = router.match(input);
   if (!route) {
     view_->no_route_stats[listener_index_]->by_class[4].add();
@@ -180,11 +170,12 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
     breaker.shared = cluster.shared.get();
   }
   build_upstream_request(listener);
-  // The upstream head's views point into in_ (and the HTTP/2 stream's storage): an HTTP/1.1
-  // backend gets it written out now, an h2 one has it submitted before in_ is read again.
-  out_.clear();
-  if (!cluster.config->upstream_h2) http::write_request_head(up_req_, &out_, upgrade_);
-  in_.consume(head_len);
+  // The upstream head's views point into the client codec's buffer: an HTTP/1.1 backend's codec
+  // writes it out now, an h2 one submits it before that buffer is read again.
+  backend_ = cluster.config->upstream_h2 ? static_cast<UpstreamCodec*>(&h2_backend_)
+                                         : static_cast<UpstreamCodec*>(&h1_backend_);
+  backend_->prepare(up_req_);
+  client_->release_head();
 
   std::array<uint32_t, kMaxTries> excluded{};
   size_t excluded_count = 0;
@@ -278,7 +269,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
     auto& active = cluster.gauges->active[index];
     active.store(active.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     const bool status_retry_possible = resendable && retries_left > 0 && !policy.on_status.empty();
-    outcome = co_await exchange(cluster, reused, &body_started,
+    outcome = co_await exchange(reused, &body_started,
                                 status_retry_possible ? &policy.on_status : nullptr);
     active.store(active.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     if (outcome == Outcome::kStale && resendable && !retried_stale) {
@@ -350,6 +341,7 @@ asio::awaitable<bool> HttpSession::handle_request(size_t head_len) {
 }
 
 void HttpSession::close_upstream() {
+  h2_backend_.close();
   if (up_.is_open()) up_.close();
   up_token_.reset();
 }
@@ -358,14 +350,18 @@ asio::awaitable<bool> HttpSession::take_h2_stream() {
   // While another session opens a connection, wait until it is ready (its SETTINGS say how
   // many streams it takes) rather than open one each; a burst larger than that waits for the
   // next one, a few rounds at most, then opens its own.
-  if (worker_.h2_stream(*pool_key_, &up_)) co_return true;
-  for (int round = 0; round < 4; ++round) {
-    auto* opening = worker_.h2_waiter(*pool_key_);
-    if (!opening) break;
-    co_await opening->async_wait(kNoThrow);  // woken when it is ready or has failed
-    if (worker_.h2_stream(*pool_key_, &up_)) co_return true;
+  std::shared_ptr<H2UpStream> stream;
+  if (!worker_.h2_stream(*pool_key_, &stream)) {
+    for (int round = 0; round < 4 && !stream; ++round) {
+      auto* opening = worker_.h2_waiter(*pool_key_);
+      if (!opening) break;
+      co_await opening->async_wait(kNoThrow);  // woken when it is ready or has failed
+      worker_.h2_stream(*pool_key_, &stream);
+    }
   }
-  co_return false;
+  if (!stream) co_return false;
+  h2_backend_.attach(std::move(stream));
+  co_return true;
 }
 
 asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::SocketAddress& address,
@@ -442,51 +438,47 @@ asio::awaitable<HttpSession::ConnectResult> HttpSession::connect(const core::Soc
     // The waiters are woken when the connection's SETTINGS arrive (or it fails), not now.
     const bool opener = h2_opening.worker != nullptr;
     h2_opening.worker = nullptr;
-    worker_.adopt_h2(*pool_key_, std::move(up_.socket()), up_.release_ssl(), &up_, opener,
+    std::shared_ptr<H2UpStream> stream;
+    worker_.adopt_h2(*pool_key_, std::move(up_.socket()), up_.release_ssl(), &stream, opener,
                      cfg.timeouts.connect);
+    h2_backend_.attach(std::move(stream));
   }
   cluster_stats_->upstream_connections.add();
   if (shared) up_token_ = ConnectionToken(cluster.shared);
   co_return ConnectResult::kConnected;
 }
 
-asio::awaitable<Outcome> HttpSession::exchange(const ClusterRuntime& cluster, bool reused,
-                                               bool* body_started,
+asio::awaitable<Outcome> HttpSession::exchange(bool reused, bool* body_started,
                                                const std::vector<int>* retry_statuses) {
-  (void)cluster;
-  std::string_view prefix;
-  if (req_framing_.body == http::BodyKind::kContentLength) {
-    prefix = in_.data().substr(
-        0, static_cast<size_t>(std::min<uint64_t>(in_.size(), req_framing_.content_length)));
-  }
   // Closed before answering: on a pooled connection that is the stale case (safe to resend on
   // a fresh one), otherwise a reset of this try. An HTTP/2 stream the backend refused is as
   // safe to resend, whatever connection it was on.
   auto closed = [&] {
-    return (reused || up_.refused()) && !*body_started ? Outcome::kStale : Outcome::kReset;
+    return (reused || backend_->refused()) && !*body_started ? Outcome::kStale : Outcome::kReset;
   };
-  // An HTTP/2 backend takes the head as it is; an HTTP/1.1 one gets out_, written at once.
-  if (up_.is_stream() && !up_.stream()->submit_head(up_req_)) co_return closed();
-  // write_upstream() written out: one coroutine frame fewer per request.
+  // The head goes with the body bytes already at hand: one write for a small request.
+  const auto first = client_->body_at_hand();
+  const std::string_view prefix =
+      first.kind == BodyRead::Kind::kData ? first.data : std::string_view();
   arm(Deadline::kResponse, cluster_config_->timeouts.response);
-  const auto head_ec = std::get<0>(co_await up_.write(out_, prefix));
+  const auto sent = std::get<0>(co_await backend_->send_head(up_req_, prefix));
   disarm();
-  if (head_ec) {
+  if (sent) {
     if (upstream_too_slow(take_fired())) {
       local_status_ = 504;
       co_return Outcome::kLocalResponse;
     }
     co_return closed();
   }
-  if (!prefix.empty()) {
+  if (first.kind == BodyRead::Kind::kData) {
     *body_started = true;
-    in_.consume(prefix.size());
     bytes_received_ += prefix.size();
-  }
-  if (req_framing_.body != http::BodyKind::kNone) {
-    Outcome outcome = Outcome::kDone;
-    *body_started = true;
-    if (!co_await send_request_body(&outcome)) co_return outcome;
+    if (first.last) {
+      request_body_done_ = true;  // a length, all of it at hand: it ends by itself
+    } else {
+      Outcome outcome = Outcome::kDone;
+      if (!co_await send_request_body(&outcome)) co_return outcome;
+    }
   }
   auto outcome = co_await relay_response(retry_statuses);
   if (outcome == Outcome::kStale) outcome = closed();

@@ -2,28 +2,20 @@
 // text/plain bodies, gRPC statuses as trailers-only answers, and the redirect to https.
 #include <fmt/format.h>
 
-#include "http/http1_writer.h"
 #include "http/status.h"
 #include "l7/grpc_status.h"
 #include "l7/http_session.h"
 
 namespace sluice::l7 {
 
-http::Persistence HttpSession::persistence(bool close) const {
-  if (close) return http::Persistence::kClose;
-  return req_version_minor_ == 0 ? http::Persistence::kKeepAlive : http::Persistence::kDefault;
-}
-
 asio::awaitable<bool> HttpSession::write_response(std::string_view body, bool close) {
-  // Written by the client's codec: HEADERS and DATA on an HTTP/2 stream, HTTP/1.1 bytes else.
-  if (down_.is_stream()) {
-    if (!down_.stream()->submit_response(resp_out_)) co_return false;
-    if (body.empty()) co_return true;
-    co_return co_await write_client(body);
+  if (!client_->start_response(resp_out_, &close)) co_return false;
+  bool ok = false;
+  if (!write_client_now(body, &ok)) {
+    ok = !std::get<0>(co_await write_client(body, true));
+    disarm();
   }
-  out_.clear();
-  http::write_response_head(resp_out_, /*chunked=*/false, persistence(close), &out_);
-  co_return co_await write_client(out_, body);
+  co_return ok;
 }
 
 asio::awaitable<void> HttpSession::send_local(int status, bool close, std::string_view detail) {
@@ -44,9 +36,8 @@ asio::awaitable<void> HttpSession::send_local(int status, bool close, std::strin
   co_await write_response(body, close);
 }
 
-asio::awaitable<bool> HttpSession::redirect_to_https(const config::Listener& listener,
-                                                     size_t head_len) {
-  in_.consume(head_len);
+asio::awaitable<bool> HttpSession::redirect_to_https(const config::Listener& listener) {
+  client_->release_head();
   if (host_.empty()) {  // HTTP/1.0 without Host: nowhere to send the client
     co_await send_local(400, true, "a redirect to https needs a Host header");
     log_request(400);

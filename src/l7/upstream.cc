@@ -46,38 +46,29 @@ void Upstream::adopt_ssl(SSL* ssl) {
 }
 
 asio::awaitable<std::tuple<std::error_code, size_t>> Upstream::read_some(char* data, size_t size) {
-  if (stream_) return stream_->read(data, size);
   if (ssl_) return tls_io::read_some(socket_, ssl_, data, size, &broken_);
   return plain_io::read_some(socket_, data, size);
 }
 
 asio::awaitable<std::tuple<std::error_code, size_t>> Upstream::write(std::string_view a,
                                                                      std::string_view b) {
-  if (stream_) return stream_->write(a, b);
   if (!ssl_) return plain_io::write(socket_, a, b);
   if (b.empty()) return tls_io::write(socket_, ssl_, a, &broken_);
   return tls_io::write(socket_, ssl_, a, b, &broken_);
 }
 
 void Upstream::cancel() {
-  if (stream_) return stream_->cancel();
   std::error_code ec;
   socket_.cancel(ec);
 }
 
 void Upstream::shutdown_send() {
-  if (stream_) return;  // a tunnel over an HTTP/2 stream is not offered
   tls_io::shutdown(ssl_, broken_);
   std::error_code ec;
   socket_.shutdown(asio::socket_base::shutdown_send, ec);
 }
 
 void Upstream::close() {
-  if (stream_) {
-    stream_->finish();
-    stream_.reset();
-    return;
-  }
   if (ssl_) {
     if (socket_.is_open()) tls_io::shutdown(ssl_, broken_);
     SSL_free(ssl_);

@@ -1,6 +1,7 @@
 #pragma once
-// The backend side of an HTTP exchange: a pooled HTTP/1.1 TCP connection, or a stream on a
-// shared HTTP/2 connection (h2_client.h) that speaks HTTP/1.1 bytes to the session.
+// A backend connection as bytes: a TCP socket, with TLS for clusters that ask for it, pooled
+// between requests with its TLS state. What the bytes mean is the codecs' affair
+// (http1_upstream_codec.h; an HTTP/2 connection is h2_client.h).
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
@@ -10,7 +11,7 @@
 #include <tuple>
 #include <utility>
 
-#include "l7/h2_client.h"
+#include <openssl/ssl.h>
 #include "tls/client_context.h"
 
 namespace sluice::l7 {
@@ -22,11 +23,7 @@ class Upstream {
   Upstream(const Upstream&) = delete;
   Upstream& operator=(const Upstream&) = delete;
   asio::ip::tcp::socket& socket() { return socket_; }
-  bool is_stream() const { return stream_ != nullptr; }
-  H2UpStream* stream() const { return stream_.get(); }  // null unless is_stream()
-  bool is_open() const { return stream_ ? true : socket_.is_open(); }
-  bool refused() const { return stream_ && stream_->refused; }  // an HTTP/2 REFUSED_STREAM
-  void attach(std::shared_ptr<H2UpStream> stream) { stream_ = std::move(stream); }
+  bool is_open() const { return socket_.is_open(); }
 
   // TLS on a connected socket (clusters with `tls:`). The session is kept for the next
   // connection to the same endpoint.
@@ -42,11 +39,10 @@ class Upstream {
                                                              std::string_view b = {});
   void cancel();
   void shutdown_send();
-  void close();  // a stream not finished is reset; a socket is closed
+  void close();
 
  private:
   asio::ip::tcp::socket socket_;
-  std::shared_ptr<H2UpStream> stream_;
   SSL* ssl_ = nullptr;
   bool broken_ = false;
 };

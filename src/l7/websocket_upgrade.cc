@@ -1,5 +1,8 @@
 #include "l7/websocket_upgrade.h"
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 namespace sluice::l7 {
 namespace {
 
@@ -22,6 +25,15 @@ bool is_websocket_upgrade(const http::RequestHead& req) {
 
 bool is_websocket_switch(const http::ResponseHead& resp) {
   return upgrades_to_websocket(resp.headers);
+}
+
+std::string make_websocket_key() {
+  // 16 random bytes in base64 (RFC 6455 4.1): a nonce for the backend's handshake, not a secret.
+  unsigned char nonce[16] = {};
+  RAND_bytes(nonce, sizeof(nonce));
+  unsigned char key[25];  // 24 characters and the NUL EVP_EncodeBlock writes
+  EVP_EncodeBlock(key, nonce, sizeof(nonce));
+  return std::string(reinterpret_cast<const char*>(key), 24);
 }
 
 }  // namespace sluice::l7

@@ -1,7 +1,6 @@
 #include "l7/worker.h"
 
 #include "l7/h2_client.h"
-#include "l7/upstream.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -545,14 +544,14 @@ void Worker::apply_ramp(ClusterRuntime& c, Clock::time_point now) {
   c.ramping = still;
 }
 
-bool Worker::h2_stream(const std::string& endpoint, Upstream* up) {
+bool Worker::h2_stream(const std::string& endpoint, std::shared_ptr<H2UpStream>* stream) {
   auto it = h2_clients_.find(endpoint);
   if (it == h2_clients_.end()) return false;
   auto& clients = it->second;
   std::erase_if(clients, [](const std::shared_ptr<H2Client>& c) { return !c->alive(); });
   for (auto& c : clients) {
     if (c->has_room()) {
-      up->attach(c->open_stream());
+      *stream = c->open_stream();
       return true;
     }
   }
@@ -577,11 +576,12 @@ asio::steady_timer* Worker::h2_waiter(const std::string& endpoint) {
 }
 
 void Worker::adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, SSL* ssl,
-                      Upstream* up, bool opener, std::chrono::milliseconds settings_timeout) {
+                      std::shared_ptr<H2UpStream>* stream, bool opener,
+                      std::chrono::milliseconds settings_timeout) {
   auto client = std::make_shared<H2Client>(io_, std::move(socket), ssl);
   if (opener) client->when_ready([this, endpoint] { h2_connect_end(endpoint); });
   client->start(settings_timeout);
-  up->attach(client->open_stream());
+  *stream = client->open_stream();
   h2_clients_[endpoint].push_back(std::move(client));
 }
 

@@ -29,7 +29,7 @@
 namespace sluice::l7 {
 
 class HttpSession;
-class Upstream;
+struct H2UpStream;
 class H2Client;
 
 // Per worker, per snapshot: the mutable side of a cluster.
@@ -123,12 +123,13 @@ class Worker {
   UpstreamPool& pool() { return pool_; }
   // h2/h2c clusters: a stream on one of this worker's connections to `endpoint` that has room
   // (the backend's SETTINGS_MAX_CONCURRENT_STREAMS), if there is one.
-  bool h2_stream(const std::string& endpoint, Upstream* up);
-  // A new connection to `endpoint` joins the worker's HTTP/2 connections to it; `up` gets a
-  // stream on it. `opener`: it was announced with h2_connect_begin, and its SETTINGS (or its
+  bool h2_stream(const std::string& endpoint, std::shared_ptr<H2UpStream>* stream);
+  // A new connection to `endpoint` joins the worker's HTTP/2 connections to it; `stream` is one
+  // on it. `opener`: it was announced with h2_connect_begin, and its SETTINGS (or its
   // failure) end that.
-  void adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, SSL* ssl, Upstream* up,
-                bool opener, std::chrono::milliseconds settings_timeout);
+  void adopt_h2(const std::string& endpoint, asio::ip::tcp::socket socket, SSL* ssl,
+                std::shared_ptr<H2UpStream>* stream, bool opener,
+                std::chrono::milliseconds settings_timeout);
   // While one session opens the HTTP/2 connection to an endpoint, the others wait for it instead
   // of opening their own (a burst of streams on a cold worker would open one each).
   void h2_connect_begin(const std::string& endpoint);
