@@ -99,12 +99,12 @@ int explain(const config::Config& config, const ExplainRequest& request) {
   auto balancer = balance::make_balancer(cluster.balance, specs);
   balance::PickContext ctx;
   if (balance::uses_hash(cluster.balance)) {
-    ctx.hash =
-        l7::request_hash(cluster.hash_on, cluster.balance == "source_ip", head, path, *source);
+    ctx.hash = l7::request_hash(cluster.hash_on, cluster.balance == balance::Kind::kSourceIp, head,
+                                path, *source);
   }
   int index = balancer->pick(ctx);
-  fmt::print("cluster: {} (balance {}, {} endpoints)\n", cluster.name, cluster.balance,
-             specs.size());
+  fmt::print("cluster: {} (balance {}, {} endpoints)\n", cluster.name,
+             balance::kind_name(cluster.balance), specs.size());
   if (balance::uses_hash(cluster.balance)) {
     fmt::print(
         "endpoint: {} (consistent hash of the request key: always this one while the endpoint set "
@@ -112,7 +112,7 @@ int explain(const config::Config& config, const ExplainRequest& request) {
         specs[index].key);
   } else {
     fmt::print("endpoint: {} would be first on a fresh worker ({} depends on load and order)\n",
-               specs[index].key, cluster.balance);
+               specs[index].key, balance::kind_name(cluster.balance));
   }
   return 0;
 }

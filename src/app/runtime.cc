@@ -51,7 +51,7 @@ int open_listener(const core::SocketAddress& address, bool udp, std::string* err
 
 std::shared_ptr<l7::LogFile> open_access_log(const config::AccessLog& cfg, std::string* error) {
   auto log = std::make_shared<l7::LogFile>();
-  log->json = cfg.format == "json";
+  log->json = cfg.format == config::AccessLog::Format::kJson;
   if (!cfg.enabled || cfg.path == "off") return log;
   if (cfg.path == "stdout") {
     log->fd = STDOUT_FILENO;
@@ -119,7 +119,7 @@ std::string Runtime::apply(std::shared_ptr<const config::Config> config) {
     }
   };
   for (const auto& l : config->listeners) {
-    const bool udp = l.protocol == "udp";
+    const bool udp = l.protocol == config::Listener::Protocol::kUdp;
     auto address = (udp ? "udp:" : "") + l.listen.to_string();
     bound[l.name] = address;
     auto it = bound_.find(l.name);
@@ -195,7 +195,7 @@ std::string Runtime::clusters_json() const {
   for (const auto& c : snapshot_->config->clusters) {
     nlohmann::json cj;
     cj["name"] = c.name;
-    cj["balance"] = c.balance;
+    cj["balance"] = balance::kind_name(c.balance);
     cj["endpoints"] = nlohmann::json::array();
     for (const auto& e : c.endpoints) {
       auto address = e.address.to_string();

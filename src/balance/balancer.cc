@@ -9,22 +9,31 @@
 
 namespace sluice::balance {
 
-std::unique_ptr<Balancer> make_balancer(std::string_view kind, const std::vector<EndpointSpec>& eps,
+std::unique_ptr<Balancer> make_balancer(Kind kind, const std::vector<EndpointSpec>& eps,
                                         uint64_t seed) {
   if (eps.empty()) return nullptr;
-  if (kind == "round_robin") return std::make_unique<RoundRobin>(eps, seed);
-  if (kind == "least_conn") return std::make_unique<LeastConn>(eps);
-  if (kind == "p2c") return std::make_unique<P2c>(eps);
-  if (kind == "random") return std::make_unique<Random>(eps);
-  if (kind == "ring_hash") return std::make_unique<RingHash>(eps);
-  if (kind == "maglev") return std::make_unique<Maglev>(eps);
-  // source_ip is Maglev keyed by the client address: consistent, and weight-aware.
-  if (kind == "source_ip") return std::make_unique<Maglev>(eps, "source_ip");
+  switch (kind) {
+    case Kind::kRoundRobin:
+      return std::make_unique<RoundRobin>(eps, seed);
+    case Kind::kLeastConn:
+      return std::make_unique<LeastConn>(eps);
+    case Kind::kP2c:
+      return std::make_unique<P2c>(eps);
+    case Kind::kRandom:
+      return std::make_unique<Random>(eps);
+    case Kind::kRingHash:
+      return std::make_unique<RingHash>(eps);
+    case Kind::kMaglev:
+      return std::make_unique<Maglev>(eps);
+    case Kind::kSourceIp:
+      // Maglev keyed by the client address: consistent, and weight-aware.
+      return std::make_unique<Maglev>(eps, "source_ip");
+  }
   return nullptr;
 }
 
-bool uses_hash(std::string_view kind) {
-  return kind == "ring_hash" || kind == "maglev" || kind == "source_ip";
+bool uses_hash(Kind kind) {
+  return kind == Kind::kRingHash || kind == Kind::kMaglev || kind == Kind::kSourceIp;
 }
 
 }  // namespace sluice::balance

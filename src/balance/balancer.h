@@ -6,10 +6,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/enum_names.h"
 
 namespace sluice::balance {
 
@@ -42,14 +45,23 @@ class Balancer {
   virtual std::string_view name() const = 0;
 };
 
-// kind: round_robin | least_conn | p2c | random | ring_hash | maglev | source_ip.
-// Returns null for an unknown kind or an empty endpoint list. `seed` varies where stateful
-// balancers start (so that workers do not all send their first request to endpoint 0).
-std::unique_ptr<Balancer> make_balancer(std::string_view kind, const std::vector<EndpointSpec>& eps,
+enum class Kind : uint8_t { kRoundRobin, kLeastConn, kP2c, kRandom, kRingHash, kMaglev, kSourceIp };
+inline constexpr core::EnumName<Kind> kKindNames[] = {
+    {Kind::kRoundRobin, "round_robin"}, {Kind::kLeastConn, "least_conn"}, {Kind::kP2c, "p2c"},
+    {Kind::kRandom, "random"},          {Kind::kRingHash, "ring_hash"},   {Kind::kMaglev, "maglev"},
+    {Kind::kSourceIp, "source_ip"}};
+inline std::optional<Kind> parse_kind(std::string_view text) {
+  return core::parse_enum(kKindNames, text);
+}
+inline std::string_view kind_name(Kind kind) { return core::enum_name(kKindNames, kind); }
+
+// Returns null for an empty endpoint list. `seed` varies where stateful balancers start (so
+// that workers do not all send their first request to endpoint 0).
+std::unique_ptr<Balancer> make_balancer(Kind kind, const std::vector<EndpointSpec>& eps,
                                         uint64_t seed = 0);
 
 // Whether a balancer of this kind uses PickContext::hash.
-bool uses_hash(std::string_view kind);
+bool uses_hash(Kind kind);
 
 inline bool is_excluded(std::span<const uint32_t> excluded, uint32_t index) {
   for (uint32_t e : excluded) {

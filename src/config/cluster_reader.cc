@@ -69,22 +69,24 @@ HealthCheck read_health_check(YamlReader& r, const YAML::Node& hc) {
   }
   if (hc["type"]) {
     if (auto s = r.string(hc["type"], "type")) {
-      if (*s != "http" && *s != "tcp" && *s != "grpc")
+      if (auto t = core::parse_enum(kHealthCheckTypes, *s)) {
+        check.type = *t;
+        check.type_given = true;
+      } else {
         r.error(hc["type"], "health_check type must be http, tcp or grpc");
-      check.type = *s;
-      check.type_given = true;
+      }
     }
   }
-  const bool http = check.type == "http";
+  const bool http = check.type == HealthCheck::Type::kHttp;
   for (const char* key : {"method", "path", "host", "expect_status", "expect_body"}) {
     if (!http && hc[key]) r.error(hc[key], std::string(key) + " only applies to type: http");
   }
   for (const char* key : {"send", "expect"}) {
-    if (check.type != "tcp" && hc[key])
+    if (check.type != HealthCheck::Type::kTcp && hc[key])
       r.error(hc[key], std::string(key) + " only applies to type: tcp");
   }
   if (hc["service"]) {
-    if (check.type != "grpc") {
+    if (check.type != HealthCheck::Type::kGrpc) {
       r.error(hc["service"], "service only applies to type: grpc");
     } else if (auto s = r.string(hc["service"], "service")) {
       check.grpc_service = *s;
@@ -158,14 +160,12 @@ Cluster read_cluster(YamlReader& r, const YAML::Node& node) {
   }
   if (node["balance"]) {
     if (auto s = r.string(node["balance"], "balance")) {
-      static const std::set<std::string> kKnown = {
-          "round_robin", "least_conn", "p2c", "random", "ring_hash", "maglev", "source_ip"};
-      if (!kKnown.count(*s)) {
-        r.error(node["balance"], "balance '" + *s +
-                                     "' is not one of round_robin, least_conn, p2c, random, "
-                                     "ring_hash, maglev, source_ip");
+      if (auto k = balance::parse_kind(*s)) {
+        c.balance = *k;
+      } else {
+        r.error(node["balance"],
+                "balance '" + *s + "' is not one of " + core::enum_list(balance::kKindNames));
       }
-      c.balance = *s;
     }
   }
   if (auto h = node["hash_on"]) {
@@ -185,7 +185,7 @@ Cluster read_cluster(YamlReader& r, const YAML::Node& node) {
         if (auto b = r.boolean(h["path"], "path"); b && *b) c.hash_on.kind = HashOn::Kind::kPath;
       }
     }
-    if (c.balance != "ring_hash" && c.balance != "maglev") {
+    if (c.balance != balance::Kind::kRingHash && c.balance != balance::Kind::kMaglev) {
       r.error(h, "hash_on only applies to balance: ring_hash or maglev");
     }
   }
@@ -342,12 +342,12 @@ Cluster read_cluster(YamlReader& r, const YAML::Node& node) {
     }
   }
   if (c.tls) {
-    if (c.health_check && c.health_check->type != "tcp") {
+    if (c.health_check && c.health_check->type != HealthCheck::Type::kTcp) {
       if (c.health_check->type_given) {
         r.error(node["health_check"],
                 "an http or grpc health check cannot reach a tls cluster yet: use type: tcp");
       } else {
-        c.health_check->type = "tcp";  // a TLS port answers nothing to plain HTTP
+        c.health_check->type = HealthCheck::Type::kTcp;  // a TLS port answers nothing to plain HTTP
       }
     }
   }

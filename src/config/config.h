@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "balance/balancer.h"
 #include "core/address.h"
+#include "core/enum_names.h"
 #include "core/units.h"
 
 namespace sluice::config {
@@ -116,8 +118,10 @@ struct ListenerTls {
 };
 
 struct Listener {
+  enum class Protocol : uint8_t { kHttp, kHttps, kTcp, kTlsPassthrough, kUdp };
   std::string name;
-  std::string protocol = "http";  // http | https | tcp | tls_passthrough | udp
+  Protocol protocol = Protocol::kHttp;
+  bool is_http() const { return protocol == Protocol::kHttp || protocol == Protocol::kHttps; }
   core::SocketAddress listen;
   std::vector<Route> routes;      // http
   std::string cluster;            // tcp, udp: every connection / session goes to this cluster
@@ -158,8 +162,8 @@ struct StatusRange {
 };
 
 struct HealthCheck {
-  std::string type =
-      "http";                // http | tcp (the default for clusters behind stream listeners) | grpc
+  enum class Type : uint8_t { kHttp, kTcp, kGrpc };
+  Type type = Type::kHttp;   // tcp is the default for clusters behind stream listeners
   std::string grpc_service;  // grpc: the service asked about (grpc.health.v1); empty = server
   bool type_given = false;
   // http
@@ -219,7 +223,7 @@ struct UpstreamTls {
 
 struct Cluster {
   std::string name;
-  std::string balance = "round_robin";
+  balance::Kind balance = balance::Kind::kRoundRobin;
   HashOn hash_on;
   std::vector<Endpoint> endpoints;
   std::optional<HealthCheck> health_check;
@@ -258,8 +262,9 @@ struct Cluster {
 };
 
 struct AccessLog {
+  enum class Format : uint8_t { kText, kJson };
   bool enabled = true;
-  std::string format = "text";  // text | json
+  Format format = Format::kText;
   std::string path = "stdout";  // stdout | stderr | a file path | off
 };
 
@@ -312,5 +317,29 @@ struct Config {
 
   const Cluster* find_cluster(std::string_view name) const;
 };
+
+// The words config uses for its enums (core/enum_names.h), parsed once by the readers.
+inline constexpr core::EnumName<Listener::Protocol> kListenerProtocols[] = {
+    {Listener::Protocol::kHttp, "http"},
+    {Listener::Protocol::kHttps, "https"},
+    {Listener::Protocol::kTcp, "tcp"},
+    {Listener::Protocol::kTlsPassthrough, "tls_passthrough"},
+    {Listener::Protocol::kUdp, "udp"}};
+inline constexpr core::EnumName<Listener::Codec> kListenerCodecs[] = {
+    {Listener::Codec::kAuto, "auto"},
+    {Listener::Codec::kHttp1, "http1"},
+    {Listener::Codec::kHttp2, "http2"}};
+inline constexpr core::EnumName<HealthCheck::Type> kHealthCheckTypes[] = {
+    {HealthCheck::Type::kHttp, "http"},
+    {HealthCheck::Type::kTcp, "tcp"},
+    {HealthCheck::Type::kGrpc, "grpc"}};
+inline constexpr core::EnumName<AccessLog::Format> kAccessLogFormats[] = {
+    {AccessLog::Format::kText, "text"}, {AccessLog::Format::kJson, "json"}};
+inline std::string_view name_of(Listener::Protocol p) {
+  return core::enum_name(kListenerProtocols, p);
+}
+inline std::string_view name_of(HealthCheck::Type t) {
+  return core::enum_name(kHealthCheckTypes, t);
+}
 
 }  // namespace sluice::config

@@ -225,36 +225,31 @@ Listener read_listener(YamlReader& r, const YAML::Node& node, size_t index) {
   }
   if (node["protocol"]) {
     if (auto s = r.string(node["protocol"], "protocol")) {
-      static const std::set<std::string> kKnown = {"http", "https", "tcp", "tls_passthrough",
-                                                   "udp"};
-      if (!kKnown.count(*s)) {
+      if (auto p = core::parse_enum(kListenerProtocols, *s)) {
+        l.protocol = *p;
+      } else {
         r.error(node["protocol"],
-                "protocol '" + *s + "' is not one of http, https, tcp, tls_passthrough, udp");
+                "protocol '" + *s + "' is not one of " + core::enum_list(kListenerProtocols));
       }
-      l.protocol = *s;
     }
   }
   if (node["tls"]) {
-    if (l.protocol != "https") {
+    if (l.protocol != Listener::Protocol::kHttps) {
       r.error(node["tls"], "tls applies to https listeners (tls_passthrough does not terminate)");
     } else {
       l.tls = read_listener_tls(r, node["tls"]);
     }
-  } else if (l.protocol == "https") {
+  } else if (l.protocol == Listener::Protocol::kHttps) {
     r.error(node, "https listener '" + l.name + "' needs 'tls' with certificates");
   }
   if (auto c = node["codec"]) {
-    if (l.protocol != "http" && l.protocol != "https") {
+    if (!l.is_http()) {
       r.error(c, "codec applies to http and https listeners");
     } else if (auto s = r.string(c, "codec")) {
-      if (*s == "auto") {
-        l.codec = Listener::Codec::kAuto;
-      } else if (*s == "http1") {
-        l.codec = Listener::Codec::kHttp1;
-      } else if (*s == "http2") {
-        l.codec = Listener::Codec::kHttp2;
+      if (auto codec = core::parse_enum(kListenerCodecs, *s)) {
+        l.codec = *codec;
       } else {
-        r.error(c, "codec '" + *s + "' is not one of auto, http1, http2");
+        r.error(c, "codec '" + *s + "' is not one of " + core::enum_list(kListenerCodecs));
       }
     }
   }
@@ -269,7 +264,7 @@ Listener read_listener(YamlReader& r, const YAML::Node& node, size_t index) {
     }
   }
   if (auto rh = node["redirect_https"]) {
-    if (l.protocol != "http") {
+    if (l.protocol != Listener::Protocol::kHttp) {
       r.error(rh, "redirect_https applies to http listeners");
     } else if (rh.IsScalar() && (rh.Scalar() == "true" || rh.Scalar() == "false")) {
       l.redirect_https = rh.Scalar() == "true";
@@ -279,10 +274,13 @@ Listener read_listener(YamlReader& r, const YAML::Node& node, size_t index) {
     }
   }
   // tcp and udp listeners send everything to one cluster; http and tls_passthrough route.
-  const bool is_tcp = l.protocol == "tcp" || l.protocol == "udp";
-  if (l.protocol == "udp") l.timeouts.idle = std::chrono::seconds(30);  // a UDP session's default
+  const bool is_tcp =
+      l.protocol == Listener::Protocol::kTcp || l.protocol == Listener::Protocol::kUdp;
+  if (l.protocol == Listener::Protocol::kUdp)
+    l.timeouts.idle = std::chrono::seconds(30);  // a UDP session's default
   if (auto pp = node["proxy_protocol"]) {
-    if (l.protocol != "tcp" && l.protocol != "tls_passthrough") {
+    if (l.protocol != Listener::Protocol::kTcp &&
+        l.protocol != Listener::Protocol::kTlsPassthrough) {
       r.error(pp, "accepting the PROXY protocol is supported on tcp and tls_passthrough listeners");
     } else if (r.expect_map(pp, "proxy_protocol", {"trusted_sources"})) {
       if (!pp["trusted_sources"]) r.error(pp, "proxy_protocol needs trusted_sources (CIDRs)");
@@ -296,7 +294,7 @@ Listener read_listener(YamlReader& r, const YAML::Node& node, size_t index) {
     }
   }
   if (node["session"]) {
-    if (l.protocol != "udp") {
+    if (l.protocol != Listener::Protocol::kUdp) {
       r.error(node["session"], "session only applies to udp listeners");
     } else if (auto s = r.string(node["session"], "session")) {
       if (*s == "none") {
@@ -308,7 +306,8 @@ Listener read_listener(YamlReader& r, const YAML::Node& node, size_t index) {
   }
   if (node["cluster"]) {
     if (!is_tcp) {
-      r.error(node["cluster"], "a " + l.protocol + " listener routes with 'routes', not 'cluster'");
+      r.error(node["cluster"], "a " + std::string(name_of(l.protocol)) +
+                                   " listener routes with 'routes', not 'cluster'");
     } else if (auto s = r.string(node["cluster"], "cluster")) {
       l.cluster = *s;
     }
@@ -402,7 +401,8 @@ Listener read_listener(YamlReader& r, const YAML::Node& node, size_t index) {
       } else {
         route.name = l.name + "/" + std::to_string(l.routes.size());
       }
-      if (rn["match"]) route.match = read_match(r, rn["match"], l.protocol == "tls_passthrough");
+      if (rn["match"])
+        route.match = read_match(r, rn["match"], l.protocol == Listener::Protocol::kTlsPassthrough);
       if (!rn["cluster"]) {
         r.error(rn, "route needs 'cluster'");
       } else if (auto s = r.string(rn["cluster"], "cluster")) {

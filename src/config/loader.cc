@@ -58,8 +58,11 @@ void read_root(YamlReader& r, const YAML::Node& root, Config& cfg) {
       }
       if (al["format"]) {
         if (auto s = r.string(al["format"], "format")) {
-          if (*s != "text" && *s != "json") r.error(al["format"], "format must be text or json");
-          cfg.access_log.format = *s;
+          if (auto f = core::parse_enum(kAccessLogFormats, *s)) {
+            cfg.access_log.format = *f;
+          } else {
+            r.error(al["format"], "format must be text or json");
+          }
         }
       }
       if (al["path"]) {
@@ -101,14 +104,14 @@ void read_root(YamlReader& r, const YAML::Node& root, Config& cfg) {
   // A cluster behind a stream listener speaks whatever protocol it speaks: its health check is a
   // TCP connect unless the config says otherwise.
   for (const auto& l : cfg.listeners) {
-    if (l.protocol == "http" || l.protocol == "https") continue;
+    if (l.is_http()) continue;
     std::vector<std::string> names;
     if (!l.cluster.empty()) names.push_back(l.cluster);
     for (const auto& route : l.routes) names.push_back(route.cluster);
     for (auto& c : cfg.clusters) {
       if (c.health_check && !c.health_check->type_given &&
           std::find(names.begin(), names.end(), c.name) != names.end()) {
-        c.health_check->type = "tcp";
+        c.health_check->type = HealthCheck::Type::kTcp;
       }
     }
   }
@@ -123,7 +126,7 @@ void read_root(YamlReader& r, const YAML::Node& root, Config& cfg) {
         r.error(rn, "route '" + route.name + "' refers to unknown cluster '" + route.cluster + "'");
       }
     }
-    if (l.protocol == "udp") {
+    if (l.protocol == Listener::Protocol::kUdp) {
       if (const auto* c = cfg.find_cluster(l.cluster); c && c->proxy_protocol == 1) {
         r.error(listeners_node[i]["cluster"],
                 "cluster '" + c->name + "' sends PROXY v1, which has no UDP form: use v2");

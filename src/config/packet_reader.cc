@@ -126,10 +126,10 @@ PacketVip read_packet_vip(YamlReader& r, const YAML::Node& node) {
   }
   if (node["health_check"]) {
     vip.health_check = read_health_check(r, node["health_check"]);
-    if (vip.health_check->type_given && vip.health_check->type != "tcp") {
+    if (vip.health_check->type_given && vip.health_check->type != HealthCheck::Type::kTcp) {
       r.error(node["health_check"]["type"], "packet vips have tcp health checks only");
     }
-    vip.health_check->type = "tcp";
+    vip.health_check->type = HealthCheck::Type::kTcp;
   }
   if (node["health_port"]) {
     if (auto v = r.uint(node["health_port"], "health_port", 1, 65535))

@@ -67,7 +67,7 @@ asio::awaitable<Outcome> probe_once(asio::io_context& io, const core::SocketAddr
   auto ep = address.to_endpoint<asio::ip::tcp::endpoint>();
   auto [cec] = co_await attempt->socket.async_connect(ep, kNoThrow);
   if (cec) co_return finish(false, "connect: " + cec.message());
-  if (check.type == "grpc") {
+  if (check.type == config::HealthCheck::Type::kGrpc) {
     // A named local, not a temporary in the co_await: GCC 12 destroys a conditional's temporary
     // twice there.
     std::string authority = address.to_string();
@@ -76,7 +76,7 @@ asio::awaitable<Outcome> probe_once(asio::io_context& io, const core::SocketAddr
   }
 
   std::string request;
-  if (check.type == "http") {
+  if (check.type == config::HealthCheck::Type::kHttp) {
     request = check.method + " " + check.path +
               " HTTP/1.1\r\nHost: " + (check.host.empty() ? address.to_string() : check.host) +
               "\r\nUser-Agent: sluice-health-check\r\nConnection: close\r\n\r\n";
@@ -87,20 +87,24 @@ asio::awaitable<Outcome> probe_once(asio::io_context& io, const core::SocketAddr
     auto [wec, n] = co_await asio::async_write(attempt->socket, asio::buffer(request), kNoThrow);
     if (wec) co_return finish(false, "write: " + wec.message());
   }
-  const std::string& expect = check.type == "http" ? check.expect_body : check.expect;
-  if (check.type == "tcp" && expect.empty()) co_return finish(true, "connected");
+  const std::string& expect =
+      check.type == config::HealthCheck::Type::kHttp ? check.expect_body : check.expect;
+  if (check.type == config::HealthCheck::Type::kTcp && expect.empty())
+    co_return finish(true, "connected");
 
   // Read until we can decide: the status line (and, if asked, the body substring), or EOF.
   std::string got;
   char buf[4096];
   while (got.size() < kMaxRead) {
-    if (check.type == "http" && expect.empty() && got.find("\r\n") != std::string::npos) break;
+    if (check.type == config::HealthCheck::Type::kHttp && expect.empty() &&
+        got.find("\r\n") != std::string::npos)
+      break;
     if (!expect.empty() && got.find(expect) != std::string::npos) break;
     auto [rec, n] = co_await attempt->socket.async_read_some(asio::buffer(buf), kNoThrow);
     if (rec) break;  // EOF or error: decide on what arrived
     got.append(buf, n);
   }
-  if (check.type == "tcp") {
+  if (check.type == config::HealthCheck::Type::kTcp) {
     bool found = got.find(expect) != std::string::npos;
     co_return finish(found, found ? "answered" : "answer lacks '" + expect + "'");
   }

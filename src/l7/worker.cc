@@ -102,7 +102,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
       rt.pool_keys.push_back(rt.tls ? "tls/" + c.name + "/" + key : key);
     rt.balancer = balance::make_balancer(c.balance, specs, next_random());
     rt.hashed = balance::uses_hash(c.balance);
-    rt.source_ip = c.balance == "source_ip";
+    rt.source_ip = c.balance == balance::Kind::kSourceIp;
     rt.gauges = std::make_shared<EndpointGauges>(rt.endpoint_keys);
     rt.stats = stats_.cluster(c.name);
     if (c.max_requests > 0 || c.max_connections > 0 || c.max_pending > 0) {
@@ -142,7 +142,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
     view->route_stats.push_back(std::move(routes));
     view->no_route_stats.push_back(stats_.route(l.name, "", ""));
     view->listener_stats.push_back(stats_.listener(l.name));
-    const bool http = l.protocol == "http" || l.protocol == "https";
+    const bool http = l.is_http();
     view->stream_stats.push_back(http ? nullptr : stats_.stream(l.name));
     int cluster_index = -1;
     for (size_t c = 0; c < cfg.clusters.size(); ++c) {
@@ -162,7 +162,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
   // Close acceptors whose listener is gone or moved; open the new ones.
   std::erase_if(acceptors_, [&](Acceptor& a) {
     int index = snapshot->listener_index(a.name);
-    bool keep = index >= 0 && cfg.listeners[index].protocol != "udp" &&
+    bool keep = index >= 0 && cfg.listeners[index].protocol != config::Listener::Protocol::kUdp &&
                 cfg.listeners[index].listen.to_string() == a.address;
     if (!keep) {
       std::error_code ec;
@@ -172,7 +172,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
   });
   std::erase_if(udp_, [&](UdpListener& u) {
     int index = snapshot->listener_index(u.name);
-    bool keep = index >= 0 && cfg.listeners[index].protocol == "udp" &&
+    bool keep = index >= 0 && cfg.listeners[index].protocol == config::Listener::Protocol::kUdp &&
                 "udp:" + cfg.listeners[index].listen.to_string() == u.address;
     if (!keep) u.proxy->stop();
     return !keep;
@@ -279,12 +279,12 @@ void Worker::start_accepting(Acceptor& a) {
               accept_proxy_header(std::move(socket), index, std::move(slot));
               continue;
             }
-            if (l.protocol == "tcp") {
+            if (l.protocol == config::Listener::Protocol::kTcp) {
               start_tcp(view_, std::move(socket), peer, index, std::move(slot),
                         view_->listener_cluster[index], {});
               continue;
             }
-            if (l.protocol == "tls_passthrough") {
+            if (l.protocol == config::Listener::Protocol::kTlsPassthrough) {
               start_tls(std::move(socket), peer, index, std::move(slot));
               continue;
             }
@@ -438,7 +438,7 @@ void Worker::accept_proxy_header(asio::ip::tcp::socket socket, int listener_inde
           peer = header.source.to_endpoint<asio::ip::tcp::endpoint>();
         }
         std::string rest = buffer.substr(header.consumed);
-        if (listener.protocol == "tls_passthrough") {
+        if (listener.protocol == config::Listener::Protocol::kTlsPassthrough) {
           start_tls(std::move(socket), peer, listener_index, std::move(slot), std::move(rest));
         } else {
           start_tcp(view, std::move(socket), peer, listener_index, std::move(slot),

@@ -12,6 +12,26 @@
 namespace sluice::balance {
 namespace {
 
+// The tests name balancers as config does; the config reader parses the name once.
+std::unique_ptr<Balancer> make_balancer(std::string_view name,
+                                        const std::vector<EndpointSpec>& eps) {
+  const auto kind = parse_kind(name);
+  EXPECT_TRUE(kind) << name;
+  return kind ? balance::make_balancer(*kind, eps) : nullptr;
+}
+bool uses_hash(std::string_view name) { return balance::uses_hash(*parse_kind(name)); }
+
+TEST(BalancerKind, NamesRoundTripAndUnknownIsRefused) {
+  for (const auto& [kind, name] : kKindNames) {
+    EXPECT_EQ(parse_kind(name), kind);
+    EXPECT_EQ(kind_name(kind), name);
+  }
+  EXPECT_FALSE(parse_kind("fastest"));
+  EXPECT_FALSE(parse_kind("Round_Robin"));  // names are exact, as in YAML
+  EXPECT_TRUE(uses_hash("maglev"));
+  EXPECT_FALSE(uses_hash("least_conn"));
+}
+
 std::vector<EndpointSpec> endpoints(size_t n, std::vector<uint32_t> weights = {}) {
   std::vector<EndpointSpec> eps;
   for (size_t i = 0; i < n; ++i) {

@@ -54,7 +54,7 @@ TEST(ConfigLoader, LoadsAValidConfigWithDefaults) {
   EXPECT_EQ(orders.hash_on.name, "x-user");
   EXPECT_EQ(orders.endpoints[0].weight, 2u);
   EXPECT_EQ(orders.timeouts.connect, Millis(250));
-  EXPECT_EQ(c.clusters[1].balance, "round_robin");
+  EXPECT_EQ(c.clusters[1].balance, balance::Kind::kRoundRobin);
 }
 
 TEST(ConfigLoader, UnknownKeyIsAnErrorWithPosition) {
@@ -252,7 +252,11 @@ clusters:
                             "t.yaml");
   ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
   const auto& c = *r.config;
-  EXPECT_EQ(c.clusters[0].health_check->type, "tcp");  // behind stream listeners
+  EXPECT_EQ(c.clusters[0].health_check->type, HealthCheck::Type::kTcp);  // behind stream listeners
+  EXPECT_EQ(c.listeners[0].protocol, Listener::Protocol::kTcp);
+  EXPECT_EQ(c.listeners[1].protocol, Listener::Protocol::kTlsPassthrough);
+  EXPECT_EQ(c.listeners[2].protocol, Listener::Protocol::kUdp);
+  EXPECT_FALSE(c.listeners[2].is_http());
   EXPECT_EQ(c.clusters[0].proxy_protocol, 2);
   EXPECT_EQ(c.listeners[0].timeouts.idle, Millis(600000));  // tcp: 10m
   EXPECT_EQ(c.listeners[1].routes[0].match.sni, std::vector<std::string>{"*.example.com"});
