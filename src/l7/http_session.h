@@ -25,10 +25,11 @@
 #include "l7/outcome.h"
 #include "l7/upstream.h"
 #include "l7/worker.h"
+#include "l7/worker_session.h"
 
 namespace sluice::l7 {
 
-class HttpSession {
+class HttpSession final : public WorkerSession {
  public:
   using Clock = std::chrono::steady_clock;
   using Deadline = TimeoutKind;
@@ -44,12 +45,9 @@ class HttpSession {
   ~HttpSession();
 
   // Called by the worker, on its thread.
-  void on_tick(Clock::time_point now);
-  void on_drain();
-  void on_abort();
-
-  HttpSession* next_ = nullptr;
-  HttpSession* prev_ = nullptr;
+  void on_tick(Clock::time_point now) override;
+  void on_drain() override;
+  void on_abort() override;
 
  private:
   HttpSession(Worker& worker, asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,

@@ -15,9 +15,8 @@
 #include "core/client_limiter.h"
 #include "core/hash.h"
 #include "core/log.h"
-#include "l4/proxy_protocol.h"
 #include "l4/tcp_proxy.h"
-#include "l7/http_session.h"
+#include "l7/acceptor.h"
 
 namespace sluice::l7 {
 namespace {
@@ -198,7 +197,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
       continue;
     }
     acceptors_.push_back(std::move(a));
-    start_accepting(acceptors_.back());
+    accept_on(*this, acceptors_.back().acceptor.get(), acceptors_.back().name);
   }
   // UDP proxies (new ones included) take their target from the view just installed.
   for (auto& u : udp_) {
@@ -221,89 +220,13 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot, std::vector<Liste
   }
 }
 
-void Worker::start_accepting(Acceptor& a) {
-  asio::ip::tcp::acceptor* acceptor = a.acceptor.get();
-  std::string name = a.name;
-  asio::co_spawn(
-      io_,
-      [this, acceptor, name]() -> asio::awaitable<void> {
-        constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
-        asio::steady_timer backoff(io_);
-        while (acceptor->is_open()) {
-          asio::ip::tcp::endpoint peer;
-          auto [ec, socket] = co_await acceptor->async_accept(peer, kNoThrow);
-          if (ec) {
-            if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
-            // EMFILE and friends: log once per burst and back off instead of spinning.
-            core::log_warn("listener {}: accept failed: {}", name, ec.message());
-            backoff.expires_after(std::chrono::milliseconds(100));
-            co_await backoff.async_wait(kNoThrow);
-            continue;
-          }
-          core::ClientSlot slot;
-          int index = view_ ? view_->snapshot->listener_index(name) : -1;
-          if (index >= 0) {
-            auto* stats = view_->listener_stats[index];
-            stats->accepted.add();
-            const auto& l = view_->snapshot->config->listeners[index];
-            auto limiter = core::ClientLimiter::for_listener(name);
-            if (!limiter->take_listener_slot(l.limits.max_connections)) {
-              stats->rejected_max_connections.add();
-              continue;  // closed at accept: no bytes, no session
-            }
-            auto ip = core::IpAddress::from_sockaddr(peer.data());
-            bool per_ip =
-                l.limits.max_connections_per_ip > 0 || l.limits.connection_rate_per_ip > 0;
-            core::ClientSlot taken(limiter, ip, false);
-            if (per_ip) {
-              auto verdict = limiter->admit(ip, l.limits.max_connections_per_ip,
-                                            l.limits.connection_rate_per_ip, Clock::now());
-              if (verdict != core::ClientLimiter::Verdict::kAdmit) {
-                (verdict == core::ClientLimiter::Verdict::kTooFast
-                     ? stats->rejected_rate_per_ip
-                     : stats->rejected_connections_per_ip)
-                    .add();
-                continue;  // `taken` gives the listener slot back
-              }
-              taken.counted_per_ip();
-            }
-            slot = std::move(taken);
-            if (!l.proxy_protocol_trusted.empty()) {
-              // Only the listed proxies may connect, and their header says who the client is.
-              bool trusted = false;
-              for (const auto& c : l.proxy_protocol_trusted) trusted = trusted || c.contains(ip);
-              if (!trusted) {
-                view_->stream_stats[index]->untrusted_proxy_source.add();
-                continue;  // closed at accept
-              }
-              accept_proxy_header(std::move(socket), index, std::move(slot));
-              continue;
-            }
-            if (l.protocol == config::Listener::Protocol::kTcp) {
-              start_tcp(view_, std::move(socket), peer, index, std::move(slot),
-                        view_->listener_cluster[index], {});
-              continue;
-            }
-            if (l.protocol == config::Listener::Protocol::kTlsPassthrough) {
-              start_tls(std::move(socket), peer, index, std::move(slot));
-              continue;
-            }
-          }
-          HttpSession::spawn(*this, std::move(socket), peer, name, std::move(slot));
-        }
-      },
-      asio::detached);
-  // The acceptor object must outlive the coroutine: acceptors_ erases only after close(), and
-  // the coroutine returns on the aborted accept without touching it again.
-}
-
 void Worker::tick() {
   ticker_.expires_after(kTick);
   ticker_.async_wait([this](std::error_code ec) {
     if (ec) return;
     now_ = Clock::now();
-    for (HttpSession* s = sessions_; s;) {
-      HttpSession* next = s->next_;
+    for (WorkerSession* s = sessions_; s;) {
+      WorkerSession* next = s->next_;
       s->on_tick(now_);
       s = next;
     }
@@ -369,115 +292,6 @@ void Worker::note_endpoint(const ClusterRuntime& cluster, int index, bool failed
     count = 0;
     report_outlier(cluster.config->name, cluster.endpoint_keys[index]);
   }
-}
-
-void Worker::start_tcp(std::shared_ptr<WorkerView> view, asio::ip::tcp::socket socket,
-                       const asio::ip::tcp::endpoint& peer, int listener_index,
-                       core::ClientSlot slot, int ci, std::string initial) {
-  const auto& listener = view->snapshot->config->listeners[listener_index];
-  if (ci < 0) return;
-  auto* cluster = &view->clusters[ci];
-  l4::TcpJob job{std::move(socket), core::IpAddress::from_sockaddr(peer.data()),
-                 peer.port(),       {},
-                 &listener,         cluster->config};
-  // Appends, not operator+ chains: GCC 12's -Wrestrict misfires on those at -O3.
-  if (!job.client_ip.is_v4) job.client_text.push_back('[');
-  job.client_text.append(job.client_ip.to_string());
-  if (!job.client_ip.is_v4) job.client_text.push_back(']');
-  job.client_text.push_back(':');
-  job.client_text.append(std::to_string(peer.port()));
-  job.pick = [this, cluster, client = job.client_ip](std::span<const uint32_t> tried) {
-    return pick_stream_endpoint(*cluster, client, tried);
-  };
-  job.note = [this, cluster](int index, bool failed) { note_endpoint(*cluster, index, failed); };
-  job.log = stream_log();
-  job.stats = view->stream_stats[listener_index];
-  job.initial = std::move(initial);
-  job.slot = std::move(slot);
-  job.keep = std::move(view);  // the session keeps the view (config, balancer) alive
-  l4::spawn_tcp_proxy(io_, std::move(job));
-}
-
-void Worker::accept_proxy_header(asio::ip::tcp::socket socket, int listener_index,
-                                 core::ClientSlot slot) {
-  auto view = view_;
-  asio::co_spawn(
-      io_,
-      [this, view, socket = std::move(socket), listener_index,
-       slot = std::move(slot)]() mutable -> asio::awaitable<void> {
-        constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
-        const auto& listener = view->snapshot->config->listeners[listener_index];
-        auto* stats = view->stream_stats[listener_index];
-        auto timed_out = std::make_shared<bool>(false);
-        asio::steady_timer timer(io_);
-        timer.expires_after(listener.timeouts.client_hello);
-        timer.async_wait([&socket, timed_out](std::error_code ec) {
-          if (ec) return;
-          *timed_out = true;
-          std::error_code ignored;
-          socket.cancel(ignored);
-        });
-        std::string buffer;
-        char chunk[600];
-        l4::ProxyHeader header;
-        while (true) {
-          header = l4::parse_proxy_header(buffer);
-          if (header.state != l4::ProxyHeader::State::kIncomplete) break;
-          auto [ec, n] = co_await socket.async_read_some(asio::buffer(chunk), kNoThrow);
-          if (ec) break;
-          buffer.append(chunk, n);
-        }
-        timer.cancel();
-        if (header.state != l4::ProxyHeader::State::kDone) {
-          stats->bad_proxy_header.add();  // the socket closes here
-          co_return;
-        }
-        std::error_code ec;
-        asio::ip::tcp::endpoint peer = socket.remote_endpoint(ec);
-        if (!header.local) {
-          peer = header.source.to_endpoint<asio::ip::tcp::endpoint>();
-        }
-        std::string rest = buffer.substr(header.consumed);
-        if (listener.protocol == config::Listener::Protocol::kTlsPassthrough) {
-          start_tls(std::move(socket), peer, listener_index, std::move(slot), std::move(rest));
-        } else {
-          start_tcp(view, std::move(socket), peer, listener_index, std::move(slot),
-                    view->listener_cluster[listener_index], std::move(rest));
-        }
-      },
-      asio::detached);
-}
-
-void Worker::start_tls(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
-                       int listener_index, core::ClientSlot slot, std::string prefix) {
-  auto view = view_;
-  asio::co_spawn(
-      io_,
-      [this, view, socket = std::move(socket), peer, listener_index, slot = std::move(slot),
-       prefix = std::move(prefix)]() mutable -> asio::awaitable<void> {
-        const auto& listener = view->snapshot->config->listeners[listener_index];
-        auto* stats = view->stream_stats[listener_index];
-        std::string hello = std::move(prefix);
-        const char* why = "";
-        auto sni =
-            co_await l4::read_client_hello(socket, listener.timeouts.client_hello, &hello, &why);
-        if (!sni) {
-          stats->bad_client_hello.add();  // the socket closes here
-          co_return;
-        }
-        static const std::vector<http::Header> kNoHeaders;
-        RouteInput in{};
-        in.headers = &kNoHeaders;
-        in.sni = *sni;
-        const CompiledRoute* route = view->snapshot->routers[listener_index]->match(in);
-        if (!route) {
-          stats->no_route.add();
-          co_return;
-        }
-        start_tcp(view, std::move(socket), peer, listener_index, std::move(slot),
-                  static_cast<int>(route->cluster_index), std::move(hello));
-      },
-      asio::detached);
 }
 
 void Worker::apply_health(std::shared_ptr<const health::HealthStatus> health) {
@@ -595,8 +409,8 @@ void Worker::begin_drain() {
     for (auto& u : udp_) u.proxy->stop();
     pool_.clear();
     h2_clients_.clear();  // in-flight streams keep their connection alive until they end
-    for (HttpSession* s = sessions_; s;) {
-      HttpSession* next = s->next_;
+    for (WorkerSession* s = sessions_; s;) {
+      WorkerSession* next = s->next_;
       s->on_drain();
       s = next;
     }
@@ -605,8 +419,8 @@ void Worker::begin_drain() {
 
 void Worker::abort_all() {
   send([this] {
-    for (HttpSession* s = sessions_; s;) {
-      HttpSession* next = s->next_;
+    for (WorkerSession* s = sessions_; s;) {
+      WorkerSession* next = s->next_;
       s->on_abort();
       s = next;
     }
@@ -631,7 +445,7 @@ void Worker::join() {
   }
 }
 
-void Worker::link(HttpSession* s) {
+void Worker::link(WorkerSession* s) {
   s->next_ = sessions_;
   s->prev_ = nullptr;
   if (sessions_) sessions_->prev_ = s;
@@ -639,7 +453,7 @@ void Worker::link(HttpSession* s) {
   session_count_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Worker::unlink(HttpSession* s) {
+void Worker::unlink(WorkerSession* s) {
   if (s->prev_) s->prev_->next_ = s->next_;
   if (s->next_) s->next_->prev_ = s->prev_;
   if (sessions_ == s) sessions_ = s->next_;

@@ -24,11 +24,11 @@
 #include "l7/snapshot.h"
 #include "l7/stats.h"
 #include "l7/upstream_pool.h"
+#include "l7/worker_session.h"
 #include "tls/client_context.h"
 
 namespace sluice::l7 {
 
-class HttpSession;
 struct H2UpStream;
 class H2Client;
 
@@ -147,8 +147,14 @@ class Worker {
     rng_ ^= rng_ << 17;
     return rng_;
   }
-  void link(HttpSession* s);
-  void unlink(HttpSession* s);
+  // The connections this worker carries (sweep, drain, abort).
+  void link(WorkerSession* s);
+  void unlink(WorkerSession* s);
+  // The stream tier's balancer choice for a TCP connection or UDP session from `client`, and its
+  // access log sink (empty when the log is off).
+  int pick_stream_endpoint(const ClusterRuntime& cluster, const core::IpAddress& client,
+                           std::span<const uint32_t> tried);
+  std::function<void(std::string_view)> stream_log();
 
  private:
   struct Acceptor {
@@ -158,20 +164,8 @@ class Worker {
   };
   void install(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> add);
   void apply_usable();  // health_ -> view_->clusters[].usable
-  void start_tcp(std::shared_ptr<WorkerView> view, asio::ip::tcp::socket socket,
-                 const asio::ip::tcp::endpoint& peer, int listener_index, core::ClientSlot slot,
-                 int cluster_index, std::string initial);
-  void start_tls(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer,
-                 int listener_index, core::ClientSlot slot, std::string prefix = {});
-  std::function<void(std::string_view)> stream_log();
-  // The balancer's choice for a TCP connection or UDP session from `client`.
-  int pick_stream_endpoint(
-      const ClusterRuntime& cluster, const core::IpAddress& client,
-      std::span<const uint32_t> tried);  // access log sink for tcp/udp, or empty
-  void accept_proxy_header(asio::ip::tcp::socket socket, int listener_index, core::ClientSlot slot);
   // Slow start: rebuilds the balancer with ramped weights; ends the ramp when all are done.
   void apply_ramp(ClusterRuntime& c, Clock::time_point now);
-  void start_accepting(Acceptor& a);
   void tick();
   // Runs `fn` on this worker's thread; callable from any thread. The only way in from outside.
   void send(std::function<void()> fn);
@@ -214,7 +208,7 @@ class Worker {
   Clock::time_point now_ = Clock::now();
   bool draining_ = false;
   uint64_t rng_;
-  HttpSession* sessions_ = nullptr;  // intrusive list, for the timeout sweep and draining
+  WorkerSession* sessions_ = nullptr;  // intrusive list, for the timeout sweep and draining
   std::atomic<size_t> session_count_{0};
 };
 
