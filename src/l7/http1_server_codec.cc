@@ -46,10 +46,8 @@ HeadRead Http1ServerCodec::parse_head(http::RequestHead* req) {
   if (pr.is_error()) return HeadRead::bad(pr.status, pr.reason);
   head_len_ = pr.consumed;
   version_minor_ = req->version_minor;
-  body_ = req->framing.body;
-  remaining_ = body_ == http::BodyKind::kContentLength ? req->framing.content_length : 0;
+  body_.start(req->framing.body, req->framing.content_length);
   pending_ = 0;
-  body_done_ = false;
   expect_continue_ = req->framing.expect_continue && version_minor_ == 1;
   websocket_ = req->framing.has_upgrade && is_websocket_upgrade(*req);
   // RFC 9110 6.5.1: trailers go to an HTTP/1.1 client only when it said `TE: trailers`.
@@ -67,7 +65,7 @@ asio::awaitable<IoResult> Http1ServerCodec::receive() {
 }
 
 const char* Http1ServerCodec::early_body_error() const {
-  if (body_ != http::BodyKind::kChunked) return nullptr;
+  if (body_.kind() != http::BodyKind::kChunked) return nullptr;
   return http::chunked_prefix_error(in_.data().substr(head_len_));
 }
 
@@ -78,13 +76,12 @@ void Http1ServerCodec::release_head() {
 
 BodyRead Http1ServerCodec::body_at_hand() {
   take_pending();
-  if (body_ == http::BodyKind::kNone) return BodyRead::end();
-  if (body_ != http::BodyKind::kContentLength) return BodyRead::piece({});
-  const auto data =
-      in_.data().substr(0, static_cast<size_t>(std::min<uint64_t>(in_.size(), remaining_)));
-  pending_ = data.size();
-  remaining_ -= data.size();
-  return BodyRead::piece(data, remaining_ == 0);
+  if (body_.done()) return BodyRead::end();
+  // A length's bytes at hand go with the head; chunks are decoded as they are read.
+  if (body_.kind() != http::BodyKind::kContentLength) return BodyRead::piece({});
+  const auto step = body_.step(in_.data());
+  pending_ = step.consumed;
+  return BodyRead::piece(step.data, body_.done());
 }
 
 asio::awaitable<bool> Http1ServerCodec::fill() {
@@ -102,37 +99,18 @@ asio::awaitable<bool> Http1ServerCodec::fill() {
 
 asio::awaitable<BodyRead> Http1ServerCodec::read_body() {
   take_pending();
-  if (body_ == http::BodyKind::kNone || body_done_) co_return BodyRead::end();
-  if (body_ == http::BodyKind::kContentLength) {
-    if (remaining_ == 0) co_return BodyRead::end();
+  while (!body_.done()) {
     if (in_.empty() && !co_await fill()) co_return BodyRead::failed();
-    const auto data =
-        in_.data().substr(0, static_cast<size_t>(std::min<uint64_t>(in_.size(), remaining_)));
-    pending_ = data.size();
-    remaining_ -= data.size();
-    co_return BodyRead::piece(data, remaining_ == 0);
-  }
-  // Chunked: decoded strictly; the pieces are the payload only (no extensions go further).
-  while (true) {
-    if (in_.empty() && !co_await fill()) co_return BodyRead::failed();
-    const auto step = chunked_.step(in_.data());
+    const auto step = body_.step(in_.data());
     if (step.error) co_return BodyRead::bad(step.reason);
     if (!step.data.empty()) {
       pending_ = step.consumed;  // consume() only moves the cursor: the view stays valid
-      body_done_ = step.done;
-      co_return BodyRead::piece(step.data, step.done);
-    }
-    if (step.done) {
-      in_.consume(step.consumed);
-      body_done_ = true;
-      co_return BodyRead::end();
-    }
-    if (step.consumed == 0) {
-      if (!co_await fill()) co_return BodyRead::failed();
-      continue;
+      co_return BodyRead::piece(step.data, body_.done());
     }
     in_.consume(step.consumed);
+    if (step.consumed == 0 && !co_await fill()) co_return BodyRead::failed();
   }
+  co_return BodyRead::end();
 }
 
 bool Http1ServerCodec::start_response(const http::Response& resp, bool* close) {

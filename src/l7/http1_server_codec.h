@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/buffer.h"
-#include "http/chunked_decoder.h"
+#include "http/http1_body.h"
 #include "http/http1_writer.h"
 #include "http/request_parser.h"
 #include "l7/client_codec.h"
@@ -43,7 +43,7 @@ class Http1ServerCodec final : public ClientCodec {
   void release_head() override;
   BodyRead body_at_hand() override;
   asio::awaitable<BodyRead> read_body() override;
-  std::vector<http::Header> request_trailers() const override { return chunked_.trailer_fields(); }
+  std::vector<http::Header> request_trailers() const override { return body_.trailers(); }
 
   bool start_response(const http::Response& resp, bool* close) override;
   bool write_now(std::string_view, bool*) override { return false; }
@@ -67,16 +67,13 @@ class Http1ServerCodec final : public ClientCodec {
   Downstream& down_;
   core::Buffer in_;
   http::RequestParser parser_;
-  http::ChunkedDecoder chunked_;
   bool detect_h2_ = false;
 
   // The request in flight.
   size_t head_len_ = 0;
   int version_minor_ = 1;
-  http::BodyKind body_ = http::BodyKind::kNone;
-  uint64_t remaining_ = 0;  // of a Content-Length body
-  size_t pending_ = 0;      // bytes of the last piece handed over, still in in_
-  bool body_done_ = false;  // a chunked body's last piece was handed over
+  http::Http1BodyDecoder body_;
+  size_t pending_ = 0;  // bytes of the last piece handed over, still in in_
   bool expect_continue_ = false;
   bool websocket_ = false;
   bool takes_trailers_ = false;

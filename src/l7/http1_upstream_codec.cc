@@ -90,11 +90,8 @@ ResponseHeadRead Http1UpstreamCodec::parse_head(std::string_view method, bool we
         return {Kind::kBad, false, "unexpected 101 Switching Protocols"};
       return {Kind::kSwitch, false, {}};
     }
-    body_ = resp->framing.body;
-    remaining_ = body_ == http::BodyKind::kContentLength ? resp->framing.content_length : 0;
+    body_.start(resp->framing.body, resp->framing.content_length);
     keep_alive_ = resp->framing.keep_alive;
-    complete_ = body_ == http::BodyKind::kNone;
-    chunked_.reset();
     return {Kind::kHead, false, {}};
   }
   return {Kind::kMore, false, {}};
@@ -105,70 +102,37 @@ asio::awaitable<IoResult> Http1UpstreamCodec::receive() {
   return up_.read_some(space.data(), space.size());
 }
 
-BodyRead Http1UpstreamCodec::take(size_t n) {
-  // consume() only moves the cursor: the view stays valid until the next read.
-  const auto data = in_.data().substr(0, n);
-  in_.consume(n);
-  remaining_ -= n;
-  complete_ = remaining_ == 0;
-  return BodyRead::piece(data, complete_);
-}
-
 BodyRead Http1UpstreamCodec::body_at_hand() {
-  if (body_ == http::BodyKind::kNone) return BodyRead::end();
-  if (body_ != http::BodyKind::kContentLength) return BodyRead::piece({});
-  return take(static_cast<size_t>(std::min<uint64_t>(in_.size(), remaining_)));
-}
-
-asio::awaitable<bool> Http1UpstreamCodec::fill() {
-  auto space = in_.prepare(kIoChunk);
-  auto [ec, n] = co_await up_.read_some(space.data(), space.size());
-  if (ec) co_return false;
-  in_.commit(n);
-  co_return true;
+  if (body_.done()) return BodyRead::end();
+  // A length's bytes at hand go with the head; chunks are decoded as they are read.
+  if (body_.kind() != http::BodyKind::kContentLength) return BodyRead::piece({});
+  const auto step = body_.step(in_.data());
+  in_.consume(step.consumed);  // only the cursor moves: the view stays valid until a read
+  return BodyRead::piece(step.data, body_.done());
 }
 
 asio::awaitable<BodyRead> Http1UpstreamCodec::read_body() {
-  if (complete_) co_return BodyRead::end();
-  switch (body_) {
-    case http::BodyKind::kNone:
-      co_return BodyRead::end();
-    case http::BodyKind::kContentLength:
-      if (in_.empty() && !co_await fill()) co_return BodyRead::failed();
-      co_return take(static_cast<size_t>(std::min<uint64_t>(in_.size(), remaining_)));
-    case http::BodyKind::kUntilClose: {
-      if (in_.empty()) {
-        auto space = in_.prepare(kIoChunk);
-        auto [ec, n] = co_await up_.read_some(space.data(), space.size());
-        if (ec == asio::error::eof) {
-          complete_ = true;
-          co_return BodyRead::end();
-        }
-        if (ec) co_return BodyRead::failed();
-        in_.commit(n);
-      }
-      const auto data = in_.data();
-      in_.consume(data.size());
-      co_return BodyRead::piece(data);
+  bool need_more = in_.empty();
+  while (!body_.done()) {
+    if (need_more) {
+      auto space = in_.prepare(kIoChunk);
+      auto [ec, n] = co_await up_.read_some(space.data(), space.size());
+      if (ec == asio::error::eof && body_.end_of_stream()) break;  // a body until the close
+      if (ec) co_return BodyRead::failed();
+      in_.commit(n);
     }
-    case http::BodyKind::kChunked:
-      break;
-  }
-  while (true) {
-    if (in_.empty() && !co_await fill()) co_return BodyRead::failed();
-    const auto step = chunked_.step(in_.data());
+    const auto step = body_.step(in_.data());
     if (step.error) co_return BodyRead::bad(step.reason);
-    in_.consume(step.consumed);
-    if (step.done) complete_ = true;
-    if (!step.data.empty()) co_return BodyRead::piece(step.data, step.done);
-    if (step.done) co_return BodyRead::end();
-    if (step.consumed == 0 && !co_await fill()) co_return BodyRead::failed();
+    in_.consume(step.consumed);  // only the cursor moves: the view stays valid until a read
+    if (!step.data.empty()) co_return BodyRead::piece(step.data, body_.done());
+    need_more = step.consumed == 0 || in_.empty();
   }
+  co_return BodyRead::end();
 }
 
 bool Http1UpstreamCodec::reusable() const {
   // Reusable only if the backend sent nothing after the response and did not ask to close.
-  return keep_alive_ && complete_ && body_ != http::BodyKind::kUntilClose && in_.empty();
+  return keep_alive_ && body_.done() && body_.kind() != http::BodyKind::kUntilClose && in_.empty();
 }
 
 asio::awaitable<BodyRead> Http1UpstreamCodec::read_raw() {

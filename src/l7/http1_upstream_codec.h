@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/buffer.h"
-#include "http/chunked_decoder.h"
+#include "http/http1_body.h"
 #include "http/response_parser.h"
 #include "l7/upstream.h"
 #include "l7/upstream_codec.h"
@@ -38,7 +38,7 @@ class Http1UpstreamCodec final : public UpstreamCodec {
   bool has_partial_head() const override { return !in_.empty(); }
   BodyRead body_at_hand() override;
   asio::awaitable<BodyRead> read_body() override;
-  std::vector<http::Header> response_trailers() const override { return chunked_.trailer_fields(); }
+  std::vector<http::Header> response_trailers() const override { return body_.trailers(); }
   bool reusable() const override;
 
   asio::awaitable<BodyRead> read_raw() override;
@@ -48,13 +48,9 @@ class Http1UpstreamCodec final : public UpstreamCodec {
   void close() override { up_.close(); }
 
  private:
-  asio::awaitable<bool> fill();  // reads more response bytes; false on error or end of stream
-  BodyRead take(size_t n);       // the next n bytes of a Content-Length body
-
   Upstream& up_;
   core::Buffer in_;
   http::ResponseParser parser_;
-  http::ChunkedDecoder chunked_;
 
   // The request: its head, written once per request and sent on each try, and its chunks.
   std::string head_;
@@ -63,10 +59,8 @@ class Http1UpstreamCodec final : public UpstreamCodec {
   bool crlf_owed_ = false;
 
   // The response in flight.
-  http::BodyKind body_ = http::BodyKind::kNone;
-  uint64_t remaining_ = 0;
+  http::Http1BodyDecoder body_;
   bool keep_alive_ = false;
-  bool complete_ = false;
 };
 
 }  // namespace sluice::l7
