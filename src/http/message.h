@@ -75,12 +75,6 @@ struct BodyLength {
   bool empty() const { return kind == Kind::kNone || (kind == Kind::kKnown && length == 0); }
 };
 
-// A body moves as chunks of bytes, each saying whether it is the last (trailers may follow).
-struct BodyChunk {
-  std::string_view data;
-  bool end_stream = false;
-};
-
 // A request head as the proxy forwards it: pseudo-header facts apart, fields in `headers`
 // without any that concern one connection only.
 struct Request {
