@@ -34,8 +34,9 @@ struct ValueMatch {
 };
 
 struct Match {
-  std::vector<std::string> hosts;  // lower-case; "*.example.com" for a suffix match
-  std::optional<std::string> path_prefix;
+  std::vector<std::string> hosts;                  // lower-case; "*.example.com" for a suffix match
+  std::optional<std::string> path_prefix;          // a string prefix
+  std::optional<std::string> path_segment_prefix;  // a prefix of whole path segments
   std::optional<std::string> path_exact;
   std::optional<std::string> path_regex;  // RE2, full match against the normalised path
   std::vector<std::string> methods;

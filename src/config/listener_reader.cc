@@ -22,8 +22,8 @@ Match read_match(YamlReader& r, const YAML::Node& node, bool tls) {
     return m;
   }
   if (!r.expect_map(node, "match",
-                    {"host", "path_prefix", "path_exact", "path_regex", "method", "headers",
-                     "query", "cookie", "source", "client_cert_subject"})) {
+                    {"host", "path_prefix", "path_segment_prefix", "path_exact", "path_regex",
+                     "method", "headers", "query", "cookie", "source", "client_cert_subject"})) {
     return m;
   }
   if (node["client_cert_subject"]) {
@@ -51,6 +51,7 @@ Match read_match(YamlReader& r, const YAML::Node& node, bool tls) {
     }
   };
   path("path_prefix", &m.path_prefix);
+  path("path_segment_prefix", &m.path_segment_prefix);
   path("path_exact", &m.path_exact);
   path("path_regex", &m.path_regex);
   if (m.path_regex) r.check_regex(node["path_regex"], *m.path_regex);

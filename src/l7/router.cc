@@ -82,6 +82,12 @@ void canonical_host(std::string_view host, std::string* out) {
   for (char c : host) out->push_back(http::ascii_lower(c));
 }
 
+bool path_segment_prefix_matches(std::string_view prefix, std::string_view path) {
+  while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+  if (path.substr(0, prefix.size()) != prefix) return false;
+  return path.size() == prefix.size() || path[prefix.size()] == '/';
+}
+
 bool percent_decode(std::string_view in, bool plus_is_space, std::string* out) {
   out->clear();
   for (size_t i = 0; i < in.size(); ++i) {
@@ -138,6 +144,8 @@ const char* Router::mismatch(const CompiledRoute& route, const RouteInput& in) c
   if (m.path_exact && in.path != *m.path_exact) return "path_exact";
   if (m.path_prefix && in.path.substr(0, m.path_prefix->size()) != *m.path_prefix)
     return "path_prefix";
+  if (m.path_segment_prefix && !path_segment_prefix_matches(*m.path_segment_prefix, in.path))
+    return "path_segment_prefix";
   if (route.path_regex &&
       !RE2::FullMatch(re2::StringPiece(in.path.data(), in.path.size()), *route.path_regex)) {
     return "path_regex";

@@ -54,6 +54,10 @@ class Router {
 
 // Host header value -> lower-case name without port, into `out` (for the router input).
 void canonical_host(std::string_view host, std::string* out);
+// Whether `path` is under `prefix` by whole segments, as Kubernetes' `Prefix` and Gateway API's
+// `PathPrefix` match: `/api` matches `/api`, `/api/` and `/api/x`, not `/apiary`; a trailing
+// slash of the prefix is ignored, and `/` matches every path.
+bool path_segment_prefix_matches(std::string_view prefix, std::string_view path);
 // Percent-decodes a query or cookie value ('+' is a space in queries); false on bad encoding.
 bool percent_decode(std::string_view in, bool plus_is_space, std::string* out);
 

@@ -3,7 +3,8 @@ from harness import *
 
 
 def setup():
-    names = ["hosts", "prefix", "exact", "regex", "method", "header", "query", "cookie", "source", "public", "fallback"]
+    names = ["hosts", "prefix", "exact", "regex", "method", "header", "query", "cookie", "source", "public",
+             "segments", "fallback"]
     backends = {n: Backend(n) for n in names}
     clusters = "".join(cluster_yaml(n, [b]) for n, b in backends.items())
     s = Sluice(f"""
@@ -23,6 +24,7 @@ listeners:
       - {{ match: {{ path_prefix: /src/, source: 127.0.0.2/32 }}, cluster: source }}
       - {{ match: {{ path_prefix: /public/ }}, cluster: public }}
       - {{ match: {{ path_prefix: /prefix/ }}, cluster: prefix }}
+      - {{ match: {{ path_segment_prefix: /api }}, cluster: segments }}
       - {{ match: {{ path_prefix: /fallback }}, cluster: fallback }}
 clusters:
 {clusters}""")
@@ -46,6 +48,10 @@ def test_each_matcher_routes_to_its_cluster():
     assert who(s, "/x", headers={"Cookie": "a=b; canary=yes"}) == (200, "cookie")
     assert who(s, "/prefix/a") == (200, "prefix")
     assert who(s, "/fallback") == (200, "fallback")
+    # by whole segments: /api and below, never /apiary
+    assert who(s, "/api") == (200, "segments")
+    assert who(s, "/api/v1/users") == (200, "segments")
+    assert who(s, "/apiary")[0] == 404
 
 
 def test_source_cidr():

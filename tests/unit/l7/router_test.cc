@@ -167,5 +167,59 @@ TEST(FindCookie, ParsesPairsAndQuotes) {
   EXPECT_FALSE(find_cookie(h.headers, "e"));
 }
 
+TEST(PathSegmentPrefix, MatchesWholeSegmentsOnly) {
+  EXPECT_TRUE(path_segment_prefix_matches("/api", "/api"));
+  EXPECT_TRUE(path_segment_prefix_matches("/api", "/api/"));
+  EXPECT_TRUE(path_segment_prefix_matches("/api", "/api/v1/x"));
+  EXPECT_FALSE(path_segment_prefix_matches("/api", "/apiary"));
+  EXPECT_FALSE(path_segment_prefix_matches("/api", "/ap"));
+  EXPECT_TRUE(path_segment_prefix_matches("/api/", "/api"));  // a trailing slash is ignored
+  EXPECT_TRUE(path_segment_prefix_matches("/api/", "/api/v1"));
+  EXPECT_FALSE(path_segment_prefix_matches("/api/", "/apiary"));
+  EXPECT_TRUE(path_segment_prefix_matches("/", "/anything"));
+  EXPECT_TRUE(path_segment_prefix_matches("/", "/"));
+}
+
+TEST(PathSegmentPrefix, RoutesAndNamesItselfInAMismatch) {
+  auto r = config::load_config_text(R"(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    routes:
+      - { name: api, match: { path_segment_prefix: /api }, cluster: a }
+      - { name: rest, cluster: b }
+clusters:
+  - { name: a, endpoints: [127.0.0.1:1] }
+  - { name: b, endpoints: [127.0.0.1:2] }
+)",
+                                    "t.yaml");
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
+  Router router(r.config->listeners[0], *r.config);
+  const std::vector<http::Header> none;
+  auto route_of = [&](std::string_view path) {
+    RouteInput in{};
+    in.path = path;
+    in.headers = &none;
+    return router.match(in)->route->name;
+  };
+  EXPECT_EQ(route_of("/api"), "api");
+  EXPECT_EQ(route_of("/api/orders"), "api");
+  EXPECT_EQ(route_of("/apiary"), "rest");
+  RouteInput in{};
+  in.path = "/apiary";
+  in.headers = &none;
+  EXPECT_STREQ(router.mismatch(router.routes()[0], in), "path_segment_prefix");
+
+  auto bad = config::load_config_text(R"(listeners:
+  - { name: web, listen: 127.0.0.1:8080, routes: [{ match: { path_segment_prefix: api }, cluster: a }] }
+clusters:
+  - { name: a, endpoints: [127.0.0.1:1] }
+)",
+                                      "t.yaml");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_NE(bad.errors[0].to_string().find("t.yaml:2:"), std::string::npos);
+  EXPECT_NE(bad.errors[0].to_string().find("path_segment_prefix must start with '/'"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice::l7
