@@ -3,17 +3,13 @@
 #include <algorithm>
 
 namespace sluice::l7 {
-namespace {
-constexpr size_t kIoChunk = 16 * 1024;
-asio::awaitable<BodyRead> end_now() { co_return BodyRead::end(); }
-}  // namespace
+namespace {}  // namespace
 
 H2ServerCodec::H2ServerCodec(std::shared_ptr<H2Stream> stream, bool tls, std::string client_subject)
     : stream_(std::move(stream)),
       tls_(tls),
       client_subject_(std::move(client_subject)),
-      parser_({}),
-      in_(kIoChunk, kIoChunk) {}
+      parser_({}) {}
 
 H2ServerCodec::~H2ServerCodec() { stream_->finish(); }
 
@@ -24,8 +20,7 @@ HeadRead H2ServerCodec::parse_head(http::RequestHead* req) {
   if (pr.is_error()) return HeadRead::bad(pr.status, pr.reason);
   // DATA without a content-length: a body whose length is known at the end of the stream.
   if (stream_->chunked) req->framing.body = http::BodyKind::kUntilClose;
-  body_ = req->framing.body;
-  remaining_ = body_ == http::BodyKind::kContentLength ? req->framing.content_length : 0;
+  data_.start(req->framing.body, req->framing.content_length);
   return HeadRead::head();
 }
 
@@ -33,41 +28,9 @@ asio::awaitable<IoResult> H2ServerCodec::receive() {
   co_return IoResult{asio::error::operation_not_supported, 0};
 }
 
-BodyRead H2ServerCodec::piece(size_t n) {
-  in_.commit(n);
-  auto data = in_.data();
-  if (body_ != http::BodyKind::kContentLength) return BodyRead::piece(data);
-  data = data.substr(0, static_cast<size_t>(std::min<uint64_t>(data.size(), remaining_)));
-  remaining_ -= data.size();
-  return BodyRead::piece(data, remaining_ == 0);
-}
+BodyRead H2ServerCodec::body_at_hand() { return data_.at_hand(*stream_); }
 
-BodyRead H2ServerCodec::body_at_hand() {
-  // DATA that came with the HEADERS.
-  in_.clear();
-  if (body_ == http::BodyKind::kNone) return BodyRead::end();
-  auto space = in_.prepare(kIoChunk);
-  return piece(stream_->read_now(space.data(), space.size()));
-}
-
-asio::awaitable<BodyRead> H2ServerCodec::read_body() {
-  // Not a coroutine itself: one frame per read, the one that reads.
-  if (body_ == http::BodyKind::kNone ||
-      (body_ == http::BodyKind::kContentLength && remaining_ == 0)) {
-    return end_now();
-  }
-  return read_data();
-}
-
-asio::awaitable<BodyRead> H2ServerCodec::read_data() {
-  in_.clear();
-  auto space = in_.prepare(kIoChunk);
-  auto [ec, n] = co_await stream_->read(space.data(), space.size());
-  // The end of the stream ends a body of unknown length; one with a length ends at its length.
-  if (ec == asio::error::eof && body_ != http::BodyKind::kContentLength) co_return BodyRead::end();
-  if (ec) co_return BodyRead::failed();
-  co_return piece(n);
-}
+asio::awaitable<BodyRead> H2ServerCodec::read_body() { return data_.read(*stream_); }
 
 bool H2ServerCodec::start_response(const http::Response& resp, bool*) {
   return stream_->submit_response(resp);
@@ -96,8 +59,8 @@ asio::awaitable<int> H2ServerCodec::switch_protocols(const http::ResponseHead& r
 }
 
 asio::awaitable<BodyRead> H2ServerCodec::read_raw() {
-  body_ = http::BodyKind::kUntilClose;  // a tunnel's bytes run until the end of the stream
-  return read_data();
+  data_.start(http::BodyKind::kUntilClose, 0);  // a tunnel's bytes run until the end of the stream
+  return data_.read(*stream_);
 }
 
 asio::awaitable<bool> H2ServerCodec::write_raw(std::string_view data) {

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "core/buffer.h"
 #include "http/request_parser.h"
 #include "l7/client_codec.h"
+#include "l7/h2_data_reader.h"
 #include "l7/h2_stream.h"
 
 namespace sluice::l7 {
@@ -59,16 +59,11 @@ class H2ServerCodec final : public ClientCodec {
   void close() override { stream_->finish(); }
 
  private:
-  BodyRead piece(size_t n);  // the n bytes just read into in_, as a piece of the body
-  asio::awaitable<BodyRead> read_data();
-
   std::shared_ptr<H2Stream> stream_;
   bool tls_;
   std::string client_subject_;
   http::RequestParser parser_;
-  core::Buffer in_;  // DATA read from the stream, handed over as pieces
-  http::BodyKind body_ = http::BodyKind::kNone;
-  uint64_t remaining_ = 0;  // of a body with a content-length
+  H2DataReader data_;  // the request's DATA
 };
 
 }  // namespace sluice::l7

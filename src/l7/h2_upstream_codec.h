@@ -10,15 +10,15 @@
 #include <utility>
 #include <vector>
 
-#include "core/buffer.h"
 #include "l7/h2_client.h"
+#include "l7/h2_data_reader.h"
 #include "l7/upstream_codec.h"
 
 namespace sluice::l7 {
 
 class H2UpstreamCodec final : public UpstreamCodec {
  public:
-  H2UpstreamCodec();
+  H2UpstreamCodec() = default;
   ~H2UpstreamCodec() override { close(); }
   H2UpstreamCodec(const H2UpstreamCodec&) = delete;
   H2UpstreamCodec& operator=(const H2UpstreamCodec&) = delete;
@@ -54,13 +54,8 @@ class H2UpstreamCodec final : public UpstreamCodec {
   void close() override;
 
  private:
-  BodyRead piece(size_t n);  // the n bytes just read into in_, as a piece of the body
-  asio::awaitable<BodyRead> read_data();
-
   std::shared_ptr<H2UpStream> stream_;
-  core::Buffer in_;  // DATA read from the stream, handed over as pieces
-  http::BodyKind body_ = http::BodyKind::kNone;
-  uint64_t remaining_ = 0;  // of a body with a content-length
+  H2DataReader data_;  // the response's DATA
 };
 
 }  // namespace sluice::l7
