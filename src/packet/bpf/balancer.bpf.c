@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* sluice's packet tier: XDP balancer for l3 and l4 VIPs (see ../README.md).
+/* sluice's packet tier: XDP balancer for l3 and l4 VIPs (see ../README.md). Its size (over
+ * 600 lines) is on purpose: the program is one translation unit (clang -target bpf, embedded
+ * through one bpftool skeleton); a split would need BPF static linking for no gain.
  *
  * Per packet: parse Ethernet (one VLAN tag), IPv4 or IPv6 and the ports; look the destination
  * up in `vips` ((addr, port, proto), then (addr, any port, proto), then (addr) for l3 VIPs);
@@ -7,11 +9,7 @@
  * encapsulate towards the gateway (XDP_TX) or rewrite the destination (nat). Everything not
  * for a VIP leaves with XDP_PASS untouched, except a nat backend's reply, translated back.
  * The program only reads the maps the control plane fills, apart from the connection and
- * reverse-NAT tables it learns into.
- *
- * One file over ~600 lines on purpose: the program is one translation unit (clang -target bpf,
- * embedded through one bpftool skeleton). Splitting it would need BPF static linking (bpftool gen
- * object) for no gain, or headers included here that only move the same lines. */
+ * reverse-NAT tables it learns into. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
