@@ -75,6 +75,20 @@ inline ssize_t provide(std::string& queue, size_t& read, bool eof, bool* deferre
   return static_cast<ssize_t>(n);
 }
 
+// An nghttp2 data provider's read callback for either kind of stream (`S`: H2Stream, whose DATA is
+// a response, or H2UpStream, a request): DATA from the stream's `out` queue, then its end, with
+// the trailers as a last HEADERS frame when there are any.
+template <class S>
+ssize_t read_data(nghttp2_session* session, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                  nghttp2_data_source* source, void*) {
+  auto* s = static_cast<S*>(source->ptr);
+  bool at_end = false;
+  const ssize_t n = provide(s->out, s->out_read, s->out_eof, &s->deferred, buf, length, &at_end);
+  if (at_end) end_data(session, s->id, s->trailers, flags);
+  if (n > 0) s->notify();  // a session waiting for room may write again
+  return n;
+}
+
 // One end of a bridged stream, the side an HttpSession reads from and writes to: bytes to read
 // (whose window reopens as they are read), DATA waiting for the peer's window, and the wait for
 // either. H2Stream (clients) and H2UpStream (backends) are the two kinds.

@@ -37,18 +37,6 @@ bool not_for_h2(std::string_view name) {
   return http::is_connection_specific(id) || id == http::HeaderId::kHost;
 }
 
-ssize_t read_request_body(nghttp2_session* session, int32_t, uint8_t* buf, size_t length,
-                          uint32_t* flags, nghttp2_data_source* source, void*) {
-  auto* s = static_cast<H2UpStream*>(source->ptr);
-  bool at_end = false;
-  ssize_t n =
-      h2_bridge::provide(s->out, s->out_read, s->out_eof, &s->deferred, buf, length, &at_end);
-  // The request's trailers (a chunked body's trailer section) end the stream instead.
-  if (at_end) h2_bridge::end_data(session, s->id, s->trailers, flags);
-  if (n > 0) s->notify();  // a session waiting for room may write again
-  return n;
-}
-
 }  // namespace
 
 // ---- a stream, as the session sees it ----
@@ -275,7 +263,7 @@ std::shared_ptr<H2UpStream> H2Client::open_stream() {
 bool H2Client::submit(H2UpStream& s, std::vector<nghttp2_nv>& nv, bool has_body) {
   nghttp2_data_provider provider{};
   provider.source.ptr = &s;
-  provider.read_callback = read_request_body;
+  provider.read_callback = h2_bridge::read_data<H2UpStream>;
   int32_t id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(),
                                       has_body ? &provider : nullptr, &s);
   if (id < 0) return false;

@@ -11,17 +11,6 @@ namespace {
 using namespace std::string_view_literals;
 using h2_bridge::make_nv;  // appends of known length, no strlen
 
-ssize_t read_body(nghttp2_session* session, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
-                  nghttp2_data_source* source, void*) {
-  auto* s = static_cast<H2Stream*>(source->ptr);
-  bool at_end = false;
-  ssize_t n =
-      h2_bridge::provide(s->out, s->out_read, s->out_eof, &s->deferred, buf, length, &at_end);
-  if (at_end) h2_bridge::end_data(session, s->id, s->trailers, flags);
-  if (n > 0) s->notify();  // a session waiting for room may write again
-  return n;
-}
-
 }  // namespace
 
 void H2Stream::reopen_window(size_t n) { connection->consumed(*this, n); }
@@ -114,7 +103,7 @@ bool H2Stream::submit(int status_code, const std::vector<http::Header>& headers,
   out_eof = !has_body;
   nghttp2_data_provider provider{};
   provider.source.ptr = this;
-  provider.read_callback = read_body;
+  provider.read_callback = h2_bridge::read_data<H2Stream>;
   if (nghttp2_submit_response(connection->session(), id, nv.data(), nv.size(),
                               has_body ? &provider : nullptr) != 0) {
     return false;
